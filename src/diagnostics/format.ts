@@ -1,0 +1,45 @@
+import pc from 'picocolors';
+import type { Diagnostic } from './diagnostic.ts';
+
+type Colors = Pick<typeof pc, 'red' | 'yellow' | 'cyan' | 'dim' | 'bold'>;
+
+/**
+ * Human output: `file:line:col  severity CODE message`, a code frame with a caret, and the hint.
+ * `sources` maps a site-relative file to its text.
+ */
+export function formatDiagnostic(
+  d: Diagnostic,
+  sources: ReadonlyMap<string, string>,
+  color: boolean,
+): string {
+  const c: Colors = color ? pc : pc.createColors(false);
+  const sev = d.severity === 'error' ? c.red(c.bold('error')) : c.yellow(c.bold('warning'));
+  const out = [`${c.bold(`${d.file}:${d.line}:${d.column}`)} ${sev} ${c.dim(d.code)} ${d.message}`];
+  const text = sources.get(d.file);
+  if (text !== undefined) out.push(...codeFrame(text, d.line, d.column, c));
+  if (d.hint !== undefined) out.push(`  ${c.cyan('hint:')} ${d.hint}`);
+  for (const r of d.related ?? []) out.push(`  ${c.dim(`${r.file}:${r.line}:${r.column}: ${r.message}`)}`);
+  return out.join('\n');
+}
+
+function codeFrame(text: string, line: number, column: number, c: Colors): string[] {
+  const lines = text.split(/\r?\n/);
+  if (line < 1 || line > lines.length) return [];
+  const first = Math.max(1, line - 1);
+  const last = Math.min(lines.length, line + 1);
+  const width = String(last).length;
+  const out: string[] = [];
+  for (let n = first; n <= last; n++) {
+    const marker = n === line ? c.red('>') : ' ';
+    out.push(`${marker} ${c.dim(`${String(n).padStart(width)} |`)} ${lines[n - 1]}`);
+    if (n === line)
+      out.push(`  ${' '.repeat(width)} ${c.dim('|')} ${' '.repeat(Math.max(0, column - 1))}${c.red('^')}`);
+  }
+  return out;
+}
+
+export function summarize(diagnostics: readonly Diagnostic[]): string {
+  const e = diagnostics.filter((d) => d.severity === 'error').length;
+  const w = diagnostics.length - e;
+  return `${e} error${e === 1 ? '' : 's'}, ${w} warning${w === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,3 @@
+export * from './codes.ts';
+export * from './diagnostic.ts';
+export * from './format.ts';

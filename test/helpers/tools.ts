@@ -1,0 +1,38 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Absolute path of a system tool the test needs. A missing tool is a test failure, never a skip:
+ * `scripts/install-system-deps.sh` installs every one of them.
+ */
+export function requireTool(name: string): string {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin']) {
+    try {
+      execFileSync('test', ['-x', join(dir, name)]);
+      return join(dir, name);
+    } catch {
+      // try the next directory
+    }
+  }
+  throw new Error(
+    `${name} is not installed: run scripts/install-system-deps.sh (tests never skip a missing tool)`,
+  );
+}
+
+/** Root is needed for network namespaces; not having it is a failure too. */
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0)
+    throw new Error('this test needs root (network namespaces); run the suite as root');
+}
+
+/** A temporary directory removed after `fn`, whatever happens. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T> | T): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'intentlb-test-'));
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
