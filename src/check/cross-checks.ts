@@ -1,0 +1,84 @@
+import { type Diagnostic, diag } from '../diagnostics/index.ts';
+import type { ServiceScope } from '../infer/context.ts';
+import type { ServiceModel, SiteModel } from '../model/index.ts';
+
+/** Checks across services: who claims which VIP:port and FQDN, and clashes with the platform. */
+export function checkAcross(
+  services: readonly ServiceModel[],
+  scopes: ReadonlyMap<string, ServiceScope>,
+  site: SiteModel,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const nodeAddrs = new Map<string, string>();
+  for (const n of site.nodes) {
+    nodeAddrs.set(n.address, n.name);
+    if (n.address6) nodeAddrs.set(n.address6, n.name);
+  }
+  const claims = new Map<string, ServiceModel>();
+  const names = new Map<string, ServiceModel>();
+  for (const s of services) {
+    const scope = scopes.get(s.id)!;
+    for (const [key, addr] of [
+      ['vip', s.vip],
+      ['vip6', s.vip6],
+    ] as const) {
+      if (addr === undefined) continue;
+      const where = scope.where(scope.get([key]) !== undefined ? [key] : ['fqdn']);
+      const node = nodeAddrs.get(addr);
+      if (node !== undefined) {
+        out.push(
+          diag('E_VIP_NODE', {
+            message: `${key} ${addr} is the address of node ${node}`,
+            ...where,
+            path: key,
+            hint: 'a VIP must be an address of its own',
+          }),
+        );
+      }
+      for (const l of s.listeners) {
+        const claim = `${addr}:${l.port}`;
+        const other = claims.get(claim);
+        if (other) {
+          const o = scopes.get(other.id)!.where(['vip']).at;
+          out.push(
+            diag('E_VIP_CONFLICT', {
+              message: `${addr} port ${l.port} is already claimed by service ${other.id}`,
+              ...where,
+              path: key,
+              hint: 'give one of the services another VIP or port',
+              related: [{ ...o, message: `${other.id} claims it here` }],
+            }),
+          );
+        } else claims.set(claim, s);
+      }
+      if (s.listeners.some((l) => l.port === site.health.port)) {
+        out.push(
+          diag('E_VIP_CONFLICT', {
+            message: `port ${site.health.port} on ${addr} is reserved for the health monitor (site.yaml health.port)`,
+            ...scope.where(['ports']),
+            path: 'ports',
+          }),
+        );
+      }
+    }
+    for (const [i, name] of s.fqdns.entries()) {
+      for (const l of s.listeners) {
+        const key = `${name}:${l.port}`;
+        const other = names.get(key);
+        if (other && other.id !== s.id) {
+          out.push(
+            diag('E_FQDN_CONFLICT', {
+              message: `${name} on port ${l.port} is already served by service ${other.id}`,
+              ...scope.where(Array.isArray(scope.get(['fqdn'])) ? ['fqdn', i] : ['fqdn']),
+              path: 'fqdn',
+              hint: 'one name and port belongs to one service; use routes for several backends under one name',
+            }),
+          );
+          break;
+        }
+        names.set(key, s);
+      }
+    }
+  }
+  return out;
+}

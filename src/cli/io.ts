@@ -1,0 +1,15 @@
+import type { DnsResolver } from '../infer/dns.ts';
+
+/** Everything the CLI touches, injected so it runs in-process in tests. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  cwd: string;
+  color: boolean;
+  now(): Date;
+  /** Overrides dns.yaml + the system resolver (tests). */
+  resolver?: DnsResolver;
+}
+
+/** A usage problem: exit code 2, a message, no stack trace. */
+export class UsageError extends Error {}

@@ -1,0 +1,2 @@
+export * from './locks.ts';
+export * from './merge.ts';

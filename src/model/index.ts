@@ -1,0 +1,2 @@
+export * from './instances.ts';
+export type * from './types.ts';

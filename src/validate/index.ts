@@ -1,0 +1,3 @@
+export * from './certs.ts';
+export * from './site.ts';
+export * from './validate-file.ts';

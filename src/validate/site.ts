@@ -1,0 +1,210 @@
+import { type Diagnostic, diag, type Location, type Result } from '../diagnostics/index.ts';
+import { type LoadedSite, locate, type SourceFile } from '../load/index.ts';
+import type { SiteModel } from '../model/index.ts';
+import {
+  ansibleInventorySchema,
+  dnsSchema,
+  inventorySchema,
+  type SiteIntent,
+  siteSchema,
+} from '../vocabulary/schemas.ts';
+import { durationMs, isStrictIP, isStrictIPv4 } from '../vocabulary/strings.ts';
+import { parseCerts } from './certs.ts';
+import { validateFile } from './validate-file.ts';
+
+export interface InventoryHost {
+  name: string;
+  address?: string;
+  address6?: string;
+}
+
+export interface InventoryGroup {
+  hosts: InventoryHost[];
+  at: Location;
+}
+
+/** The platform facts every service is checked against. */
+export interface SiteContext {
+  site: SiteModel;
+  siteFile: SourceFile;
+  intent: SiteIntent;
+  groups: Map<string, InventoryGroup>;
+  dns: Map<string, string[]>;
+  resolver: { enabled: boolean; timeoutMs: number };
+}
+
+/** Validates site.yaml, the inventory, dns.yaml and the certificate bundles. */
+export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined> {
+  const diagnostics: Diagnostic[] = [];
+  const groups = new Map<string, InventoryGroup>();
+  const dns = new Map<string, string[]>();
+
+  if (loaded.inventory?.ok) diagnostics.push(...readInventory(loaded.inventory, groups));
+  if (loaded.dns?.ok) {
+    const r = validateFile(loaded.dns, dnsSchema, 'dns.yaml');
+    diagnostics.push(...r.diagnostics);
+    for (const [name, v] of Object.entries(r.value ?? {}))
+      dns.set(name.toLowerCase().replace(/\.$/, ''), Array.isArray(v) ? v : [v]);
+  }
+  const certs = parseCerts(loaded.certs);
+  diagnostics.push(...certs.diagnostics);
+
+  const siteFile = loaded.site;
+  if (!siteFile?.ok) return { value: undefined, diagnostics };
+  const r = validateFile(siteFile, siteSchema, 'site.yaml');
+  diagnostics.push(...r.diagnostics);
+  if (!r.value) return { value: undefined, diagnostics };
+  const s = r.value;
+  diagnostics.push(...siteChecks(siteFile, s));
+
+  const bgp = s.ha?.bgp;
+  const vrrp = s.ha?.vrrp;
+  const hsts = s.tls?.hsts;
+  const site: SiteModel = {
+    name: s.site,
+    nodes: s.nodes.map((n) => ({
+      name: n.name,
+      address: n.address,
+      ...(n.address6 !== undefined && { address6: n.address6 }),
+      ...(n.interface !== undefined && { interface: n.interface }),
+    })),
+    ha: {
+      mode: s.ha?.mode ?? 'none',
+      ...(bgp && {
+        bgp: {
+          localAs: bgp.local_as,
+          peers: bgp.peers.map((p) => ({
+            name: p.name,
+            address: p.address,
+            as: p.as,
+            ...(p.password !== undefined && { password: p.password }),
+          })),
+          bfd: bgp.bfd === false ? 'off' : bgp.bfd === true || bgp.bfd === undefined ? 'fast' : bgp.bfd,
+          communities: bgp.communities ?? [],
+          ...(bgp.med !== undefined && { med: bgp.med }),
+        },
+      }),
+      ...(vrrp && {
+        vrrp: {
+          interface: vrrp.interface,
+          routerIdBase: vrrp.router_id_base,
+          unicast: vrrp.unicast ?? true,
+          advertInt: vrrp.advert_int ?? 1,
+        },
+      }),
+    },
+    tls: {
+      policy: s.tls?.policy ?? 'intermediate',
+      ...(hsts !== undefined && hsts !== false && { hstsSeconds: hsts === true ? 31_536_000 : hsts }),
+    },
+    instances: s.instances ?? 'per-vip',
+    teams: Object.entries(s.teams ?? {})
+      .map(([name, t]) => ({
+        name,
+        path: t.path.replace(/^\/+|\/+$/g, ''),
+        vipPools: t.vip_pools ?? [],
+        ports: t.ports ?? [],
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    health: { port: s.health?.port ?? 8999, path: s.health?.path ?? '/_intentlb/health' },
+    management: { allow: s.management?.allow ?? [], statsPortBase: s.management?.stats_port_base ?? 20000 },
+    certs: certs.certs,
+  };
+  const resolver = { enabled: s.dns?.resolver ?? false, timeoutMs: durationMs(s.dns?.timeout ?? 2000) };
+  return { value: { site, siteFile, intent: s, groups, dns, resolver }, diagnostics };
+}
+
+function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Map<string, number>();
+  s.nodes.forEach((n, i) => {
+    for (const [key, v] of [
+      ['name', n.name],
+      ['address', n.address],
+      ['address6', n.address6],
+    ] as const) {
+      if (v === undefined) continue;
+      const first = seen.get(v);
+      if (first !== undefined) {
+        out.push(
+          diag('E_SITE', {
+            message: `node ${n.name}: ${key} ${v} is already used by node ${s.nodes[first]?.name}`,
+            at: locate(file, ['nodes', i, key], 'value'),
+          }),
+        );
+      } else seen.set(v, i);
+    }
+  });
+  const mode = s.ha?.mode ?? 'none';
+  if (mode === 'anycast' && !s.ha?.bgp) {
+    out.push(
+      diag('E_SITE', {
+        message: 'ha.mode anycast needs ha.bgp (local_as and peers)',
+        at: locate(file, ['ha', 'mode'], 'value'),
+      }),
+    );
+  }
+  if (mode === 'vrrp' && !s.ha?.vrrp) {
+    out.push(
+      diag('E_SITE', {
+        message: 'ha.mode vrrp needs ha.vrrp (interface, router_id_base)',
+        at: locate(file, ['ha', 'mode'], 'value'),
+      }),
+    );
+  }
+  return out;
+}
+
+function readInventory(file: SourceFile, groups: Map<string, InventoryGroup>): Diagnostic[] {
+  const data = file.data as Record<string, unknown> | null;
+  if (data && typeof data === 'object' && 'all' in data) return readAnsible(file, groups);
+  const r = validateFile(file, inventorySchema, 'inventory.yaml');
+  for (const [g, group] of Object.entries(r.value?.groups ?? {})) {
+    const hosts: InventoryHost[] = Object.entries(group?.hosts ?? {}).map(([name, h]) => {
+      if (typeof h === 'string') return isStrictIPv4(h) ? { name, address: h } : { name, address6: h };
+      return {
+        name,
+        ...(h.address !== undefined && { address: h.address }),
+        ...(h.address6 !== undefined && { address6: h.address6 }),
+      };
+    });
+    groups.set(g, {
+      hosts: hosts.sort((a, b) => a.name.localeCompare(b.name)),
+      at: locate(file, ['groups', g], 'key'),
+    });
+  }
+  return r.diagnostics;
+}
+
+type AnsibleGroup = {
+  hosts?: Record<string, unknown> | null;
+  children?: Record<string, AnsibleGroup | null> | null;
+};
+
+/** An Ansible YAML inventory: a group's hosts include its children's, as Ansible resolves them. */
+function readAnsible(file: SourceFile, groups: Map<string, InventoryGroup>): Diagnostic[] {
+  const r = validateFile(file, ansibleInventorySchema, 'the Ansible inventory');
+  if (!r.value) return r.diagnostics;
+  const collect = (name: string, g: AnsibleGroup | null, path: (string | number)[]): InventoryHost[] => {
+    const own: InventoryHost[] = Object.entries(g?.hosts ?? {}).map(([host, vars]) => {
+      const v = (vars ?? {}) as { ansible_host?: string; ansible_host6?: string };
+      const addr = v.ansible_host ?? (isStrictIP(host) ? host : undefined);
+      const h: InventoryHost = { name: host };
+      if (addr !== undefined) {
+        if (isStrictIPv4(addr)) h.address = addr;
+        else h.address6 = addr;
+      }
+      if (v.ansible_host6 !== undefined) h.address6 = v.ansible_host6;
+      return h;
+    });
+    const all = [...own];
+    for (const [child, cg] of Object.entries(g?.children ?? {}))
+      all.push(...collect(child, cg, [...path, 'children', child]));
+    const byName = new Map(all.map((h) => [h.name, h]));
+    const hosts = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+    if (!groups.has(name) || name !== 'all') groups.set(name, { hosts, at: locate(file, path, 'key') });
+    return hosts;
+  };
+  collect('all', r.value.all as AnsibleGroup, ['all']);
+  return r.diagnostics;
+}

@@ -1,0 +1,270 @@
+import { z } from 'zod';
+import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
+import { isHostname, isInjectionSafe, isStrictIPv4, isStrictIPv6, isStrictPrefix } from './strings.ts';
+
+/**
+ * Zod schemas for every intent file. Every service field is optional at this level: defaults
+ * supply them and inference completes them; `check` reports what is still missing.
+ * A refinement tags its issue with the diagnostic code to use (`params.code`).
+ */
+
+const injection = { code: 'E_INJECTION' } as const;
+const address = { code: 'E_ADDRESS' } as const;
+
+/** A string used as a configuration token: no spaces, quotes, `#`, newlines or control characters. */
+export const token = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .refine(isInjectionSafe, {
+      message: `${what} must be one token (no spaces, quotes, #, newlines)`,
+      params: injection,
+      abort: true,
+    });
+
+const safe = (what: string, ok: (s: string) => boolean, message: string, params: object = {}) =>
+  token(what).refine(ok, { message, params });
+
+export const hostname = safe('a host name', isHostname, 'not a valid host name');
+export const ipv4 = safe(
+  'an IPv4 address',
+  isStrictIPv4,
+  'not a strictly written IPv4 address (four decimal parts, e.g. 198.18.100.10)',
+  address,
+);
+export const ipv6 = safe('an IPv6 address', isStrictIPv6, 'not a valid IPv6 address', address);
+export const ipAny = safe(
+  'an address',
+  (s) => isStrictIPv4(s) || isStrictIPv6(s),
+  'not a strictly written IPv4 or IPv6 address',
+  address,
+);
+export const prefix = safe(
+  'a prefix',
+  isStrictPrefix,
+  'not a strictly written address prefix (e.g. 198.18.0.0/15)',
+  address,
+);
+export const port = z.number().int().min(1).max(65535);
+export const name = safe(
+  'a name',
+  (s) => /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(s),
+  'names use letters, digits, `_`, `.` and `-`',
+);
+export const duration = z.union([
+  z.number().int().nonnegative(),
+  safe(
+    'a duration',
+    (s) => /^\d+(us|ms|s|m|h|d)?$/.test(s),
+    'a duration is a number of milliseconds or e.g. `2s`, `500ms`',
+  ),
+]);
+const urlPath = safe('a path', (s) => s.startsWith('/'), 'a path starts with `/`');
+
+export const serverSchema = z.strictObject({
+  name,
+  address: ipAny,
+  port: port.optional(),
+  weight: z.number().int().min(0).max(256).optional(),
+  backup: z.boolean().optional(),
+  maxconn: z.number().int().positive().optional(),
+});
+
+export const checkSchema = z.strictObject({
+  type: z.enum(CHECK_TYPES).optional(),
+  path: urlPath.optional(),
+  host: hostname.optional(),
+  expect: z.union([z.number().int().min(100).max(599), token('an expected status or string')]).optional(),
+  interval: duration.optional(),
+  timeout: duration.optional(),
+  rise: z.number().int().min(1).max(100).optional(),
+  fall: z.number().int().min(1).max(100).optional(),
+  port: port.optional(),
+});
+
+export const backendSchema = z.strictObject({
+  group: name.optional(),
+  servers: z.array(serverSchema).optional(),
+  port: port.optional(),
+  balance: z
+    .enum(['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'uri', 'hdr', 'random'])
+    .optional(),
+  check: checkSchema.optional(),
+  sticky: z.enum(['cookie', 'source', 'none']).optional(),
+  cookie: name.optional(),
+  proxy_protocol: z.enum(['v1', 'v2']).optional(),
+  transparent: z.boolean().optional(),
+  ssl: z.boolean().optional(),
+  ssl_verify: z.enum(['none', 'required']).optional(),
+  maxconn: z.number().int().positive().optional(),
+  timeouts: z
+    .strictObject({ connect: duration.optional(), server: duration.optional(), queue: duration.optional() })
+    .optional(),
+});
+
+export const routeSchema = z.strictObject({
+  path_prefix: urlPath.optional(),
+  host: hostname.optional(),
+  backend: backendSchema,
+});
+
+export const redirectSchema = z.strictObject({
+  path_prefix: urlPath.optional(),
+  host: hostname.optional(),
+  to: safe(
+    'a redirect target',
+    (s) => /^(https?:\/\/|\/)/.test(s),
+    'a redirect target is an absolute URL or a path',
+  ),
+  code: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).optional(),
+  keep_path: z.boolean().optional(),
+});
+
+export const monitoringSchema = z.strictObject({
+  icinga: z.boolean().optional(),
+  prometheus: z.boolean().optional(),
+  url: urlPath.optional(),
+  notes: z.string().max(500).optional(),
+  contacts: z.array(name).optional(),
+});
+
+const serviceShape = {
+  description: z.string().max(500).optional(),
+  fqdn: z.union([hostname, z.array(hostname).min(1)]).optional(),
+  vip: ipv4.optional(),
+  vip6: ipv6.optional(),
+  protocol: z.enum(PROTOCOL_NAMES as [string, ...string[]]).optional(),
+  ports: z.array(port).min(1).optional(),
+  ssl: z.boolean().optional(),
+  ssl_redirect: z.boolean().optional(),
+  hsts: z.union([z.boolean(), z.number().int().positive()]).optional(),
+  backend: backendSchema.optional(),
+  routes: z.array(routeSchema).optional(),
+  redirects: z.array(redirectSchema).optional(),
+  allow: z.array(prefix).optional(),
+  maxconn: z.number().int().positive().optional(),
+  timeouts: z
+    .strictObject({
+      client: duration.optional(),
+      http_request: duration.optional(),
+      http_keep_alive: duration.optional(),
+    })
+    .optional(),
+  monitoring: monitoringSchema.optional(),
+};
+
+/** One service file. */
+export const serviceSchema = z.strictObject(serviceShape);
+
+/** A defaults.yaml: the same keys as a service, plus `lock:`. */
+export const defaultsSchema = z.strictObject({
+  ...serviceShape,
+  lock: z
+    .array(
+      safe(
+        'a dotted key',
+        (s) => /^[a-z_]+(\.[a-z_]+)*$/.test(s),
+        'a lock names a dotted key, e.g. backend.balance',
+      ),
+    )
+    .optional(),
+});
+
+const bgpPeer = z.strictObject({
+  name,
+  address: ipAny,
+  as: z.number().int().min(1).max(4294967295),
+  password: token('a password').optional(),
+});
+
+export const siteSchema = z.strictObject({
+  site: name,
+  nodes: z
+    .array(z.strictObject({ name, address: ipv4, address6: ipv6.optional(), interface: name.optional() }))
+    .min(1),
+  ha: z
+    .strictObject({
+      mode: z.enum(['anycast', 'vrrp', 'none']),
+      bgp: z
+        .strictObject({
+          local_as: z.number().int().min(1).max(4294967295),
+          peers: z.array(bgpPeer).min(1),
+          bfd: z.union([z.boolean(), z.enum(['fast', 'conservative'])]).optional(),
+          communities: z
+            .array(safe('a community', (s) => /^\d+:\d+$/.test(s), 'a community is `asn:value`'))
+            .optional(),
+          med: z.number().int().min(0).optional(),
+        })
+        .optional(),
+      vrrp: z
+        .strictObject({
+          interface: name,
+          router_id_base: z.number().int().min(1).max(255),
+          unicast: z.boolean().optional(),
+          advert_int: z.number().positive().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  tls: z
+    .strictObject({
+      policy: z.enum(['modern', 'intermediate', 'old']).optional(),
+      certs: token('a folder').optional(),
+      hsts: z.union([z.boolean(), z.number().int().positive()]).optional(),
+    })
+    .optional(),
+  instances: z.enum(['per-vip', 'per-group', 'single']).optional(),
+  teams: z
+    .record(
+      name,
+      z.strictObject({
+        path: token('a folder'),
+        vip_pools: z.array(prefix).optional(),
+        ports: z.array(port).optional(),
+      }),
+    )
+    .optional(),
+  dns: z.strictObject({ resolver: z.boolean().optional(), timeout: duration.optional() }).optional(),
+  health: z.strictObject({ port: port.optional(), path: urlPath.optional() }).optional(),
+  management: z
+    .strictObject({ allow: z.array(prefix).optional(), stats_port_base: port.optional() })
+    .optional(),
+});
+
+const hostEntry = z.union([ipAny, z.strictObject({ address: ipv4.optional(), address6: ipv6.optional() })]);
+
+/** Our own inventory format. */
+export const inventorySchema = z.strictObject({
+  groups: z.record(
+    name,
+    z.strictObject({ hosts: z.record(name, hostEntry).nullable().optional() }).nullable(),
+  ),
+});
+
+/** An Ansible YAML inventory: `all: { hosts?, children? }`, hosts with `ansible_host`. */
+const ansibleHost = z
+  .looseObject({ ansible_host: ipAny.optional(), ansible_host6: ipv6.optional() })
+  .nullable();
+type AnsibleGroup = {
+  hosts?: Record<string, unknown> | null | undefined;
+  children?: Record<string, AnsibleGroup | null> | null | undefined;
+  vars?: unknown;
+};
+export const ansibleGroupSchema: z.ZodType<AnsibleGroup> = z.lazy(() =>
+  z.looseObject({
+    hosts: z.record(z.string(), ansibleHost).nullable().optional(),
+    children: z.record(name, ansibleGroupSchema.nullable()).nullable().optional(),
+    vars: z.unknown().optional(),
+  }),
+);
+export const ansibleInventorySchema = z.strictObject({ all: ansibleGroupSchema });
+
+export const dnsSchema = z.record(hostname, z.union([ipAny, z.array(ipAny).min(1)]));
+
+export type ServiceIntent = z.infer<typeof serviceSchema>;
+export type DefaultsIntent = z.infer<typeof defaultsSchema>;
+export type SiteIntent = z.infer<typeof siteSchema>;
+export type BackendIntent = z.infer<typeof backendSchema>;
+export type ServerIntent = z.infer<typeof serverSchema>;
+export type CheckIntent = z.infer<typeof checkSchema>;
+export type InventoryIntent = z.infer<typeof inventorySchema>;
