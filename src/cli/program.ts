@@ -1,5 +1,6 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
+import { registerBuild } from './build-command.ts';
 import { explainRows, formatSource } from './explain.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
@@ -105,6 +106,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(`${JSON.stringify(jsonSchema(kind), null, 2)}\n`);
     });
 
+  registerBuild(program, io, setExit);
   for (const r of registrations) r(program, io, setExit);
 
   try {

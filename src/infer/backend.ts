@@ -33,7 +33,9 @@ export function buildBackend(
   const servers: ServerModel[] = [];
   if (b.group !== undefined) {
     const group = ctx.groups.get(b.group);
-    if (!group) {
+    if (!group && !ctx.inventoryOk) {
+      // inventory.yaml has errors of its own, already reported: the group may well be there.
+    } else if (!group) {
       const known = [...ctx.groups.keys()].sort();
       scope.diagnostics.push(
         diag('E_UNKNOWN_GROUP', {

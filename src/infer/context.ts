@@ -40,7 +40,11 @@ export class ServiceScope {
       const index = this.merged.origin.get(key);
       if (index === undefined) continue;
       const layer = this.layers[index]!;
-      const at = locate(layer.file, path.slice(0, n), n === path.length ? 'value' : 'key');
+      // Lists are written whole in one layer: point into the list at the element itself.
+      const at =
+        n === path.length || typeof path[n] === 'number'
+          ? locate(layer.file, path, 'value')
+          : locate(layer.file, path.slice(0, n), 'key');
       if (layer.file === this.file) return { at };
       return {
         at,

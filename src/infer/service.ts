@@ -34,6 +34,7 @@ export function inferService(
   let vip6 = v.vip6;
   const first = fqdns[0];
   const answer = first !== undefined ? dns.get(first) : undefined;
+  let ambiguous = false;
   if (first !== undefined && answer?.kind === 'found') {
     if (vip === undefined && answer.a.length === 1) {
       vip = answer.a[0];
@@ -44,6 +45,7 @@ export function inferService(
       scope.infer('vip6', 'vip6-from-dns', `AAAA record of ${first} (${answer.source})`);
     }
     if (v.vip === undefined && answer.a.length > 1) {
+      ambiguous = true;
       scope.diagnostics.push(
         diag('E_NO_VIP', {
           message: `${first} has ${answer.a.length} A records (${answer.a.join(', ')}); which one is the VIP?`,
@@ -54,7 +56,7 @@ export function inferService(
       );
     }
   }
-  if (vip === undefined && vip6 === undefined) {
+  if (vip === undefined && vip6 === undefined && !ambiguous) {
     const why =
       first === undefined
         ? 'it has neither `vip`, `vip6` nor `fqdn`'
@@ -166,6 +168,16 @@ export function inferService(
     code: r.code ?? 302,
     keepPath: r.keep_path ?? false,
   }));
+  // HTTP checks ask for the service's own name: virtual hosts on the servers answer it, not `localhost`.
+  for (const [b, at] of [
+    [backend, 'backend'],
+    ...routes.map((r, i) => [r.backend, `routes.${i}.backend`] as const),
+  ] as const) {
+    if (b.check.host === undefined && first !== undefined) {
+      b.check.host = first;
+      scope.infer(`${at}.check.host`, 'check-host-from-fqdn', `the first fqdn, ${first}`);
+    }
+  }
   const forwardFor = proto.mode === 'http';
   scope.infer(
     'client_address',

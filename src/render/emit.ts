@@ -63,3 +63,11 @@ export function duration(ms: number): string {
 export function quote(s: string): string {
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, ' ')}"`;
 }
+
+/**
+ * Free text as one HAProxy argument: single-quoted (no `$` expansion inside), a single quote
+ * written as `'\''`, line breaks folded.
+ */
+export function haproxyQuote(s: string): string {
+  return `'${s.replace(/[\r\n]+/g, ' ').replace(/'/g, "'\\''")}'`;
+}

@@ -1,0 +1,117 @@
+import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Model } from '../model/index.ts';
+import { intentRevision, renderNode } from '../render/node.ts';
+import { DEFAULT_LAYOUT, type NodeLayout, type RenderedFile } from '../render/types.ts';
+import { findTool, pool } from './run-tool.ts';
+import { validatorsFor } from './validators.ts';
+
+export interface Rejection {
+  node: string;
+  path: string;
+  tool: string;
+  output: string;
+}
+
+export interface BuildReport {
+  nodes: { name: string; files: RenderedFile[] }[];
+  rejections: Rejection[];
+  /** Tools that were not installed, so their files went unchecked. */
+  skipped: string[];
+  validated: number;
+}
+
+/** Renders every node of the model (pure). */
+export function renderSite(
+  model: Model,
+  sources: ReadonlyMap<string, string>,
+  certs: readonly { path: string; pem: string }[],
+  layout: NodeLayout = DEFAULT_LAYOUT,
+): { name: string; files: RenderedFile[] }[] {
+  const rev = intentRevision(sources, certs);
+  return model.site.nodes.map((n) => ({ name: n.name, files: renderNode(model, n, layout, rev) }));
+}
+
+export function writeFiles(dir: string, files: readonly RenderedFile[]): void {
+  for (const f of files) {
+    const p = join(dir, f.path);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, f.content, { mode: f.path.startsWith('certs/') ? 0o600 : 0o644 });
+  }
+}
+
+/**
+ * Writes the nodes into a scratch folder, checks every file with its real tool (in parallel),
+ * and only when all pass replaces `out/<node>/` folders. On any rejection nothing is written.
+ */
+export async function buildSite(
+  nodes: { name: string; files: RenderedFile[] }[],
+  outDir: string,
+  opts: { validate: boolean; concurrency?: number } = { validate: true },
+): Promise<BuildReport> {
+  const scratch = mkdtempSync(join(tmpdir(), 'intentlb-build-'));
+  try {
+    const jobs: { node: string; path: string; abs: string; nodeDir: string }[] = [];
+    for (const n of nodes) {
+      const nodeDir = join(scratch, n.name);
+      writeFiles(nodeDir, n.files);
+      for (const f of n.files) jobs.push({ node: n.name, path: f.path, abs: join(nodeDir, f.path), nodeDir });
+    }
+    const skipped = new Set<string>();
+    const rejections: Rejection[] = [];
+    let validated = 0;
+    if (opts.validate) {
+      const checks = jobs.flatMap((j) =>
+        validatorsFor(j.path).flatMap((v) => {
+          if (findTool(v.tool) === undefined) {
+            skipped.add(v.tool);
+            return [];
+          }
+          return [{ ...j, v }];
+        }),
+      );
+      const results = await pool(checks, opts.concurrency ?? availableParallelism(), async (c) => ({
+        c,
+        r: await c.v.validate(c.abs, c.nodeDir),
+      }));
+      for (const { c, r } of results) {
+        validated++;
+        if (!r.ok)
+          rejections.push({
+            node: c.node,
+            path: c.path,
+            tool: c.v.tool,
+            output: r.output.replaceAll(scratch, 'out'),
+          });
+      }
+    }
+    if (rejections.length === 0) {
+      mkdirSync(outDir, { recursive: true });
+      for (const n of nodes) replaceDir(join(scratch, n.name), join(outDir, n.name));
+    }
+    return { nodes, rejections, skipped: [...skipped].sort(), validated };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Swaps a finished folder into place: the old one is moved aside first, then removed. */
+function replaceDir(from: string, to: string): void {
+  const old = `${to}.old-${process.pid}`;
+  rmSync(old, { recursive: true, force: true });
+  let hadOld = false;
+  try {
+    renameSync(to, old);
+    hadOld = true;
+  } catch {
+    // no previous build
+  }
+  try {
+    renameSync(from, to);
+  } catch {
+    // scratch on another file system
+    cpSync(from, to, { recursive: true });
+  }
+  if (hadOld) rmSync(old, { recursive: true, force: true });
+}

@@ -1,0 +1,124 @@
+import type { InstanceModel, Model, NodeModel, ServiceModel } from '../../model/index.ts';
+import { ConfigWriter, hostPort } from '../emit.ts';
+import { HEADER, type NodeLayout, type RenderedFile, type Renderer } from '../types.ts';
+import { renderBackend } from './backend.ts';
+import { renderFrontend } from './frontend.ts';
+import { instancePaths } from './paths.ts';
+import { TLS_PROFILES } from './tls-profiles.ts';
+
+/** Every HAProxy instance of the node: `haproxy/<instance>.cfg`. */
+export const renderHaproxy: Renderer = (model, node, layout) =>
+  model.instances.map((i) => renderInstance(model, node, layout, i));
+
+export function renderInstance(
+  model: Model,
+  node: NodeModel,
+  layout: NodeLayout,
+  inst: InstanceModel,
+): RenderedFile {
+  const services = inst.services.map((id) => model.services.find((s) => s.id === id)!);
+  const w = new ConfigWriter();
+  w.comment(HEADER, 0);
+  w.comment(
+    `site ${model.site.name}, node ${node.name}, instance ${inst.name}: ${inst.services.join(', ')}`,
+    0,
+  );
+  renderGlobal(w, model, layout, inst, services);
+  renderDefaults(w);
+  renderMonitor(w, model, inst, services, model.site.ha.mode === 'vrrp');
+  renderStats(w, model, node, inst);
+  for (const s of services) {
+    renderFrontend(w, s, { layout, freebind: model.site.ha.mode === 'vrrp' });
+    if (s.backend.servers.length > 0) renderBackend(w, s.backend, s.mode);
+    for (const r of s.routes) renderBackend(w, r.backend, s.mode);
+  }
+  return { path: `haproxy/${inst.name}.cfg`, content: w.toString() };
+}
+
+function renderGlobal(
+  w: ConfigWriter,
+  model: Model,
+  layout: NodeLayout,
+  inst: InstanceModel,
+  services: ServiceModel[],
+): void {
+  const p = instancePaths(layout, inst.name);
+  const tcpOnly = services.some((s) => s.mode === 'tcp');
+  const transparent = services.some(
+    (s) => s.backend.transparent || s.routes.some((r) => r.backend.transparent),
+  );
+  w.section('global');
+  w.line('master-worker');
+  w.line('default-path config');
+  w.line('log stdout format raw local0 info');
+  w.line(`stats socket ${p.adminSocket} mode 600 level admin expose-fd listeners`);
+  w.line('stats timeout 30s');
+  w.line(`server-state-file ${p.stateFile}`);
+  // Old workers finish their connections after a reload, but no longer than this.
+  w.line(`hard-stop-after ${tcpOnly ? '10m' : '30s'}`);
+  if (model.site.instances !== 'single') w.line('nbthread 1');
+  if (!transparent) {
+    w.line('user haproxy');
+    w.line('group haproxy');
+  }
+  const tls = TLS_PROFILES[model.site.tls.policy];
+  if (tls.ciphers !== undefined) w.line(`ssl-default-bind-ciphers ${tls.ciphers}`);
+  w.line(`ssl-default-bind-ciphersuites ${tls.ciphersuites}`);
+  w.line(
+    `ssl-default-bind-options ssl-min-ver ${tls.minVersion} no-tls-tickets${tls.preferServerCiphers ? '' : ' prefer-client-ciphers'}`,
+  );
+  if (tls.ciphers !== undefined) w.line(`ssl-default-server-ciphers ${tls.ciphers}`);
+  w.line(`ssl-default-server-ciphersuites ${tls.ciphersuites}`);
+  w.line(`ssl-default-server-options ssl-min-ver ${tls.minVersion} no-tls-tickets`);
+  w.line('tune.ssl.default-dh-param 2048');
+}
+
+function renderDefaults(w: ConfigWriter): void {
+  w.section('defaults');
+  w.line('log global');
+  w.line('option dontlognull');
+  w.line('timeout connect 5s');
+  w.line('timeout client 30s');
+  w.line('timeout server 30s');
+}
+
+/**
+ * The health checker's probe: a monitor URI on every VIP of the instance, failing while any
+ * service of the instance has no usable server (the node cannot serve the whole VIP then).
+ */
+function renderMonitor(
+  w: ConfigWriter,
+  model: Model,
+  inst: InstanceModel,
+  services: ServiceModel[],
+  freebind: boolean,
+): void {
+  const { port, path } = model.site.health;
+  w.section('frontend monitor');
+  w.line('mode http');
+  for (const a of inst.addresses) w.tokens(1, 'bind', hostPort(a, port), freebind && 'transparent');
+  w.line('timeout client 5s');
+  w.line('timeout http-request 2s');
+  w.line(`monitor-uri ${path}`);
+  const checked = services.filter((s) => s.backend.servers.length > 0);
+  if (checked.length > 0) {
+    w.line(`monitor fail if ${checked.map((s) => `{ nbsrv(${s.backend.name}) lt 1 }`).join(' || ')}`);
+  }
+  w.line('http-request deny');
+}
+
+/** Stats page and Prometheus exporter on the node's management address. */
+function renderStats(w: ConfigWriter, model: Model, node: NodeModel, inst: InstanceModel): void {
+  w.section('frontend stats');
+  w.line('mode http');
+  w.line(`bind ${hostPort(node.address, inst.statsPort)}`);
+  w.line('timeout client 10s');
+  w.line('timeout http-request 5s');
+  const allow = model.site.management.allow;
+  if (allow.length > 0) w.line(`http-request deny if !{ src ${['127.0.0.0/8', ...allow].join(' ')} }`);
+  w.line('http-request use-service prometheus-exporter if { path /metrics }');
+  w.line('stats enable');
+  w.line('stats uri /stats');
+  w.line('stats refresh 10s');
+  w.line('stats show-node');
+}

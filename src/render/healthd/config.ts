@@ -1,0 +1,36 @@
+import { stringify } from 'yaml';
+import { instancePaths } from '../haproxy/paths.ts';
+import { birdVipProtocol } from '../names.ts';
+import { HEADER, type Renderer } from '../types.ts';
+
+/** Check cadence of the health checker: fast enough for sub-second withdraws, damped against flaps. */
+const CHECK = { interval_ms: 500, timeout_ms: 400, rise: 3, fall: 2, hold_down_ms: 5000 };
+
+/**
+ * `healthd.yaml`: what the node's health checker watches. One entry per HAProxy instance: its
+ * VIP prefixes, the BIRD protocol announcing them, the monitor URI probe and the pid file.
+ */
+export const renderHealthd: Renderer = (model, node, layout) => {
+  const { port, path } = model.site.health;
+  const vips = model.instances.map((i) => {
+    const probe = i.addresses.find((a) => !a.includes(':')) ?? i.addresses[0]!;
+    return {
+      name: i.name,
+      prefixes: i.addresses.map((a) => `${a}/${a.includes(':') ? 128 : 32}`),
+      protocols: [birdVipProtocol(i.name)],
+      check: { kind: 'http', address: probe, port, path },
+      ...CHECK,
+      pidfile: instancePaths(layout, i.name).pidFile,
+    };
+  });
+  const doc = {
+    node: node.name,
+    mode: model.site.ha.mode,
+    bird: { socket: `${layout.run}/bird.ctl` },
+    listen: { address: node.address, port: 9300 },
+    hooks: { on_up: [], on_down: [], timeout_ms: 5000 },
+    vips,
+  };
+  const content = `# ${HEADER}\n${stringify(doc, { lineWidth: 0, sortMapEntries: false })}`;
+  return [{ path: 'healthd.yaml', content }];
+};
