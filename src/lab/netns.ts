@@ -1,0 +1,80 @@
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Network namespaces for the lab and the tests. Everything here acts inside namespaces this
+ * module created; the root namespace's interfaces, routes, sysctls and rulesets are never touched.
+ */
+export const IP = '/usr/sbin/ip';
+
+export function ip(...args: string[]): string {
+  return execFileSync(IP, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs a command inside a namespace and returns its stdout; throws with stderr on failure. */
+export function nsExec(ns: string, cmd: string, args: readonly string[] = [], timeoutMs = 30_000): string {
+  return execFileSync(IP, ['netns', 'exec', ns, cmd, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: timeoutMs,
+  });
+}
+
+/** Starts a long-running process inside a namespace (its PID is the process's own, via exec). */
+export function nsSpawn(
+  ns: string,
+  cmd: string,
+  args: readonly string[],
+  opts: SpawnOptions = {},
+): ChildProcess {
+  return spawn(IP, ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+export function listNamespaces(): string[] {
+  const out = ip('netns', 'list');
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.length > 0);
+}
+
+/** A unique namespace name with a prefix, short enough for interface names derived from it. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Creates a namespace with loopback up. */
+export function addNamespace(name: string): void {
+  ip('netns', 'add', name);
+  ip('-n', name, 'link', 'set', 'lo', 'up');
+}
+
+/** Deletes a namespace if it exists; never throws. */
+export function deleteNamespace(name: string): void {
+  try {
+    ip('netns', 'delete', name);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Adds host addresses (/32, /128) to the namespace's loopback, where anycast VIPs live. (Not a
+ * dummy interface: kernels without the dummy module, like this lab's, have none.)
+ */
+export function addLoopbackAddresses(ns: string, addresses: readonly string[]): void {
+  for (const a of addresses) {
+    const cidr = a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`;
+    ip('-n', ns, 'addr', 'add', cidr, 'dev', 'lo');
+  }
+}
+
+/** Stops a process we started: TERM, then KILL after a grace period. By PID only. */
+export async function stopProcess(child: ChildProcess, graceMs = 2000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
