@@ -5,7 +5,7 @@ import type { Model } from '../model/index.ts';
 import { intentRevision, renderNode } from '../render/node.ts';
 import { DEFAULT_LAYOUT, type NodeLayout, type RenderedFile } from '../render/types.ts';
 import { findTool, pool } from './run-tool.ts';
-import { validatorsFor } from './validators.ts';
+import { allValidators, type Validator } from './validators.ts';
 
 export interface Rejection {
   node: string;
@@ -52,39 +52,38 @@ export async function buildSite(
 ): Promise<BuildReport> {
   const scratch = mkdtempSync(join(tmpdir(), 'intentlb-build-'));
   try {
-    const jobs: { node: string; path: string; abs: string; nodeDir: string }[] = [];
-    for (const n of nodes) {
-      const nodeDir = join(scratch, n.name);
-      writeFiles(nodeDir, n.files);
-      for (const f of n.files) jobs.push({ node: n.name, path: f.path, abs: join(nodeDir, f.path), nodeDir });
-    }
     const skipped = new Set<string>();
     const rejections: Rejection[] = [];
     let validated = 0;
-    if (opts.validate) {
-      const checks = jobs.flatMap((j) =>
-        validatorsFor(j.path).flatMap((v) => {
-          if (findTool(v.tool) === undefined) {
-            skipped.add(v.tool);
-            return [];
-          }
-          return [{ ...j, v }];
-        }),
-      );
-      const results = await pool(checks, opts.concurrency ?? availableParallelism(), async (c) => ({
-        c,
-        r: await c.v.validate(c.abs, c.nodeDir),
-      }));
-      for (const { c, r } of results) {
-        validated++;
-        if (!r.ok)
-          rejections.push({
-            node: c.node,
-            path: c.path,
-            tool: c.v.tool,
-            output: r.output.replaceAll(scratch, 'out'),
-          });
+    const concurrency = opts.concurrency ?? availableParallelism();
+    const jobs: { node: string; nodeDir: string; unit: string[]; v: Validator }[] = [];
+    for (const n of nodes) {
+      const nodeDir = join(scratch, n.name);
+      writeFiles(nodeDir, n.files);
+      if (!opts.validate) continue;
+      for (const v of allValidators()) {
+        const units = v.units(n.files.map((f) => f.path));
+        if (units.length === 0) continue;
+        if (findTool(v.tool) === undefined) {
+          skipped.add(v.tool);
+          continue;
+        }
+        for (const unit of units) jobs.push({ node: n.name, nodeDir, unit, v });
       }
+    }
+    const results = await pool(jobs, concurrency, async (j) => ({
+      j,
+      r: await j.v.validate(j.unit, j.nodeDir, concurrency),
+    }));
+    for (const { j, r } of results) {
+      validated += j.unit.length;
+      for (const x of r)
+        rejections.push({
+          node: j.node,
+          path: x.path,
+          tool: j.v.tool,
+          output: x.output.replaceAll(scratch, 'out'),
+        });
     }
     if (rejections.length === 0) {
       mkdirSync(outDir, { recursive: true });

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Model, NodeModel } from '../model/index.ts';
+import { renderBird } from './bird/index.ts';
 import { renderHaproxy } from './haproxy/index.ts';
 import { renderHealthd } from './healthd/config.ts';
+import { renderIcinga2 } from './icinga2/index.ts';
+import { renderKeepalived } from './keepalived/index.ts';
+import { renderNftables } from './nftables/index.ts';
 import { renderSystemd } from './systemd/unit.ts';
 import type { NodeLayout, RenderedFile, Renderer } from './types.ts';
 
@@ -19,6 +23,10 @@ const targets: Target[] = [
   { name: 'haproxy', applies: always, render: renderHaproxy },
   { name: 'systemd', applies: always, render: renderSystemd },
   { name: 'healthd', applies: always, render: renderHealthd },
+  { name: 'bird', applies: (m) => m.site.ha.mode === 'anycast', render: renderBird },
+  { name: 'keepalived', applies: (m) => m.site.ha.mode === 'vrrp', render: renderKeepalived },
+  { name: 'nftables', applies: always, render: renderNftables },
+  { name: 'icinga2', applies: always, render: renderIcinga2 },
 ];
 
 export function registerTarget(t: Target): void {

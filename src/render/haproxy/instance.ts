@@ -6,6 +6,17 @@ import { renderFrontend } from './frontend.ts';
 import { instancePaths } from './paths.ts';
 import { TLS_PROFILES } from './tls-profiles.ts';
 
+const byId = new WeakMap<Model, Map<string, ServiceModel>>();
+
+function serviceById(model: Model): Map<string, ServiceModel> {
+  let m = byId.get(model);
+  if (!m) {
+    m = new Map(model.services.map((s) => [s.id, s]));
+    byId.set(model, m);
+  }
+  return m;
+}
+
 /** Every HAProxy instance of the node: `haproxy/<instance>.cfg`. */
 export const renderHaproxy: Renderer = (model, node, layout) =>
   model.instances.map((i) => renderInstance(model, node, layout, i));
@@ -16,7 +27,7 @@ export function renderInstance(
   layout: NodeLayout,
   inst: InstanceModel,
 ): RenderedFile {
-  const services = inst.services.map((id) => model.services.find((s) => s.id === id)!);
+  const services = inst.services.map((id) => serviceById(model).get(id)!);
   const w = new ConfigWriter();
   w.comment(HEADER, 0);
   w.comment(
@@ -26,7 +37,7 @@ export function renderInstance(
   renderGlobal(w, model, layout, inst, services);
   renderDefaults(w);
   renderMonitor(w, model, inst, services, model.site.ha.mode === 'vrrp');
-  renderStats(w, model, node, inst);
+  renderStats(w, model, node, inst, services);
   for (const s of services) {
     renderFrontend(w, s, { layout, freebind: model.site.ha.mode === 'vrrp' });
     if (s.backend.servers.length > 0) renderBackend(w, s.backend, s.mode);
@@ -93,29 +104,43 @@ function renderMonitor(
   services: ServiceModel[],
   freebind: boolean,
 ): void {
-  const { port, path } = model.site.health;
-  w.section('frontend monitor');
+  const { port } = model.site.health;
+  w.section(`frontend monitor_${inst.name}`);
   w.line('mode http');
   for (const a of inst.addresses) w.tokens(1, 'bind', hostPort(a, port), freebind && 'transparent');
   w.line('timeout client 5s');
   w.line('timeout http-request 2s');
-  w.line(`monitor-uri ${path}`);
+  monitorLines(w, model, services);
+  w.line('http-request deny');
+}
+
+function monitorLines(w: ConfigWriter, model: Model, services: ServiceModel[]): void {
+  w.line(`monitor-uri ${model.site.health.path}`);
   const checked = services.filter((s) => s.backend.servers.length > 0);
   if (checked.length > 0) {
     w.line(`monitor fail if ${checked.map((s) => `{ nbsrv(${s.backend.name}) lt 1 }`).join(' || ')}`);
   }
-  w.line('http-request deny');
 }
 
-/** Stats page and Prometheus exporter on the node's management address. */
-function renderStats(w: ConfigWriter, model: Model, node: NodeModel, inst: InstanceModel): void {
-  w.section('frontend stats');
+/**
+ * Stats page and Prometheus exporter on the node's management address, plus the monitor URI
+ * again: a node-local probe (keepalived's, where the VIP may live on another node).
+ */
+function renderStats(
+  w: ConfigWriter,
+  model: Model,
+  node: NodeModel,
+  inst: InstanceModel,
+  services: ServiceModel[],
+): void {
+  w.section(`frontend stats_${inst.name}`);
   w.line('mode http');
   w.line(`bind ${hostPort(node.address, inst.statsPort)}`);
   w.line('timeout client 10s');
   w.line('timeout http-request 5s');
   const allow = model.site.management.allow;
   if (allow.length > 0) w.line(`http-request deny if !{ src ${['127.0.0.0/8', ...allow].join(' ')} }`);
+  monitorLines(w, model, services);
   w.line('http-request use-service prometheus-exporter if { path /metrics }');
   w.line('stats enable');
   w.line('stats uri /stats');

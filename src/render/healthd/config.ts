@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
+import { vipProtocols } from '../bird/protocols.ts';
 import { instancePaths } from '../haproxy/paths.ts';
-import { birdVipProtocol } from '../names.ts';
 import { HEADER, type Renderer } from '../types.ts';
 
 /** Check cadence of the health checker: fast enough for sub-second withdraws, damped against flaps. */
@@ -17,7 +17,7 @@ export const renderHealthd: Renderer = (model, node, layout) => {
     return {
       name: i.name,
       prefixes: i.addresses.map((a) => `${a}/${a.includes(':') ? 128 : 32}`),
-      protocols: [birdVipProtocol(i.name)],
+      protocols: vipProtocols(i).map((p) => p.name),
       check: { kind: 'http', address: probe, port, path },
       ...CHECK,
       pidfile: instancePaths(layout, i.name).pidFile,

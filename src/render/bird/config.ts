@@ -1,0 +1,133 @@
+import type { BgpPeerModel, HaModel, NodeModel } from '../../model/index.ts';
+import { ConfigWriter, duration, quote } from '../emit.ts';
+import { HEADER, type Renderer } from '../types.ts';
+import { birdSymbol, type VipProtocol, vipProtocols } from './protocols.ts';
+
+type Bgp = NonNullable<HaModel['bgp']>;
+type Family = VipProtocol['family'];
+
+/** BFD session timings per `ha.bgp.bfd`: detection after `multiplier` missed packets. */
+const BFD_PROFILES: Record<Exclude<Bgp['bfd'], 'off'>, { intervalMs: number; multiplier: number }> = {
+  fast: { intervalMs: 50, multiplier: 3 },
+  conservative: { intervalMs: 300, multiplier: 3 },
+};
+
+/**
+ * Short BGP timers: without BFD they bound how long a dead node keeps attracting traffic; with
+ * BFD they are the fallback should BFD packets be filtered.
+ */
+const HOLD_TIME_S = 9;
+const KEEPALIVE_TIME_S = 3;
+
+const EXPORT_FILTER = 'intentlb_export';
+
+/**
+ * `bird/intentlb.conf` (BIRD 2) for anycast sites: one static protocol per VIP family of each
+ * HAProxy instance, started disabled, and a BGP session per peer exporting only those routes.
+ * Other HA modes run no BIRD, so they get no file (and `plan` removes a stale one).
+ */
+export const renderBird: Renderer = (model, node) => {
+  const bgp = model.site.ha.bgp;
+  if (model.site.ha.mode !== 'anycast' || bgp === undefined) return [];
+  const protocols = model.instances.flatMap((inst) => vipProtocols(inst).map((p) => ({ inst, p })));
+  const families = new Set(protocols.map(({ p }) => p.family));
+
+  const w = new ConfigWriter();
+  w.comment(HEADER, 0);
+  w.comment(`site ${model.site.name}, node ${node.name}: BGP announcements of the anycast VIPs`, 0);
+  w.section(`router id ${node.address};`);
+
+  w.blank();
+  w.comment('Interface discovery only. There is deliberately no kernel protocol: the VIPs live on a', 0);
+  w.comment('local interface configured by apply, and BIRD installs no routes on this node.', 0);
+  w.raw('protocol device {');
+  w.raw('}');
+
+  w.blank();
+  w.comment('Each VIP starts disabled: the health checker (intentlb healthd) enables its protocols', 0);
+  w.comment('only once the local HAProxy instance answers its monitor URI, and disables them when it', 0);
+  w.comment('fails, so a restarted BIRD never announces a VIP this node cannot serve.', 0);
+  for (const { inst, p } of protocols) {
+    w.section(`protocol static ${p.name} {`);
+    w.comment(`instance ${inst.name}: ${inst.services.join(', ')}`, 1);
+    w.line('disabled;');
+    w.line(`${p.family};`);
+    for (const prefix of p.prefixes) w.line(`route ${prefix} blackhole;`);
+    w.raw('}');
+  }
+
+  if (bgp.bfd !== 'off') {
+    w.blank();
+    w.comment(`BFD (${bgp.bfd} profile): sessions are requested by the BGP protocols below.`, 0);
+    w.raw('protocol bfd {');
+    w.raw('}');
+  }
+
+  renderExportFilter(w, bgp);
+  for (const peer of [...bgp.peers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    renderPeer(w, node, bgp, peer, families);
+  }
+  return [{ path: 'bird/intentlb.conf', content: w.toString() }];
+};
+
+function renderExportFilter(w: ConfigWriter, bgp: Bgp): void {
+  w.blank();
+  w.comment('Only the VIP routes leave this node, tagged as the site asks.', 0);
+  w.raw(`filter ${EXPORT_FILTER} {`);
+  w.line('if proto ~ "vip_*" || proto ~ "vip6_*" then {');
+  for (const c of bgp.communities) {
+    const [asn, value] = c.split(':');
+    w.line(`bgp_community.add((${asn}, ${value}));`, 2);
+  }
+  if (bgp.med !== undefined) w.line(`bgp_med = ${bgp.med};`, 2);
+  w.line('accept;', 2);
+  w.line('}');
+  w.line('reject;');
+  w.raw('}');
+}
+
+function renderPeer(
+  w: ConfigWriter,
+  node: NodeModel,
+  bgp: Bgp,
+  peer: BgpPeerModel,
+  families: Set<Family>,
+): void {
+  const session: Family = peer.address.includes(':') ? 'ipv6' : 'ipv4';
+  const local = localAddress(node, session);
+  w.blank();
+  if (local === undefined) {
+    w.comment(`peer ${peer.name} (${peer.address}) skipped: node ${node.name} has no IPv6 address`, 0);
+    return;
+  }
+  w.raw(`protocol bgp bgp_${birdSymbol(peer.name)} {`);
+  w.line(`description ${quote(`peer ${peer.name}`)};`);
+  w.line(`local ${local} as ${bgp.localAs};`);
+  w.line(`neighbor ${peer.address} as ${peer.as};`);
+  if (peer.password !== undefined) w.line(`password ${quote(peer.password)};`);
+  w.line(`hold time ${HOLD_TIME_S};`);
+  w.line(`keepalive time ${KEEPALIVE_TIME_S};`);
+  if (bgp.bfd !== 'off') {
+    const { intervalMs, multiplier } = BFD_PROFILES[bgp.bfd];
+    w.line(`bfd { interval ${duration(intervalMs)}; multiplier ${multiplier}; };`);
+  }
+  for (const family of (['ipv4', 'ipv6'] as const).filter((f) => families.has(f))) {
+    const nextHop = family === session ? undefined : localAddress(node, family);
+    // Routes of the other family ride the session as MP-BGP; their next hop must be an address of
+    // that family, which BIRD cannot derive from the session's source address.
+    if (family !== session && nextHop === undefined) {
+      w.comment(`no ${family} channel: node ${node.name} has no ${family} address for the next hop`, 1);
+      continue;
+    }
+    w.line(`${family} {`);
+    if (nextHop !== undefined) w.line(`next hop address ${nextHop};`, 2);
+    w.line('import none;', 2);
+    w.line(`export filter ${EXPORT_FILTER};`, 2);
+    w.line('};');
+  }
+  w.raw('}');
+}
+
+function localAddress(node: NodeModel, family: Family): string | undefined {
+  return family === 'ipv4' ? node.address : node.address6;
+}

@@ -1,0 +1,162 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { quote } from './emit.ts';
+
+/** What a real tool said about a generated file. */
+export interface ToolResult {
+  ok: boolean;
+  /** The tool's stdout and stderr (or why it could not run). */
+  output: string;
+  /** The tool is not installed: `ok` is false, and `build` may choose to skip the check. */
+  missing: boolean;
+}
+
+const TIMEOUT_MS = 30_000;
+const SBIN = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
+
+/**
+ * `nft -c -f file` inside a throwaway network namespace: a check still goes through the kernel
+ * (sets, intervals), and the namespace keeps the host's own ruleset out of reach. Needs root.
+ */
+export async function validateNft(file: string): Promise<ToolResult> {
+  const nft = findTool('nft');
+  if (nft === undefined) return missing('nft');
+  return withNetns(async (ns) => run('ip', ['netns', 'exec', ns, nft, '-c', '-f', resolve(file)]));
+}
+
+/** `bird -p -c file`: parse and check only, no daemon, no control socket. */
+export async function validateBird(file: string): Promise<ToolResult> {
+  const bird = findTool('bird');
+  if (bird === undefined) return missing('bird');
+  return run(bird, ['-p', '-c', resolve(file)]);
+}
+
+/**
+ * `keepalived -t -f file` in a throwaway network namespace holding a veth for every interface the
+ * file names: keepalived rejects a configuration whose interface does not exist, and the build
+ * host need not have the node's interfaces. `-e` makes a missing file an error (plain `-t`
+ * exits 0 for it). Needs root.
+ */
+export async function validateKeepalived(file: string): Promise<ToolResult> {
+  const keepalived = findTool('keepalived');
+  if (keepalived === undefined) return missing('keepalived');
+  const path = resolve(file);
+  if (!existsSync(path)) return { ok: false, output: `${path}: no such file`, missing: false };
+  const interfaces = [
+    ...new Set([...(await readFile(path, 'utf8')).matchAll(/^\s*interface\s+(\S+)\s*$/gm)].map((m) => m[1]!)),
+  ];
+  return withNetns(async (ns) => {
+    for (const [i, name] of interfaces.entries()) {
+      const link = await run('ip', [
+        '-n',
+        ns,
+        'link',
+        'add',
+        name,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `intentlb-p${i}`,
+      ]);
+      if (!link.ok) return { ...link, output: `cannot create interface ${name}: ${link.output}` };
+    }
+    return run('ip', ['netns', 'exec', ns, keepalived, '-t', '-e', '-f', path]);
+  });
+}
+
+/**
+ * `icinga2 daemon -C` on a minimal configuration that includes the ITL, the plugin commands and
+ * the file. Every path icinga2 writes (cache, state, logs, pid) points into a temporary
+ * directory, and it runs as the current user, so the host's Icinga is left alone.
+ */
+export async function validateIcinga(file: string): Promise<ToolResult> {
+  const icinga2 = findTool('icinga2');
+  if (icinga2 === undefined) return missing('icinga2');
+  const dir = await mkdtemp(join(tmpdir(), 'intentlb-icinga-'));
+  try {
+    const main = join(dir, 'icinga2.conf');
+    await writeFile(
+      main,
+      [
+        'const NodeName = "intentlb-validate"',
+        'const ZoneName = NodeName',
+        'const PluginDir = "/usr/lib/nagios/plugins"',
+        'include <itl>',
+        'include <plugins>',
+        `include ${quote(resolve(file))}`,
+        '',
+      ].join('\n'),
+    );
+    const group = await run('id', ['-gn']);
+    const defines: Record<string, string> = {
+      RunAsUser: userInfo().username,
+      ...(group.ok && { RunAsGroup: group.output.trim() }),
+      CacheDir: join(dir, 'cache'),
+      DataDir: join(dir, 'data'),
+      LogDir: join(dir, 'log'),
+      SpoolDir: join(dir, 'spool'),
+      InitRunDir: join(dir, 'run'),
+      PidPath: join(dir, 'run', 'icinga2.pid'),
+      VarsPath: join(dir, 'cache', 'icinga2.vars'),
+      ObjectsPath: join(dir, 'cache', 'icinga2.debug'),
+      ModAttrPath: join(dir, 'data', 'modified-attributes.conf'),
+    };
+    for (const sub of ['cache', 'data', 'log', 'spool', 'run']) await mkdir(join(dir, sub));
+    const args = Object.entries(defines).flatMap(([k, v]) => ['-D', `Configuration.${k}=${v}`]);
+    return await run(icinga2, ['daemon', '-C', '-x', 'warning', '-c', main, ...args]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A network namespace that exists only while `fn` runs. */
+async function withNetns(fn: (ns: string) => Promise<ToolResult>): Promise<ToolResult> {
+  if (findTool('ip') === undefined) return missing('ip');
+  const ns = `intentlb-t-${randomBytes(4).toString('hex')}`;
+  const add = await run('ip', ['netns', 'add', ns]);
+  if (!add.ok)
+    return { ...add, output: `cannot create network namespace ${ns} (root needed): ${add.output}` };
+  try {
+    return await fn(ns);
+  } finally {
+    await run('ip', ['netns', 'delete', ns]);
+  }
+}
+
+function run(cmd: string, args: string[]): Promise<ToolResult> {
+  const tool = findTool(cmd) ?? cmd;
+  return new Promise((done) => {
+    execFile(tool, args, { timeout: TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const output = `${stdout}${stderr}`.trim();
+      if (err === null) return done({ ok: true, output, missing: false });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return done(missing(cmd));
+      const why = err.killed ? `timed out after ${TIMEOUT_MS} ms` : `exit status ${String(code)}`;
+      done({ ok: false, output: output === '' ? why : `${output}\n(${why})`, missing: false });
+    });
+  });
+}
+
+/** The tool's absolute path: PATH first, then the sbin directories a non-root PATH may lack. */
+function findTool(name: string): string | undefined {
+  if (name.includes('/')) return name;
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), ...SBIN];
+  for (const dir of dirs) {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+function missing(tool: string): ToolResult {
+  return { ok: false, output: `${tool} is not installed`, missing: true };
+}

@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const cache = new Map<string, string>();
+
+/**
+ * A self-signed EC certificate bundle (certificate + private key, one PEM) whose SAN lists
+ * `names`, valid for `days` from now. Made with `openssl` once per names/days per test run.
+ */
+export function certBundle(names: readonly string[], days = 365): string {
+  const key = `${names.join(',')}|${days}`;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const dir = mkdtempSync(join(tmpdir(), 'intentlb-cert-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        String(days),
+        '-subj',
+        `/CN=${names[0]}`,
+        '-addext',
+        `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const pem = readFileSync(join(dir, 'cert.pem'), 'utf8') + readFileSync(join(dir, 'key.pem'), 'utf8');
+    cache.set(key, pem);
+    return pem;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The certificate part of a bundle only (no key): a bundle `E_CERT_INVALID` rejects. */
+export function certOnly(bundle: string): string {
+  const end = '-----END CERTIFICATE-----';
+  return bundle.slice(0, bundle.indexOf(end) + end.length) + '\n';
+}

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { compile } from '../../src/compile.ts';
+import { diskFs, load } from '../../src/load/index.ts';
+import type { Model } from '../../src/model/index.ts';
+import { renderBird, vipProtocols } from '../../src/render/bird/index.ts';
+import { DEFAULT_LAYOUT } from '../../src/render/types.ts';
+import { validateBird } from '../../src/render/validate-tools.ts';
+import { assertGolden } from '../helpers/golden.ts';
+import { requireTool, withTempDir } from '../helpers/tools.ts';
+
+async function campus(): Promise<Model> {
+  const l = load(diskFs('examples/campus'));
+  const { model } = await compile(l.value!, { now: new Date('2026-11-22T00:00:00Z') });
+  assert.ok(model, 'examples/campus compiles');
+  return model;
+}
+
+function render(model: Model, nodeName = 'lb1'): string {
+  const node = model.site.nodes.find((n) => n.name === nodeName)!;
+  const files = renderBird(model, node, DEFAULT_LAYOUT);
+  assert.deepEqual(
+    files.map((f) => f.path),
+    ['bird/intentlb.conf'],
+  );
+  return files[0]!.content;
+}
+
+function bgpOf(model: Model): NonNullable<Model['site']['ha']['bgp']> {
+  assert.ok(model.site.ha.bgp);
+  return model.site.ha.bgp;
+}
+
+async function assertBirdAccepts(content: string): Promise<void> {
+  requireTool('bird');
+  await withTempDir(async (dir) => {
+    const file = join(dir, 'intentlb.conf');
+    writeFileSync(file, content);
+    const r = await validateBird(file);
+    assert.ok(r.ok, `bird -p rejected the configuration:\n${r.output}\n---\n${content}`);
+  });
+}
+
+describe('BIRD renderer', () => {
+  it('renders examples/campus for lb1 as the golden file', async () => {
+    assertGolden('test/render/golden/bird/lb1.conf', render(await campus()));
+  });
+
+  it('renders a configuration that bird -p accepts', async () => {
+    await assertBirdAccepts(render(await campus()));
+  });
+
+  it('is deterministic', async () => {
+    assert.equal(render(await campus()), render(await campus()));
+  });
+
+  it('has no kernel protocol and starts every VIP protocol disabled', async () => {
+    const model = await campus();
+    const text = render(model);
+    assert.doesNotMatch(text, /protocol kernel/);
+    assert.match(text, /^router id 198\.18\.0\.11;$/m);
+    const names = model.instances.flatMap((i) => vipProtocols(i).map((p) => p.name));
+    assert.ok(names.includes('vip_web_typo3_www') && names.includes('vip6_web_typo3_www'));
+    for (const name of names) {
+      assert.match(text, new RegExp(`protocol static ${name} \\{\\n(?: {4}#.*\\n)? {4}disabled;`));
+    }
+  });
+
+  it('carries IPv6 VIPs over the IPv4 session with the node IPv6 address as next hop', async () => {
+    const text = render(await campus());
+    assert.match(text, /ipv6 \{\n {8}next hop address 2001:db8::11;\n {8}import none;/);
+    assert.match(text, /ipv4 \{\n {8}import none;\n {8}export filter intentlb_export;/);
+  });
+
+  it('renders the BFD profiles and leaves BFD out when off', async () => {
+    const model = await campus();
+    bgpOf(model).bfd = 'conservative';
+    const conservative = render(model);
+    assert.match(conservative, /bfd \{ interval 300ms; multiplier 3; \};/);
+    await assertBirdAccepts(conservative);
+    bgpOf(model).bfd = 'off';
+    const off = render(model);
+    assert.doesNotMatch(off, /bfd/);
+    await assertBirdAccepts(off);
+  });
+
+  it('tags exported routes with communities and MED, and handles IPv6 peers', async () => {
+    const model = await campus();
+    const bgp = bgpOf(model);
+    bgp.communities = ['65001:100', '65001:200'];
+    bgp.med = 50;
+    bgp.peers.push({ name: 'rr2-v6', address: '2001:db8::1', as: 65000, password: 's3cret' });
+    const text = render(model);
+    assert.match(
+      text,
+      /bgp_community\.add\(\(65001, 100\)\);\n {8}bgp_community\.add\(\(65001, 200\)\);\n {8}bgp_med = 50;/,
+    );
+    assert.match(text, /protocol bgp bgp_rr2_v6 \{[^}]*local 2001:db8::11 as 65001;/);
+    assert.match(text, /ipv4 \{\n {8}next hop address 198\.18\.0\.11;/);
+    await assertBirdAccepts(text);
+  });
+
+  it('renders no file when the site is not anycast', async () => {
+    const model = await campus();
+    model.site.ha = { mode: 'none' };
+    assert.deepEqual(renderBird(model, model.site.nodes[0]!, DEFAULT_LAYOUT), []);
+  });
+});
