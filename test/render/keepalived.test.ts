@@ -101,13 +101,16 @@ describe('keepalived renderer', () => {
     assert.match(text, /unicast_src_ip 2001:db8::11\n {4}unicast_peer \{\n {8}2001:db8::12\n/);
   });
 
-  it('checks each instance through its monitor URI', async () => {
-    const text = render(await campusVrrp());
-    assert.match(
-      text,
-      /script "\/usr\/bin\/curl -fsS --max-time 1 -o \/dev\/null http:\/\/198\.18\.100\.10:8999\/_intentlb\/health"/,
-    );
-    assert.match(text, /http:\/\/\[2001:db8:103::20\]:8999\/_intentlb\/health/);
+  it('checks each instance through its node-local monitor URI, never through the VIP', async () => {
+    const model = await campusVrrp();
+    const text = render(model);
+    for (const inst of model.instances) {
+      assert.ok(
+        text.includes(`script "/usr/bin/curl -fsS --max-time 1 -o /dev/null http://198.18.0.11:${inst.statsPort}/_intentlb/health"`),
+        `no node-local probe for ${inst.name}`,
+      );
+    }
+    assert.doesNotMatch(text, /:8999\//, 'a probe of the VIP would judge the master, not this node');
   });
 
   it('renders multicast VRRP that keepalived -t accepts', async () => {
