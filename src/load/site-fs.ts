@@ -20,9 +20,9 @@ export function diskFs(root: string): SiteFs {
     },
     list(path) {
       try {
-        return readdirSync(join(root, path)).map((name) => ({
-          name,
-          dir: statSync(join(root, path, name)).isDirectory(),
+        return readdirSync(join(root, path), { withFileTypes: true }).map((e) => ({
+          name: e.name,
+          dir: e.isDirectory() || (e.isSymbolicLink() && statSync(join(root, path, e.name)).isDirectory()),
         }));
       } catch {
         return [];

@@ -41,7 +41,9 @@ export function groupInstances(services: readonly ServiceModel[], site: SiteMode
     const byRoot = new Map<string, ServiceModel[]>();
     for (const s of services) {
       const root = find(`svc:${s.id}`);
-      byRoot.set(root, [...(byRoot.get(root) ?? []), s]);
+      const list = byRoot.get(root);
+      if (list) list.push(s);
+      else byRoot.set(root, [s]);
     }
     for (const list of byRoot.values()) {
       const first = [...list].sort((a, b) => a.id.localeCompare(b.id))[0]!;

@@ -55,9 +55,16 @@ export function normalizePrefix(s: string): string {
   return `${a.toString()}/${a.kind() === 'ipv4' ? 32 : 128}`;
 }
 
+const cidrCache = new Map<string, [ipaddr.IPv4 | ipaddr.IPv6, number]>();
+
 export function prefixContains(prefix: string, address: string): boolean {
-  const a = ipaddr.parse(address);
-  const [net, len] = ipaddr.parseCIDR(prefix.includes('/') ? prefix : normalizePrefix(prefix));
+  let cidr = cidrCache.get(prefix);
+  if (!cidr) {
+    cidr = ipaddr.parseCIDR(prefix.includes('/') ? prefix : normalizePrefix(prefix));
+    cidrCache.set(prefix, cidr);
+  }
+  const [net, len] = cidr;
+  const a = address.includes(':') ? ipaddr.IPv6.parse(address) : ipaddr.IPv4.parse(address);
   return a.kind() === net.kind() && a.match(net, len);
 }
 

@@ -1,7 +1,7 @@
-import { stringify } from 'yaml';
 import { vipProtocols } from '../bird/protocols.ts';
 import { instancePaths } from '../haproxy/paths.ts';
 import { HEADER, type Renderer } from '../types.ts';
+import { emitYaml } from '../yaml-emit.ts';
 
 /** Check cadence of the health checker: fast enough for sub-second withdraws, damped against flaps. */
 const CHECK = { interval_ms: 500, timeout_ms: 400, rise: 3, fall: 2, hold_down_ms: 5000 };
@@ -31,6 +31,6 @@ export const renderHealthd: Renderer = (model, node, layout) => {
     hooks: { on_up: [], on_down: [], timeout_ms: 5000 },
     vips,
   };
-  const content = `# ${HEADER}\n${stringify(doc, { lineWidth: 0, sortMapEntries: false })}`;
+  const content = `# ${HEADER}\n${emitYaml(doc)}`;
   return [{ path: 'healthd.yaml', content }];
 };

@@ -96,7 +96,7 @@ function serviceHost(model: Model, s: ServiceModel): HostObject {
 
 /** Servers deduplicated by name and address; a port's check comes from the first backend using it. */
 function serverHosts(services: readonly ServiceModel[]): HostObject[] {
-  const hosts = new Map<string, HostObject & { backends: Set<string> }>();
+  const hosts = new Map<string, HostObject & { backends: Set<string>; contactSet: Set<string> }>();
   for (const s of services) {
     for (const b of [s.backend, ...s.routes.map((r) => r.backend)]) {
       for (const srv of b.servers) {
@@ -112,11 +112,12 @@ function serverHosts(services: readonly ServiceModel[]): HostObject[] {
             contacts: [],
             checks: [],
             backends: new Set(),
+            contactSet: new Set(),
           };
           hosts.set(key, host);
         }
         host.backends.add(b.name);
-        host.contacts = sorted([...host.contacts, ...s.monitoring.contacts]);
+        for (const c of s.monitoring.contacts) host.contactSet.add(c);
         const check = serverCheck(b, srv.address, b.check.port ?? srv.port);
         if (!host.checks.some((c) => c.name === check.name)) host.checks.push(check);
       }
@@ -124,8 +125,9 @@ function serverHosts(services: readonly ServiceModel[]): HostObject[] {
   }
   return [...hosts.values()]
     .sort((a, b) => compare(a.name, b.name))
-    .map(({ backends, ...host }) => ({
+    .map(({ backends, contactSet, ...host }) => ({
       ...host,
+      contacts: sorted([...contactSet]),
       vars: [['intentlb_backends', sorted([...backends])]],
       checks: host.checks.sort((a, b) => a.port - b.port || compare(a.name, b.name)),
     }));
