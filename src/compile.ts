@@ -76,9 +76,18 @@ export async function compile(loaded: LoadedSite, opts: CompileOptions): Promise
   diagnostics.push(...checkAcross(services, scopes, ctx.site));
   diagnostics.push(...checkCertExpiry(ctx.site, new Set(services.flatMap((s) => s.certs)), opts.now));
 
-  const model = hasErrors(diagnostics)
-    ? undefined
-    : { site: ctx.site, services, instances: groupInstances(services, ctx.site) };
+  // A file that did not parse was reported by `load`, not here; its services are missing, so no model.
+  const unparsed = [
+    loaded.site,
+    loaded.inventory,
+    loaded.dns,
+    ...loaded.defaults.values(),
+    ...loaded.services,
+  ].some((f) => f !== undefined && !f.ok);
+  const model =
+    hasErrors(diagnostics) || unparsed
+      ? undefined
+      : { site: ctx.site, services, instances: groupInstances(services, ctx.site) };
   return finish(model, services, diagnostics);
 }
 

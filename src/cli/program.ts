@@ -1,5 +1,6 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
+import { formatDiagnostic } from '../diagnostics/index.ts';
 import { registerBuild } from './build-command.ts';
 import { explainRows, formatSource } from './explain.ts';
 import { type CliIo, UsageError } from './io.ts';
@@ -21,6 +22,7 @@ export function registerCommands(r: Register): void {
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let exit = 0;
+  let helpOnStderr = false;
   const setExit = (code: number): void => {
     exit = Math.max(exit, code);
   };
@@ -30,7 +32,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout(s),
-      writeErr: (s) => io.stderr(s),
+      writeErr: (s) => {
+        helpOnStderr = true;
+        io.stderr(s);
+      },
       outputError: (s, write) => write(s),
     })
     .showSuggestionAfterError(true)
@@ -92,7 +97,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           io.stdout(`  ${r.field.padEnd(width)}  ${r.value.padEnd(vwidth)}  ${colored}\n`);
         }
       }
-      const errors = run.diagnostics.filter((d) => d.severity === 'error' && d.file === s.file);
+      // The errors that concern this service (its file, or a defaults file it inherits from): say why
+      // the exit code is 1.
+      const errors = run.diagnostics.filter(
+        (d) =>
+          d.severity === 'error' && (d.file === s.file || (d.related ?? []).some((r) => r.file === s.file)),
+      );
+      for (const d of errors) io.stderr(`${formatDiagnostic(d, run.loaded.sources, io.color)}\n\n`);
       if (errors.length > 0) setExit(1);
     });
 
@@ -114,12 +125,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return exit;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (
-        e.code === 'commander.helpDisplayed' ||
-        e.code === 'commander.version' ||
-        e.code === 'commander.help'
-      )
-        return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // Help asked for (`intentlb help`, on stdout) is a success; help shown on stderr because no
+      // command was given is a usage error. (commander's own exit code reads process.exitCode.)
+      if (e.code === 'commander.help') return helpOnStderr ? 2 : 0;
       return 2;
     }
     if (e instanceof UsageError) {

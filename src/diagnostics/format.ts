@@ -25,8 +25,10 @@ export function formatDiagnostic(
 function codeFrame(text: string, line: number, column: number, c: Colors): string[] {
   const lines = text.split(/\r?\n/);
   if (line < 1 || line > lines.length) return [];
+  // The empty "line" after a file's final newline is context only when the problem is on it.
+  const shown = lines.at(-1) === '' && line < lines.length ? lines.length - 1 : lines.length;
   const first = Math.max(1, line - 1);
-  const last = Math.min(lines.length, line + 1);
+  const last = Math.min(shown, line + 1);
   const width = String(last).length;
   const out: string[] = [];
   for (let n = first; n <= last; n++) {

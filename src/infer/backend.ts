@@ -158,7 +158,7 @@ function checkServers(
   if (servers.every((s) => s.backup)) {
     scope.diagnostics.push(
       diag('E_BACKUP_ONLY', {
-        message: `every server of \`${dotted}\` is a backup: HAProxy would never use them while none is active`,
+        message: `every server of \`${dotted}\` is a backup: with no active server, HAProxy sends everything to the first backup alone`,
         ...scope.where([...at, 'servers']),
         path: `${dotted}.servers`,
         hint: 'make at least one server active (backup: false)',

@@ -40,7 +40,7 @@ export function inferService(
       vip = answer.a[0];
       scope.infer('vip', 'vip-from-dns', `A record of ${first} (${answer.source})`);
     }
-    if (vip6 === undefined && v.vip === undefined && answer.aaaa.length === 1) {
+    if (vip6 === undefined && answer.aaaa.length === 1) {
       vip6 = answer.aaaa[0];
       scope.infer('vip6', 'vip6-from-dns', `AAAA record of ${first} (${answer.source})`);
     }

@@ -30,9 +30,23 @@ export function parseSource(path: string, text: string): { file: SourceFile; dia
       }),
     );
   }
-  const ok = doc.errors.length === 0;
+  let ok = doc.errors.length === 0;
   let data: unknown;
-  if (ok) data = doc.toJS({ maxAliasCount: 100 });
+  if (ok) {
+    try {
+      data = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // yaml refuses aliases that expand too far (a "billion laughs" file): a finding, not a crash.
+      ok = false;
+      diagnostics.push(
+        diag('E_YAML_SYNTAX', {
+          message: firstLine((e as Error).message),
+          at: { file: path, line: 1, column: 1 },
+          hint: 'aliases (*name) may not expand to more than 100 nodes; write the values out',
+        }),
+      );
+    }
+  }
   return { file: { path, text, doc, lines, ok, data: data ?? {} }, diagnostics };
 }
 

@@ -23,7 +23,9 @@ export function isTree(v: unknown): v is Tree {
 
 /**
  * The merge rule of the intent tree: maps merge key by key, everything else (scalars and lists)
- * is replaced by the later value. Associative, so a defaults chain can be folded in any grouping.
+ * is replaced by the later value. Associative when the layers agree on which keys hold maps (the
+ * schema fixes each key's type, so validated layers do); a scalar replacing a map in a middle layer
+ * breaks it, and then only the left-to-right fold of `mergeLayers` is the meaning.
  */
 export function mergeValues(base: unknown, over: unknown): unknown {
   if (over === undefined) return base;

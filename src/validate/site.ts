@@ -29,6 +29,8 @@ export interface SiteContext {
   siteFile: SourceFile;
   intent: SiteIntent;
   groups: Map<string, InventoryGroup>;
+  /** false when inventory.yaml did not parse or validate: `groups` is then incomplete. */
+  inventoryOk: boolean;
   dns: Map<string, string[]>;
   resolver: { enabled: boolean; timeoutMs: number };
 }
@@ -39,11 +41,24 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
   const groups = new Map<string, InventoryGroup>();
   const dns = new Map<string, string[]>();
 
-  if (loaded.inventory?.ok) diagnostics.push(...readInventory(loaded.inventory, groups));
+  let inventoryOk = loaded.inventory?.ok ?? true;
+  if (loaded.inventory?.ok) {
+    const inv = readInventory(loaded.inventory, groups);
+    diagnostics.push(...inv);
+    inventoryOk = !inv.some((d) => d.severity === 'error');
+  }
   if (loaded.dns?.ok) {
     const r = validateFile(loaded.dns, dnsSchema, 'dns.yaml');
     diagnostics.push(...r.diagnostics);
-    for (const [name, v] of Object.entries(r.value ?? {}))
+    // One bad entry (reported above) must not make every other name unknown.
+    const entries =
+      r.value ??
+      Object.fromEntries(
+        Object.entries((loaded.dns.data ?? {}) as Record<string, unknown>).filter(
+          ([name, v]) => dnsSchema.safeParse({ [name]: v }).success,
+        ),
+      );
+    for (const [name, v] of Object.entries(entries as Record<string, string | string[]>))
       dns.set(name.toLowerCase().replace(/\.$/, ''), Array.isArray(v) ? v : [v]);
   }
   const certs = parseCerts(loaded.certs);
@@ -111,7 +126,7 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
     certs: certs.certs,
   };
   const resolver = { enabled: s.dns?.resolver ?? false, timeoutMs: durationMs(s.dns?.timeout ?? 2000) };
-  return { value: { site, siteFile, intent: s, groups, dns, resolver }, diagnostics };
+  return { value: { site, siteFile, intent: s, groups, inventoryOk, dns, resolver }, diagnostics };
 }
 
 function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
@@ -181,30 +196,52 @@ type AnsibleGroup = {
   children?: Record<string, AnsibleGroup | null> | null;
 };
 
-/** An Ansible YAML inventory: a group's hosts include its children's, as Ansible resolves them. */
+/**
+ * An Ansible YAML inventory, resolved as Ansible does: a group may be mentioned under several
+ * parents and every mention adds to it; a group's hosts include its children's; a host's
+ * variables merge over all its mentions.
+ */
 function readAnsible(file: SourceFile, groups: Map<string, InventoryGroup>): Diagnostic[] {
   const r = validateFile(file, ansibleInventorySchema, 'the Ansible inventory');
   if (!r.value) return r.diagnostics;
-  const collect = (name: string, g: AnsibleGroup | null, path: (string | number)[]): InventoryHost[] => {
-    const own: InventoryHost[] = Object.entries(g?.hosts ?? {}).map(([host, vars]) => {
+  const hostTable = new Map<string, InventoryHost>();
+  const own = new Map<string, { hosts: Set<string>; children: Set<string>; at: Location }>();
+  const visit = (name: string, g: AnsibleGroup | null, path: (string | number)[]): void => {
+    let entry = own.get(name);
+    if (!entry) {
+      entry = { hosts: new Set(), children: new Set(), at: locate(file, path, 'key') };
+      own.set(name, entry);
+    }
+    for (const [host, vars] of Object.entries(g?.hosts ?? {})) {
       const v = (vars ?? {}) as { ansible_host?: string; ansible_host6?: string };
+      const h = hostTable.get(host) ?? { name: host };
       const addr = v.ansible_host ?? (isStrictIP(host) ? host : undefined);
-      const h: InventoryHost = { name: host };
       if (addr !== undefined) {
         if (isStrictIPv4(addr)) h.address = addr;
         else h.address6 = addr;
       }
       if (v.ansible_host6 !== undefined) h.address6 = v.ansible_host6;
-      return h;
-    });
-    const all = [...own];
-    for (const [child, cg] of Object.entries(g?.children ?? {}))
-      all.push(...collect(child, cg, [...path, 'children', child]));
-    const byName = new Map(all.map((h) => [h.name, h]));
-    const hosts = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
-    if (!groups.has(name) || name !== 'all') groups.set(name, { hosts, at: locate(file, path, 'key') });
-    return hosts;
+      hostTable.set(host, h);
+      entry.hosts.add(host);
+    }
+    for (const [child, cg] of Object.entries(g?.children ?? {})) {
+      entry.children.add(child);
+      visit(child, cg, [...path, 'children', child]);
+    }
   };
-  collect('all', r.value.all as AnsibleGroup, ['all']);
+  visit('all', r.value.all as AnsibleGroup, ['all']);
+  const resolve = (name: string, seen: Set<string>): Set<string> => {
+    const entry = own.get(name)!;
+    const out = new Set(entry.hosts);
+    for (const child of entry.children) {
+      if (seen.has(child)) continue; // a group listed under its own descendant
+      for (const h of resolve(child, new Set([...seen, child]))) out.add(h);
+    }
+    return out;
+  };
+  for (const [name, entry] of own) {
+    const hosts = [...resolve(name, new Set([name]))].map((h) => hostTable.get(h)!);
+    groups.set(name, { hosts: hosts.sort((a, b) => a.name.localeCompare(b.name)), at: entry.at });
+  }
   return r.diagnostics;
 }

@@ -72,6 +72,17 @@ function toDiagnostics(
         typeDiag(file, path, dotted, `\`${dotted}\` has the wrong type (${describe(valueAt(data, path))})`),
       ];
     }
+    case 'invalid_key': {
+      // A record key (group, host or DNS name) that its own schema rejects: report at the key.
+      const key = String(path[path.length - 1]);
+      return issue.issues.map((inner) =>
+        diag((inner.code === 'custom' && (inner.params as { code?: Code } | undefined)?.code) || 'E_TYPE', {
+          message: `key \`${key}\`${path.length > 1 ? ` in \`${path.slice(0, -1).join('.')}\`` : ''}: ${inner.message}`,
+          at: locate(file, path, 'key'),
+          path: dotted,
+        }),
+      );
+    }
     case 'custom': {
       const code = (issue.params as { code?: Code } | undefined)?.code ?? 'E_TYPE';
       return [
@@ -98,7 +109,7 @@ function toDiagnostics(
           file,
           path,
           dotted,
-          `\`${dotted}\` must be ${article(issue.expected)}, not ${describe(actual)}`,
+          `${dotted ? `\`${dotted}\`` : what} must be ${article(issue.expected)}, not ${describe(actual)}`,
         ),
       ];
     }
@@ -150,6 +161,7 @@ function describe(v: unknown): string {
 function article(expected: string): string {
   const words: Record<string, string> = {
     object: 'a map',
+    record: 'a map',
     array: 'a list',
     string: 'a string',
     number: 'a number',

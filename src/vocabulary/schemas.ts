@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
-import { isHostname, isInjectionSafe, isStrictIPv4, isStrictIPv6, isStrictPrefix } from './strings.ts';
+import {
+  isHostname,
+  isInjectionSafe,
+  isStrictIP,
+  isStrictIPv4,
+  isStrictIPv6,
+  isStrictPrefix,
+} from './strings.ts';
 
 /**
  * Zod schemas for every intent file. Every service field is optional at this level: defaults
@@ -45,6 +52,27 @@ export const prefix = safe(
   'not a strictly written address prefix (e.g. 198.18.0.0/15)',
   address,
 );
+/**
+ * `vip` holds an IPv4 and `vip6` an IPv6 address. Any strictly written address is accepted as an
+ * address first, so one of the other family is reported as that mistake (`E_VIP_FAMILY`).
+ */
+const vipAddress = (family: 4 | 6) =>
+  token(`an IPv${family} address`)
+    .refine(isStrictIP, {
+      message:
+        family === 4
+          ? 'not a strictly written IPv4 address (four decimal parts, e.g. 198.18.100.10)'
+          : 'not a valid IPv6 address',
+      params: address,
+      abort: true,
+    })
+    .refine(family === 4 ? isStrictIPv4 : isStrictIPv6, {
+      message:
+        family === 4
+          ? 'holds an IPv6 address, which belongs in `vip6`'
+          : 'holds an IPv4 address, which belongs in `vip`',
+      params: { code: 'E_VIP_FAMILY' },
+    });
 export const port = z.number().int().min(1).max(65535);
 export const name = safe(
   'a name',
@@ -131,8 +159,8 @@ export const monitoringSchema = z.strictObject({
 const serviceShape = {
   description: z.string().max(500).optional(),
   fqdn: z.union([hostname, z.array(hostname).min(1)]).optional(),
-  vip: ipv4.optional(),
-  vip6: ipv6.optional(),
+  vip: vipAddress(4).optional(),
+  vip6: vipAddress(6).optional(),
   protocol: z.enum(PROTOCOL_NAMES as [string, ...string[]]).optional(),
   ports: z.array(port).min(1).optional(),
   ssl: z.boolean().optional(),

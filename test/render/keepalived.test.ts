@@ -106,7 +106,9 @@ describe('keepalived renderer', () => {
     const text = render(model);
     for (const inst of model.instances) {
       assert.ok(
-        text.includes(`script "/usr/bin/curl -fsS --max-time 1 -o /dev/null http://198.18.0.11:${inst.statsPort}/_intentlb/health"`),
+        text.includes(
+          `script "/usr/bin/curl -fsS --max-time 1 -o /dev/null http://198.18.0.11:${inst.statsPort}/_intentlb/health"`,
+        ),
         `no node-local probe for ${inst.name}`,
       );
     }

@@ -117,11 +117,6 @@ function priority(model: Model, node: NodeModel): number {
   return TOP_PRIORITY - Math.max(0, index) * step;
 }
 
-/** The address the check probes: the IPv4 VIP when there is one. */
-function primaryAddress(inst: InstanceModel): string {
-  return inst.addresses.find((a) => !a.includes(':')) ?? inst.addresses[0]!;
-}
-
 function scriptName(inst: InstanceModel): string {
   return `chk_${inst.name}`;
 }

@@ -20,9 +20,12 @@ export const renderSystemd: Renderer = (_model, _node, layout) => {
   w.line('Type=notify', 0);
   w.line(`Environment="CONFIG=${p.config}" "PIDFILE=${p.pidFile}" "MASTER=${p.masterSocket}"`, 0);
   w.line(`ExecStartPre=/bin/mkdir -p ${layout.run}/haproxy ${layout.state}/haproxy`, 0);
-  w.line('ExecStartPre=/usr/sbin/haproxy -Ws -f ${CONFIG} -c -q', 0);
-  w.line('ExecStart=/usr/sbin/haproxy -Ws -f ${CONFIG} -p ${PIDFILE} -S ${MASTER},mode,600', 0);
-  w.line('ExecReload=/usr/sbin/haproxy -Ws -f ${CONFIG} -c -q', 0);
+  w.line(`ExecStartPre=/usr/sbin/haproxy -Ws -f ${env('CONFIG')} -c -q`, 0);
+  w.line(
+    `ExecStart=/usr/sbin/haproxy -Ws -f ${env('CONFIG')} -p ${env('PIDFILE')} -S ${env('MASTER')},mode,600`,
+    0,
+  );
+  w.line(`ExecReload=/usr/sbin/haproxy -Ws -f ${env('CONFIG')} -c -q`, 0);
   w.line('ExecReload=/bin/kill -USR2 $MAINPID', 0);
   w.line('KillMode=mixed', 0);
   w.line('Restart=on-failure', 0);
@@ -33,3 +36,8 @@ export const renderSystemd: Renderer = (_model, _node, layout) => {
   w.line('WantedBy=multi-user.target', 0);
   return [{ path: 'systemd/haproxy@.service', content: w.toString() }];
 };
+
+/** A systemd environment reference, expanded as a single argument. */
+function env(name: string): string {
+  return `$${'{'}${name}}`;
+}

@@ -1,0 +1,333 @@
+/**
+ * The health checker's decision core: `decide(state, event, now) → { state, actions }`.
+ *
+ * Pure: no clock, no sockets, no timers; the loop around it feeds it events (check results,
+ * process exits, BIRD's answers, operator commands, ticks) and executes the actions it returns,
+ * in order. The rules, in short:
+ * - A VIP starts `unknown` and unannounced; `rise` consecutive successes make it `up`, `fall`
+ *   consecutive failures make it `down`, a process exit makes it `down` at once.
+ * - It is announced while it is up, neither the node nor the VIP is drained, it is not being
+ *   removed and no hold-down (hold-down.ts) is running.
+ * - All BIRD changes of one call are coalesced into one `bird` action; nothing is sent while BIRD
+ *   is not connected, and `bird-up` sends the whole desired set (reconcile).
+ * - Order of operations: a removed VIP is withdrawn first and reported as `forget` (stop the
+ *   instance) only once BIRD confirmed the withdraw and `convergenceMs` passed. A new VIP is
+ *   announced only after its checks pass, i.e. after its instance serves.
+ * - Hooks report the VIP's served state (announced = up), once per change, so they move traffic
+ *   (an elastic IP, a pf table) exactly when the route moves, drains included.
+ */
+
+import { Draft } from './draft.ts';
+import { holdDownFor } from './hold-down.ts';
+import type {
+  CoreOptions,
+  Decision,
+  HealthdEvent,
+  HealthdEventType,
+  HealthdState,
+  LastCheck,
+  VipConfig,
+  VipState,
+} from './types.ts';
+
+export const DEFAULT_CORE_OPTIONS: CoreOptions = { convergenceMs: 2000, birdRetryMs: 1000 };
+
+/** The state before any event: the configured VIPs unknown and unannounced, BIRD not connected. */
+export function initialState(
+  vips: readonly VipConfig[],
+  now: number,
+  options: Partial<CoreOptions> = {},
+): HealthdState {
+  const map = new Map<string, VipState>();
+  for (const config of vips) map.set(config.name, freshVip(config, now));
+  return {
+    vips: map,
+    draining: false,
+    bird: { up: false, sent: new Map(), confirmed: new Map(), orphans: new Set() },
+    options: { ...DEFAULT_CORE_OPTIONS, ...options },
+  };
+}
+
+/**
+ * Apply one event. Each call copies the VIP map once (about 50 µs at 750 VIPs), so a loop should
+ * gather what arrives in one turn (check results especially) and call decideBatch() instead.
+ */
+export function decide(state: HealthdState, event: HealthdEvent, now: number): Decision {
+  return decideBatch(state, [event], now);
+}
+
+/**
+ * Apply several events that happened in the same instant (e.g. the check results of one loop
+ * turn), in order, with all their BIRD changes coalesced into a single `bird` action.
+ */
+export function decideBatch(state: HealthdState, events: readonly HealthdEvent[], now: number): Decision {
+  const draft = new Draft(state, now);
+  for (const event of events) {
+    const handler = Object.hasOwn(handlers, event.type)
+      ? (handlers[event.type] as (d: Draft, e: HealthdEvent) => void)
+      : undefined;
+    if (handler === undefined) draft.log('warn', 'unknown event', undefined, { type: String(event.type) });
+    else handler(draft, event);
+  }
+  return draft.finish();
+}
+
+/**
+ * When the core next needs a `tick`: the earliest hold-down expiry of a healthy VIP, removal
+ * readiness or BIRD retry. `undefined` when nothing waits on time.
+ */
+export function nextDeadline(state: HealthdState): number | undefined {
+  let next: number | undefined;
+  const consider = (t: number | undefined) => {
+    if (t !== undefined && (next === undefined || t < next)) next = t;
+  };
+  for (const v of state.vips.values()) {
+    if (v.health === 'up' && !v.announced && v.removal === undefined) consider(v.holdUntil);
+    consider(v.removal?.readyAt);
+  }
+  consider(state.bird.retryAt);
+  return next;
+}
+
+function freshVip(config: VipConfig, now: number): VipState {
+  return {
+    config,
+    health: 'unknown',
+    okStreak: 0,
+    failStreak: 0,
+    announced: false,
+    since: now,
+    lastChange: now,
+    holdUntil: now,
+    flaps: 0,
+    draining: false,
+    epoch: now,
+    process: 'unknown',
+  };
+}
+
+type Handlers = { [K in HealthdEventType]: (d: Draft, e: Extract<HealthdEvent, { type: K }>) => void };
+
+const handlers: Handlers = {
+  'check-result'(d, e) {
+    const v = d.vips.get(e.vip);
+    if (v === undefined || v.removal !== undefined) return;
+    if (e.startedAt !== undefined && e.startedAt < v.epoch) return; // began before the process changed
+    const lastCheck: LastCheck =
+      e.error === undefined
+        ? { at: d.now, ok: e.ok, latencyMs: e.latencyMs }
+        : { at: d.now, ok: e.ok, latencyMs: e.latencyMs, error: e.error };
+    let next: VipState = e.ok
+      ? { ...v, lastCheck, okStreak: v.okStreak + 1, failStreak: 0 }
+      : { ...v, lastCheck, okStreak: 0, failStreak: v.failStreak + 1 };
+    if (e.ok && v.health !== 'up' && next.okStreak >= Math.max(1, v.config.rise)) {
+      next = setHealth(d, next, 'up', 'rise');
+    } else if (!e.ok && v.health !== 'down' && next.failStreak >= Math.max(1, v.config.fall)) {
+      next = setHealth(d, next, 'down', e.error === undefined ? 'fall' : `fall: ${e.error}`);
+    }
+    d.setVip(next);
+    evaluate(d, e.vip, 'check');
+  },
+
+  'process-exit'(d, e) {
+    const v = d.vips.get(e.vip);
+    if (v === undefined || v.removal !== undefined) return;
+    let next: VipState = { ...v, okStreak: 0, failStreak: 0, epoch: d.now, process: 'exited' };
+    if (v.health !== 'down') next = setHealth(d, next, 'down', 'process-exit');
+    d.setVip(next);
+    evaluate(d, e.vip, 'process-exit');
+  },
+
+  'process-start'(d, e) {
+    const v = d.vips.get(e.vip);
+    if (v === undefined || v.removal !== undefined) return;
+    // A new process earns its announcement from its own checks.
+    const okStreak = v.health === 'up' ? v.okStreak : 0;
+    d.setVip({ ...v, okStreak, epoch: d.now, process: 'running' });
+    d.log('info', 'process started', e.vip);
+  },
+
+  'bird-up'(d) {
+    d.birdUp = true;
+    d.resetBird();
+    d.reconcile = true;
+    d.log('info', 'bird connected: reconciling');
+  },
+
+  'bird-down'(d) {
+    d.birdUp = false;
+    d.resetBird();
+    d.reconcile = false;
+    d.log('warn', 'bird disconnected');
+  },
+
+  'bird-result'(d, e) {
+    if (e.ok) {
+      for (const { protocol, enabled } of e.changes) {
+        if (!d.sent.has(protocol)) continue; // forgotten meanwhile
+        d.confirm(protocol, enabled);
+        if (!enabled && d.orphans.has(protocol)) {
+          d.deleteOrphan(protocol);
+          d.unsend(protocol);
+          d.confirm(protocol, undefined);
+        }
+      }
+      const touched = new Set(e.changes.map((c) => c.protocol));
+      for (const v of [...d.vips.values()]) {
+        if (v.removal !== undefined && v.config.protocols.some((p) => touched.has(p))) {
+          checkRemoval(d, v.config.name);
+        }
+      }
+      return;
+    }
+    for (const { protocol, enabled } of e.changes) {
+      if (d.sent.get(protocol) === enabled) d.unsend(protocol);
+      d.confirm(protocol, undefined);
+    }
+    if (d.birdUp) d.retryAt = d.now + d.options.birdRetryMs;
+    d.log('warn', 'bird refused changes', undefined, {
+      error: e.error ?? 'unknown',
+      protocols: e.changes.map((c) => c.protocol).join(','),
+    });
+  },
+
+  drain(d, e) {
+    setDrain(d, e.vip, true);
+  },
+
+  undrain(d, e) {
+    setDrain(d, e.vip, false);
+  },
+
+  tick(d) {
+    for (const name of [...d.vips.keys()]) {
+      const v = d.vips.get(name);
+      if (v?.removal !== undefined) checkRemoval(d, name);
+      else evaluate(d, name, 'hold-down expired');
+    }
+    if (d.retryAt !== undefined && d.now >= d.retryAt && d.birdUp) {
+      d.retryAt = undefined;
+      for (const [protocol, enabled] of d.desiredProtocols()) d.request(protocol, enabled);
+    }
+  },
+
+  config(d, e) {
+    const wanted = new Map(e.vips.map((c) => [c.name, c]));
+    for (const [name, v] of [...d.vips]) {
+      if (!wanted.has(name) && v.removal === undefined) startRemoval(d, v);
+    }
+    for (const config of wanted.values()) {
+      const v = d.vips.get(config.name);
+      if (v === undefined || v.removal !== undefined) {
+        d.setVip(freshVip(config, d.now));
+        d.log('info', v === undefined ? 'vip added' : 'vip re-added', config.name);
+        for (const p of config.protocols) {
+          d.deleteOrphan(p);
+          d.request(p, false);
+        }
+        continue;
+      }
+      const dropped = v.config.protocols.filter((p) => !config.protocols.includes(p));
+      for (const p of dropped) {
+        d.addOrphan(p);
+        d.request(p, false);
+      }
+      for (const p of config.protocols) {
+        d.deleteOrphan(p);
+        d.request(p, v.announced);
+      }
+      d.setVip({ ...v, config });
+      evaluate(d, config.name, 'config');
+    }
+  },
+};
+
+function setHealth(d: Draft, v: VipState, health: VipState['health'], reason: string): VipState {
+  const data: Record<string, string | number | boolean> = { from: v.health, to: health, reason };
+  if (health === 'up' && v.holdUntil > d.now) data.holdUntil = v.holdUntil;
+  d.log(health === 'up' ? 'info' : 'warn', 'health', v.config.name, data);
+  return { ...v, health, since: d.now };
+}
+
+/** Bring the VIP's announcement, BIRD request and hook in line with its state. */
+function evaluate(d: Draft, name: string, reason: string): void {
+  const before = d.vips.get(name);
+  if (before === undefined) return;
+  let v = before;
+  const want =
+    v.health === 'up' && !d.draining && !v.draining && v.removal === undefined && d.now >= v.holdUntil;
+  if (want !== v.announced) {
+    if (want) {
+      v = { ...v, announced: true, lastChange: d.now, announcedAt: d.now };
+      d.log('info', 'announce', name, { reason });
+    } else if (v.health !== 'up') {
+      const hold = holdDownFor(v.config, v.flaps, v.announcedAt, d.now);
+      v = { ...v, announced: false, lastChange: d.now, holdUntil: d.now + hold.holdMs, flaps: hold.flaps };
+      d.log('warn', 'withdraw', name, { reason, holdMs: hold.holdMs, flaps: hold.flaps });
+    } else {
+      v = { ...v, announced: false, lastChange: d.now };
+      d.log('info', 'withdraw', name, { reason });
+    }
+    for (const p of v.config.protocols) d.request(p, v.announced);
+  }
+  if (v.health !== 'unknown' || v.announced) {
+    const served = v.announced ? 'up' : 'down';
+    if (served !== v.reported) {
+      v = { ...v, reported: served };
+      d.hook(name, served);
+    }
+  }
+  if (v !== before) d.setVip(v);
+}
+
+function setDrain(d: Draft, vip: string | undefined, draining: boolean): void {
+  const verb = draining ? 'drain' : 'undrain';
+  if (vip === undefined) {
+    if (d.draining === draining) return;
+    d.draining = draining;
+    d.log('info', verb);
+    for (const name of [...d.vips.keys()]) evaluate(d, name, verb);
+    return;
+  }
+  const v = d.vips.get(vip);
+  if (v === undefined) {
+    d.log('warn', `${verb}: unknown vip`, vip);
+    return;
+  }
+  if (v.draining === draining) return;
+  d.setVip({ ...v, draining });
+  d.log('info', verb, vip);
+  evaluate(d, vip, verb);
+}
+
+function startRemoval(d: Draft, v: VipState): void {
+  const converge = v.announced || v.config.protocols.some((p) => d.confirmed.get(p) !== false);
+  d.setVip({ ...v, removal: { since: d.now, converge } });
+  d.log('info', 'vip removed: withdrawing', v.config.name);
+  evaluate(d, v.config.name, 'removed');
+  for (const p of v.config.protocols) d.request(p, false);
+  checkRemoval(d, v.config.name);
+}
+
+/** Forget a removed VIP once BIRD confirmed it withdrawn and the network had time to converge. */
+function checkRemoval(d: Draft, name: string): void {
+  let v = d.vips.get(name);
+  if (v?.removal === undefined) return;
+  if (v.removal.readyAt === undefined) {
+    const withdrawn = v.config.protocols.every(
+      (p) => d.confirmed.get(p) === false && d.sent.get(p) === false,
+    );
+    if (!withdrawn) return;
+    const readyAt = d.now + (v.removal.converge ? d.options.convergenceMs : 0);
+    v = { ...v, removal: { ...v.removal, readyAt } };
+    d.setVip(v);
+  }
+  if (v.removal?.readyAt === undefined || d.now < v.removal.readyAt) return;
+  d.deleteVip(name);
+  for (const p of v.config.protocols) {
+    d.unsend(p);
+    d.confirm(p, undefined);
+  }
+  d.log('info', 'vip forgotten', name);
+  d.forget(name);
+}
