@@ -1,4 +1,5 @@
 import { checkAcross } from './check/cross-checks.ts';
+import { checkPlatform } from './check/platform-checks.ts';
 import { checkCertExpiry, checkService } from './check/service-checks.ts';
 import { type Diagnostic, hasErrors, type Result, sortDiagnostics } from './diagnostics/index.ts';
 import { ServiceScope } from './infer/context.ts';
@@ -74,6 +75,7 @@ export async function compile(loaded: LoadedSite, opts: CompileOptions): Promise
   }
   services.sort((a, b) => a.id.localeCompare(b.id));
   diagnostics.push(...checkAcross(services, scopes, ctx.site));
+  diagnostics.push(...checkPlatform(services, scopes, ctx));
   diagnostics.push(...checkCertExpiry(ctx.site, new Set(services.flatMap((s) => s.certs)), opts.now));
 
   // A file that did not parse was reported by `load`, not here; its services are missing, so no model.

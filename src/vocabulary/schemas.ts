@@ -16,6 +16,12 @@ import {
  */
 
 const injection = { code: 'E_INJECTION' } as const;
+
+/** A standard BGP community: two 16-bit numbers. */
+function isCommunity(s: string): boolean {
+  const m = /^(\d{1,5}):(\d{1,5})$/.exec(s);
+  return m !== null && Number(m[1]) <= 65535 && Number(m[2]) <= 65535;
+}
 const address = { code: 'E_ADDRESS' } as const;
 
 /** A string used as a configuration token: no spaces, quotes, `#`, newlines or control characters. */
@@ -219,7 +225,7 @@ export const siteSchema = z.strictObject({
           peers: z.array(bgpPeer).min(1),
           bfd: z.union([z.boolean(), z.enum(['fast', 'conservative'])]).optional(),
           communities: z
-            .array(safe('a community', (s) => /^\d+:\d+$/.test(s), 'a community is `asn:value`'))
+            .array(safe('a community', isCommunity, 'a community is `asn:value`, both 0..65535'))
             .optional(),
           med: z.number().int().min(0).optional(),
         })

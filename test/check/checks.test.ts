@@ -738,6 +738,41 @@ const invalid: InvalidCase[] = [
     ],
   },
   {
+    name: 'E_NAME_CONFLICT: web/shop and web-shop would share an instance name',
+    files: {
+      'services/web/shop.yaml': yaml('vip: 198.18.100.40', 'backend: { group: app }'),
+      'services/web-shop.yaml': yaml('vip: 198.18.100.41', 'backend: { group: app }'),
+    },
+    errors: [{ code: 'E_NAME_CONFLICT', file: 'services/web/shop.yaml', line: 1, column: 1 }],
+  },
+  {
+    name: 'E_SITE: more instances than VRRP router ids above the base',
+    files: {
+      'site.yaml': yaml(
+        'site: test',
+        'nodes:',
+        '  - { name: lb1, address: 198.18.0.11 }',
+        'ha: { mode: vrrp, vrrp: { interface: eth0, router_id_base: 255 } }',
+        'tls: { policy: intermediate, certs: certs }',
+      ),
+    },
+    errors: [{ code: 'E_SITE', file: 'site.yaml', line: 4, column: 60 }],
+  },
+  {
+    name: 'E_TYPE: a BGP community beyond 16 bits',
+    files: {
+      'site.yaml': yaml(
+        'site: test',
+        'nodes:',
+        '  - { name: lb1, address: 198.18.0.11 }',
+        'ha:',
+        '  mode: anycast',
+        '  bgp: { local_as: 65001, peers: [{ name: rr1, address: 198.18.0.1, as: 65000 }], communities: ["65000:70000"] }',
+      ),
+    },
+    errors: [{ code: 'E_TYPE', file: 'site.yaml', line: 6, column: 97 }],
+  },
+  {
     name: 'E_SITE: vrrp without its settings',
     files: {
       'site.yaml': yaml(

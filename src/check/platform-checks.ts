@@ -1,0 +1,51 @@
+import { type Diagnostic, diag } from '../diagnostics/index.ts';
+import type { ServiceScope } from '../infer/context.ts';
+import { locate } from '../load/index.ts';
+import { groupInstances, type ServiceModel, slug } from '../model/index.ts';
+import { birdSymbol } from '../render/bird/protocols.ts';
+import type { SiteContext } from '../validate/index.ts';
+
+/**
+ * Checks that need the whole set of services mapped to HAProxy instances: names that would
+ * collide once turned into file names, systemd units and BIRD symbols, and VRRP router ids.
+ */
+export function checkPlatform(
+  services: readonly ServiceModel[],
+  scopes: ReadonlyMap<string, ServiceScope>,
+  ctx: SiteContext,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Map<string, string>();
+  for (const s of services) {
+    // `a/b`, `a-b`, `a.b` and `a_b` become the same instance file or BIRD protocol name.
+    const key = birdSymbol(slug(s.id));
+    const other = seen.get(key);
+    if (other !== undefined && other !== s.id) {
+      out.push(
+        diag('E_NAME_CONFLICT', {
+          message: `service ${s.id} and service ${other} map to the same instance name (${key})`,
+          at: { file: scopes.get(s.id)!.file.path, line: 1, column: 1 },
+          hint: 'rename one of the files: names that differ only in `/`, `-`, `.` or `_` collide',
+          related: [
+            { file: scopes.get(other)!.file.path, line: 1, column: 1, message: `${other} is defined here` },
+          ],
+        }),
+      );
+    } else seen.set(key, s.id);
+  }
+  const vrrp = ctx.site.ha.mode === 'vrrp' ? ctx.site.ha.vrrp : undefined;
+  if (vrrp) {
+    const n = groupInstances(services, ctx.site).length;
+    const last = vrrp.routerIdBase + n - 1;
+    if (last > 255) {
+      out.push(
+        diag('E_SITE', {
+          message: `${n} instances need VRRP router ids ${vrrp.routerIdBase}..${last}, but ids stop at 255`,
+          at: locate(ctx.siteFile, ['ha', 'vrrp', 'router_id_base'], 'value'),
+          hint: `lower router_id_base to at most ${Math.max(1, 256 - n)}, or group VIPs (instances: per-group)`,
+        }),
+      );
+    }
+  }
+  return out;
+}
