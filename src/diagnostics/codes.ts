@@ -29,7 +29,7 @@ export const CODES = {
   E_ROUTE: { severity: 'error', summary: 'a route or redirect that can never match or is incomplete' },
   E_PROTOCOL: { severity: 'error', summary: 'an option that the service protocol cannot honour' },
   E_SITE: { severity: 'error', summary: 'a platform setting in site.yaml that cannot work' },
-  E_NAME_CONFLICT: { severity: 'error', summary: 'two services whose names collide as instance or BIRD names' },
+  E_NAME_CONFLICT: { severity: 'error', summary: 'two service ids collide as instance or BIRD names' },
   W_CERT_EXPIRY: { severity: 'warning', summary: 'a certificate expires within 30 days' },
   W_ROUTE_SHADOWED: { severity: 'warning', summary: 'a route is hidden by an earlier, broader one' },
   W_DNS_UNCHECKED: { severity: 'warning', summary: 'an FQDN could not be checked against DNS' },
