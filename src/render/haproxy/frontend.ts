@@ -12,7 +12,8 @@ export interface FrontendOptions {
 export function renderFrontend(w: ConfigWriter, s: ServiceModel, opts: FrontendOptions): void {
   const name = `fe_${s.id.replace(/\//g, '-')}`;
   w.section(`frontend ${name}`);
-  if (s.description !== undefined) w.line(`description ${haproxyQuote(s.description)}`);
+  if (s.description !== undefined && s.description.trim() !== '')
+    w.line(`description ${haproxyQuote(s.description)}`);
   w.line(`mode ${s.mode}`);
   const addresses = [s.vip, s.vip6].filter((a): a is string => a !== undefined);
   for (const l of s.listeners) {
