@@ -22,10 +22,10 @@ const SBIN = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr
  * `nft -c -f file` inside a throwaway network namespace: a check still goes through the kernel
  * (sets, intervals), and the namespace keeps the host's own ruleset out of reach. Needs root.
  */
-export async function validateNft(file: string): Promise<ToolResult> {
+export async function validateNft(file: string, nsPrefix = 'intentlb-t'): Promise<ToolResult> {
   const nft = findTool('nft');
   if (nft === undefined) return missing('nft');
-  return withNetns(async (ns) => run('ip', ['netns', 'exec', ns, nft, '-c', '-f', resolve(file)]));
+  return withNetns(async (ns) => run('ip', ['netns', 'exec', ns, nft, '-c', '-f', resolve(file)]), nsPrefix);
 }
 
 /** `bird -p -c file`: parse and check only, no daemon, no control socket. */
@@ -115,9 +115,12 @@ export async function validateIcinga(file: string): Promise<ToolResult> {
 }
 
 /** A network namespace that exists only while `fn` runs. */
-async function withNetns(fn: (ns: string) => Promise<ToolResult>): Promise<ToolResult> {
+async function withNetns(
+  fn: (ns: string) => Promise<ToolResult>,
+  prefix = 'intentlb-t',
+): Promise<ToolResult> {
   if (findTool('ip') === undefined) return missing('ip');
-  const ns = `intentlb-t-${randomBytes(4).toString('hex')}`;
+  const ns = `${prefix}-${randomBytes(4).toString('hex')}`;
   const add = await run('ip', ['netns', 'add', ns]);
   if (!add.ok)
     return { ...add, output: `cannot create network namespace ${ns} (root needed): ${add.output}` };

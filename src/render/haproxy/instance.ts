@@ -117,9 +117,10 @@ function renderMonitor(
 function monitorLines(w: ConfigWriter, model: Model, services: ServiceModel[]): void {
   w.line(`monitor-uri ${model.site.health.path}`);
   const checked = services.filter((s) => s.backend.servers.length > 0);
-  if (checked.length > 0) {
-    w.line(`monitor fail if ${checked.map((s) => `{ nbsrv(${s.backend.name}) lt 1 }`).join(' || ')}`);
-  }
+  // One ACL line per backend (same-name ACLs are OR'ed): a single `||` line would pass HAProxy's
+  // 64-words-per-line limit on an instance serving many services.
+  for (const s of checked) w.line(`acl vip_down nbsrv(${s.backend.name}) lt 1`);
+  if (checked.length > 0) w.line('monitor fail if vip_down');
 }
 
 /**
