@@ -2,30 +2,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { compile } from '../../src/compile.ts';
-import { diskFs, load } from '../../src/load/index.ts';
 import type { Model } from '../../src/model/index.ts';
 import { macroText, renderIcinga2 } from '../../src/render/icinga2/index.ts';
-import { DEFAULT_LAYOUT } from '../../src/render/types.ts';
 import { validateIcinga } from '../../src/render/validate-tools.ts';
+import { campus, renderOne } from '../helpers/campus.ts';
 import { assertGolden } from '../helpers/golden.ts';
 import { requireTool, withTempDir } from '../helpers/tools.ts';
 
-async function campus(): Promise<Model> {
-  const l = load(diskFs('examples/campus'));
-  const { model } = await compile(l.value!, { now: new Date('2026-11-22T00:00:00Z') });
-  assert.ok(model, 'examples/campus compiles');
-  return model;
-}
-
 function render(model: Model, nodeName = 'lb1'): string {
-  const node = model.site.nodes.find((n) => n.name === nodeName)!;
-  const files = renderIcinga2(model, node, DEFAULT_LAYOUT);
-  assert.deepEqual(
-    files.map((f) => f.path),
-    ['icinga2/intentlb.conf'],
-  );
-  return files[0]!.content;
+  return renderOne(renderIcinga2, model, 'icinga2/intentlb.conf', nodeName);
 }
 
 async function assertIcingaAccepts(content: string): Promise<void> {
