@@ -1,7 +1,7 @@
 import { checkAcross } from './check/cross-checks.ts';
 import { checkPlatform } from './check/platform-checks.ts';
 import { checkCertExpiry, checkService } from './check/service-checks.ts';
-import { type Diagnostic, hasErrors, type Result, sortDiagnostics } from './diagnostics/index.ts';
+import { type Diagnostic, hasErrors, type Result, uniqueDiagnostics } from './diagnostics/index.ts';
 import { ServiceScope } from './infer/context.ts';
 import { chainResolvers, type DnsResolver, resolveAll, staticResolver, systemResolver } from './infer/dns.ts';
 import { inferService } from './infer/service.ts';
@@ -94,14 +94,7 @@ export async function compile(loaded: LoadedSite, opts: CompileOptions): Promise
 }
 
 function finish(model: Model | undefined, services: ServiceModel[], diagnostics: Diagnostic[]): Compiled {
-  const seen = new Set<string>();
-  const unique = sortDiagnostics(diagnostics).filter((d) => {
-    const k = `${d.code}|${d.file}|${d.line}|${d.column}|${d.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-  return { model, services, diagnostics: unique };
+  return { model, services, diagnostics: uniqueDiagnostics(diagnostics) };
 }
 
 function scopeFor(

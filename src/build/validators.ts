@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { validateBird, validateIcinga, validateKeepalived, validateNft } from '../render/validate-tools.ts';
 import { findTool, pool, runTool } from './run-tool.ts';
+import { validateBird, validateIcinga, validateKeepalived, validateNft } from './validate-tools.ts';
 
 /** A generated file the tool rejected, with what the tool said. */
 export interface FileRejection {

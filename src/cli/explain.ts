@@ -1,4 +1,5 @@
 import type { ServiceModel, Source } from '../model/index.ts';
+import { duration } from '../render/emit.ts';
 
 export interface ExplainRow {
   field: string;
@@ -28,9 +29,9 @@ export function explainRows(s: ServiceModel): ExplainRow[] {
     allow: s.allow,
     maxconn: s.maxconn,
     timeouts: {
-      client: ms(s.timeouts.clientMs),
-      http_request: ms(s.timeouts.httpRequestMs),
-      http_keep_alive: ms(s.timeouts.httpKeepAliveMs),
+      client: duration(s.timeouts.clientMs),
+      http_request: duration(s.timeouts.httpRequestMs),
+      http_keep_alive: duration(s.timeouts.httpKeepAliveMs),
     },
     backend: backendTree(b),
     routes: s.routes.map((r) => ({
@@ -58,7 +59,7 @@ function backendTree(b: ServiceModel['backend']): Record<string, unknown> {
       type: b.check.type,
       path: b.check.type === 'http' ? b.check.path : undefined,
       expect: b.check.expect,
-      interval: ms(b.check.intervalMs),
+      interval: duration(b.check.intervalMs),
       rise: b.check.rise,
       fall: b.check.fall,
     },
@@ -77,13 +78,6 @@ function clientAddress(s: ServiceModel): string {
   return s.backend.proxyProtocol
     ? `proxy-${s.backend.proxyProtocol}`
     : 'none (servers see the load balancer)';
-}
-
-function ms(n: number): string {
-  if (n % 3_600_000 === 0) return `${n / 3_600_000}h`;
-  if (n % 60_000 === 0) return `${n / 60_000}m`;
-  if (n % 1000 === 0) return `${n / 1000}s`;
-  return `${n}ms`;
 }
 
 function flatten(v: unknown, path: string[], rows: ExplainRow[], sources: Record<string, Source>): void {

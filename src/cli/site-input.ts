@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Compiled, compile } from '../compile.ts';
-import { type Diagnostic, formatDiagnostic, sortDiagnostics, summarize } from '../diagnostics/index.ts';
+import { type Diagnostic, formatDiagnostic, summarize, uniqueDiagnostics } from '../diagnostics/index.ts';
 import { diskFs, type LoadedSite, load } from '../load/index.ts';
 import { type CliIo, UsageError } from './io.ts';
 
@@ -23,17 +23,7 @@ export async function compileSite(dir: string, io: CliIo): Promise<SiteRun> {
   const l = load(diskFs(root));
   const c = await compile(l.value, { now: io.now(), ...(io.resolver && { resolver: io.resolver }) });
   const diagnostics = [...l.diagnostics, ...c.diagnostics];
-  return { ...c, diagnostics: dedupe(sortDiagnostics(diagnostics)), root, loaded: l.value };
-}
-
-function dedupe(ds: Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return ds.filter((d) => {
-    const k = `${d.code}|${d.file}|${d.line}|${d.column}|${d.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+  return { ...c, diagnostics: uniqueDiagnostics(diagnostics), root, loaded: l.value };
 }
 
 /** Prints diagnostics for people (code frames) and returns whether errors stand. */

@@ -61,3 +61,14 @@ export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[
       a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || a.code.localeCompare(b.code),
   );
 }
+
+/** Sorted, with exact repeats (same code, place and message) removed. */
+export function uniqueDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return sortDiagnostics(diagnostics).filter((d) => {
+    const k = `${d.code}|${d.file}|${d.line}|${d.column}|${d.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedArgs } from '../../src/lab/backend/tls.ts';
 
 const cache = new Map<string, string>();
 
@@ -17,25 +18,13 @@ export function certBundle(names: readonly string[], days = 365): string {
   try {
     execFileSync(
       'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        String(days),
-        '-subj',
-        `/CN=${names[0]}`,
-        '-addext',
-        `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
+      selfSignedArgs({
+        cn: names[0]!,
+        san: names.map((n) => `DNS:${n}`).join(','),
+        days,
+        keyFile: join(dir, 'key.pem'),
+        certFile: join(dir, 'cert.pem'),
+      }),
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const pem = readFileSync(join(dir, 'cert.pem'), 'utf8') + readFileSync(join(dir, 'key.pem'), 'utf8');

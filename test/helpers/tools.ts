@@ -1,24 +1,20 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findTool } from '../../src/build/run-tool.ts';
 
 /**
  * Absolute path of a system tool the test needs. A missing tool is a test failure, never a skip:
  * `scripts/install-system-deps.sh` installs every one of them.
  */
 export function requireTool(name: string): string {
-  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin']) {
-    try {
-      execFileSync('test', ['-x', join(dir, name)]);
-      return join(dir, name);
-    } catch {
-      // try the next directory
-    }
+  const path = findTool(name);
+  if (path === undefined) {
+    throw new Error(
+      `${name} is not installed: run scripts/install-system-deps.sh (tests never skip a missing tool)`,
+    );
   }
-  throw new Error(
-    `${name} is not installed: run scripts/install-system-deps.sh (tests never skip a missing tool)`,
-  );
+  return path;
 }
 
 /** Root is needed for network namespaces; not having it is a failure too. */

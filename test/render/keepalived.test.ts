@@ -3,12 +3,12 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
+import { validateKeepalived } from '../../src/build/validate-tools.ts';
 import { compile } from '../../src/compile.ts';
 import { diskFs, load } from '../../src/load/index.ts';
 import type { Model } from '../../src/model/index.ts';
 import { renderKeepalived } from '../../src/render/keepalived/index.ts';
 import { DEFAULT_LAYOUT } from '../../src/render/types.ts';
-import { validateKeepalived } from '../../src/render/validate-tools.ts';
 import { assertGolden } from '../helpers/golden.ts';
 import { requireRoot, requireTool, withTempDir } from '../helpers/tools.ts';
 

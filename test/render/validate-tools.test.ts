@@ -9,7 +9,7 @@ import {
   validateIcinga,
   validateKeepalived,
   validateNft,
-} from '../../src/render/validate-tools.ts';
+} from '../../src/build/validate-tools.ts';
 import { requireRoot, requireTool, withTempDir } from '../helpers/tools.ts';
 
 /** The validators must reject broken input, or a passing golden test would prove nothing. */

@@ -37,33 +37,42 @@ export async function generateSelfSigned(host: string, addresses: readonly strin
     const dnsName = /^[A-Za-z0-9.-]+$/.test(host) ? host : 'intentlb-lab';
     const ips = [...new Set(addresses)].filter((a) => isIP(a) !== 0 && a !== '0.0.0.0' && a !== '::');
     const san = [`DNS:${dnsName}`, ...ips.map((a) => `IP:${a}`)].join(',');
-    await run(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '7',
-        '-subj',
-        `/CN=${dnsName}`,
-        '-addext',
-        `subjectAltName=${san}`,
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-      ],
-      { timeout: 30_000 },
-    );
+    await run('openssl', selfSignedArgs({ cn: dnsName, san, days: 7, keyFile, certFile }), {
+      timeout: 30_000,
+    });
     return await readTlsMaterial(certFile, keyFile);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** `openssl req` arguments for a self-signed P-256 certificate (`san`: `DNS:a,IP:b,...`). */
+export function selfSignedArgs(o: {
+  cn: string;
+  san: string;
+  days: number;
+  keyFile: string;
+  certFile: string;
+}): string[] {
+  return [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    String(o.days),
+    '-subj',
+    `/CN=${o.cn}`,
+    '-addext',
+    `subjectAltName=${o.san}`,
+    '-keyout',
+    o.keyFile,
+    '-out',
+    o.certFile,
+  ];
 }
 
 /** The secure context server-side TLS sockets use. */

@@ -1,22 +1,14 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
-import { quote } from './emit.ts';
+import { join, resolve } from 'node:path';
+import { quote } from '../render/emit.ts';
+import { findTool, missingTool as missing, runTool, type ToolResult } from './run-tool.ts';
 
-/** What a real tool said about a generated file. */
-export interface ToolResult {
-  ok: boolean;
-  /** The tool's stdout and stderr (or why it could not run). */
-  output: string;
-  /** The tool is not installed: `ok` is false, and `build` may choose to skip the check. */
-  missing: boolean;
-}
+export type { ToolResult };
 
 const TIMEOUT_MS = 30_000;
-const SBIN = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
 
 /**
  * `nft -c -f file` inside a throwaway network namespace: a check still goes through the kernel
@@ -131,35 +123,5 @@ async function withNetns(
   }
 }
 
-function run(cmd: string, args: string[]): Promise<ToolResult> {
-  const tool = findTool(cmd) ?? cmd;
-  return new Promise((done) => {
-    execFile(tool, args, { timeout: TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const output = `${stdout}${stderr}`.trim();
-      if (err === null) return done({ ok: true, output, missing: false });
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return done(missing(cmd));
-      const why = err.killed ? `timed out after ${TIMEOUT_MS} ms` : `exit status ${String(code)}`;
-      done({ ok: false, output: output === '' ? why : `${output}\n(${why})`, missing: false });
-    });
-  });
-}
-
-/** The tool's absolute path: PATH first, then the sbin directories a non-root PATH may lack. */
-function findTool(name: string): string | undefined {
-  if (name.includes('/')) return name;
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), ...SBIN];
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
-function missing(tool: string): ToolResult {
-  return { ok: false, output: `${tool} is not installed`, missing: true };
-}
+const run = (cmd: string, args: string[]): Promise<ToolResult> =>
+  runTool(cmd, args, { timeoutMs: TIMEOUT_MS });
