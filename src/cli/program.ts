@@ -1,7 +1,9 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
+import { OperationError } from '../deploy/errors.ts';
 import { formatDiagnostic } from '../diagnostics/index.ts';
 import { registerBuild } from './build-command.ts';
+import { registerDeploy } from './deploy-command.ts';
 import { explainRows, formatSource } from './explain.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
@@ -118,6 +120,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
 
   registerBuild(program, io, setExit);
+  registerDeploy(program, io, setExit);
   for (const r of registrations) r(program, io, setExit);
 
   try {
@@ -134,6 +137,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (e instanceof UsageError) {
       io.stderr(`intentlb: ${e.message}\n`);
       return 2;
+    }
+    if (e instanceof OperationError) {
+      io.stderr(`intentlb: ${e.message}\n`);
+      return 1;
     }
     io.stderr(`intentlb: internal error: ${(e as Error).message}\n`);
     return 70;

@@ -1,0 +1,312 @@
+import { execFileSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import pc from 'picocolors';
+import { renderSite } from '../build/build.ts';
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  applyNode,
+  linkSystemdUnit,
+  rollbackNode,
+} from '../deploy/apply.ts';
+import { chooseControl, type ProcessControl } from '../deploy/control.ts';
+import { drainService } from '../deploy/drain.ts';
+import { describeOp } from '../deploy/haproxy-diff.ts';
+import { healthdRequest } from '../deploy/healthd-request.ts';
+import { nodeHooks } from '../deploy/hooks.ts';
+import { computePlan, describeAction, type Plan } from '../deploy/plan.ts';
+import { formatStatus, nodeStatus } from '../deploy/status.ts';
+import {
+  currentGeneration,
+  openStore,
+  readApplied,
+  readGeneration,
+  type Store,
+  StoreError,
+} from '../deploy/store.ts';
+import { Supervisor } from '../deploy/supervisor.ts';
+import { IP } from '../lab/netns.ts';
+import { type CliIo, UsageError } from './io.ts';
+import { compileSite, report } from './site-input.ts';
+
+/** Whether this process runs in the machine's own network namespace (not a lab node's). */
+function inInitNetns(): boolean {
+  try {
+    return readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net');
+  } catch {
+    // No access to PID 1 (containers, sandboxes): a named namespace (`ip netns exec`) is not it.
+    try {
+      return execFileSync(IP, ['netns', 'identify', String(process.pid)], { encoding: 'utf8' }).trim() === '';
+    } catch {
+      return true;
+    }
+  }
+}
+
+interface NodeOpts {
+  node: string;
+  root: string;
+}
+
+/** Compiles the site and renders one node for the install layout under `root`. */
+async function renderFor(site: string, opts: NodeOpts, io: CliIo, store: Store) {
+  const run = await compileSite(site, io);
+  if (report(run, io) || !run.model) return null;
+  const names = run.model.site.nodes.map((n) => n.name);
+  if (!names.includes(opts.node)) {
+    throw new UsageError(`no node ${opts.node} in ${site} (nodes: ${names.join(', ')})`);
+  }
+  const nodes = renderSite(run.model, run.loaded.sources, run.loaded.certs, store.layout);
+  const files = nodes.find((n) => n.name === opts.node)!.files;
+  const manifest = JSON.parse(files.find((f) => f.path === 'manifest.json')!.content) as {
+    intent_revision: string;
+  };
+  return { model: run.model, files, revision: manifest.intent_revision };
+}
+
+function colorDiff(diff: string, io: CliIo): string {
+  const c = io.color ? pc : pc.createColors(false);
+  return diff
+    .split('\n')
+    .map((l) =>
+      l.startsWith('+++') || l.startsWith('---')
+        ? c.bold(l)
+        : l.startsWith('+')
+          ? c.green(l)
+          : l.startsWith('-')
+            ? c.red(l)
+            : l.startsWith('@@')
+              ? c.cyan(l)
+              : l,
+    )
+    .join('\n');
+}
+
+function printPlan(plan: Plan, io: CliIo): void {
+  for (const f of plan.files) io.stdout(`${colorDiff(f.diff, io)}\n`);
+  if (plan.actions.length === 0) {
+    io.stdout(plan.files.length === 0 ? 'no changes\n' : 'actions: none (files only)\n');
+    return;
+  }
+  io.stdout(`actions (${plan.actions.length}):\n`);
+  for (const a of plan.actions) {
+    io.stdout(`  ${describeAction(a)}\n`);
+    if (a.kind === 'runtime') for (const op of a.ops) io.stdout(`      ${describeOp(op)}\n`);
+  }
+}
+
+const rootOption = (): Option => new Option('--root <dir>', 'install prefix (labs, tests)').default('/');
+
+function control(store: Store): ProcessControl {
+  return chooseControl(store.layout, store.root === '/');
+}
+
+export function registerDeploy(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('plan')
+    .description(
+      'show what apply would change on a node: a diff of every generated file against what is installed, and the actions',
+    )
+    .argument('<site>', 'the site folder')
+    .requiredOption('--node <name>', 'the LB node')
+    .addOption(rootOption())
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (site: string, opts: NodeOpts & { format: 'text' | 'json' }) => {
+      const store = openStore(resolve(io.cwd, opts.root));
+      const r = await renderFor(site, opts, io, store);
+      if (r === null) return setExit(1);
+      const installed = readGeneration(store, currentGeneration(store));
+      const rec = readApplied(store);
+      const applied = rec === null ? new Map<string, string>() : readGeneration(store, rec.generation);
+      let running: Set<string> | null = null;
+      try {
+        running = new Set(
+          [...(await control(store).running())]
+            .filter((u) => u.startsWith('haproxy@'))
+            .map((u) => u.slice(8)),
+        );
+      } catch {
+        running = null; // nothing runs yet (no supervisor): every instance counts as to be started
+      }
+      const plan = computePlan({
+        next: new Map(r.files.map((f) => [f.path, f.content])),
+        installed,
+        applied,
+        running,
+        manageAddresses: r.model.site.ha.mode === 'anycast',
+        manageFirewall: true,
+        anycast: r.model.site.ha.mode === 'anycast',
+      });
+      if (opts.format === 'json') {
+        io.stdout(
+          `${JSON.stringify({ node: opts.node, installed: currentGeneration(store), applied: rec?.generation ?? null, ...plan }, null, 2)}\n`,
+        );
+      } else {
+        printPlan(plan, io);
+      }
+    });
+
+  program
+    .command('apply')
+    .description(
+      'converge a node: write a new generation atomically, validate it, start/reload/stop only what changed, verify, roll back on failure',
+    )
+    .argument('[site]', 'the site folder (not needed with --rollback)')
+    .requiredOption('--node <name>', 'the LB node')
+    .addOption(rootOption())
+    .option('--yes', 'apply without asking')
+    .option('--rollback', 'go back to the generation before the applied one')
+    .option('--no-validate', 'skip validation with the real tools')
+    .option('--no-addresses', 'do not add or remove the VIPs on lo')
+    .option('--no-firewall', 'do not load the nftables ruleset')
+    .option(
+      '--verify-timeout <ms>',
+      'how long a touched instance may take to answer its monitor URI',
+      '10000',
+    )
+    .action(
+      async (
+        site: string | undefined,
+        opts: NodeOpts & {
+          yes?: boolean;
+          rollback?: boolean;
+          validate: boolean;
+          addresses: boolean;
+          firewall: boolean;
+          verifyTimeout: string;
+        },
+      ) => {
+        const store = openStore(resolve(io.cwd, opts.root));
+        // Under --root in the machine's own namespace (a test install on a workstation), never
+        // touch the machine's addresses or ruleset.
+        const ownsNetwork = store.root === '/' || !inInitNetns();
+        if (!ownsNetwork && (opts.addresses || opts.firewall)) {
+          io.stderr(
+            'note: --root in the root network namespace: VIP addresses and nftables are left alone\n',
+          );
+        }
+        const pc0 = control(store);
+        let anycast = false;
+        let files = null;
+        if (!opts.rollback) {
+          if (site === undefined) throw new UsageError('apply needs <site> (or --rollback)');
+          files = await renderFor(site, opts, io, store);
+          if (files === null) {
+            io.stderr('apply: nothing changed\n');
+            return setExit(1);
+          }
+          anycast = files.model.site.ha.mode === 'anycast';
+        } else {
+          anycast = readGeneration(store, currentGeneration(store)).has('bird/intentlb.conf');
+        }
+        if (opts.yes !== true) {
+          throw new UsageError('apply changes a live node: review `intentlb plan` and pass --yes');
+        }
+        const log = (l: string): void => io.stdout(`${l}\n`);
+        const applyOpts: ApplyOptions = {
+          store,
+          control: pc0,
+          hooks: nodeHooks({
+            layout: store.layout,
+            control: pc0,
+            log,
+            hookDir: join(store.root, 'etc/intentlb-hooks.d'),
+            healthd: healthdRequest,
+            anycast,
+          }),
+          validate: opts.validate,
+          manageAddresses: anycast && opts.addresses && ownsNetwork,
+          manageFirewall: opts.firewall && ownsNetwork,
+          anycast,
+          log,
+          verifyTimeoutMs: Number(opts.verifyTimeout),
+        };
+        if (pc0.kind === 'systemd') linkSystemdUnit(store);
+        let result: ApplyResult;
+        try {
+          result =
+            files === null
+              ? await rollbackNode(applyOpts)
+              : await applyNode(files.files, files.revision, applyOpts);
+        } catch (err) {
+          if (err instanceof StoreError) throw new UsageError(err.message);
+          throw err;
+        }
+        if (!result.ok) {
+          io.stderr(`apply failed: ${result.error}\n`);
+          if (result.rolledBack) io.stderr(`the node is back on generation ${result.generation}\n`);
+          return setExit(1);
+        }
+        io.stdout(`${opts.node}: generation ${result.generation} applied\n`);
+      },
+    );
+
+  program
+    .command('status')
+    .description('per instance: running, generation, workers, servers up/down, last change')
+    .option('--node <name>', 'the LB node (checked against what is installed)')
+    .addOption(rootOption())
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: { node?: string; root: string; format: 'text' | 'json' }) => {
+      const store = openStore(resolve(io.cwd, opts.root));
+      const st = await nodeStatus(store, control(store));
+      if (st === null) {
+        io.stderr(`nothing installed under ${store.layout.etc}\n`);
+        return setExit(1);
+      }
+      if (opts.node !== undefined && st.node !== opts.node) {
+        throw new UsageError(`${store.layout.etc} holds node ${st.node}, not ${opts.node}`);
+      }
+      io.stdout(opts.format === 'json' ? `${JSON.stringify(st, null, 2)}\n` : formatStatus(st, io.color));
+      if (st.instances.some((i) => !i.running)) setExit(1);
+    });
+
+  for (const [name, state] of [
+    ['drain', 'drain'],
+    ['enable', 'ready'],
+  ] as const) {
+    program
+      .command(name)
+      .description(
+        name === 'drain'
+          ? "take a service's servers (or one server) out of rotation without a reload: no new connections, current ones finish"
+          : 'put drained servers of a service back into rotation, without a reload',
+      )
+      .argument('<service>', 'the service id, e.g. web/typo3/www')
+      .argument('[server]', 'one server (default: all of the service)')
+      .addOption(rootOption())
+      .action(async (service: string, server: string | undefined, opts: { root: string }) => {
+        const store = openStore(resolve(io.cwd, opts.root));
+        const changed = await drainService(store, service, server, state);
+        for (const c of changed) io.stdout(`${c}: ${state}\n`);
+      });
+  }
+
+  program
+    .command('supervise')
+    .description(
+      "the built-in supervisor (labs, containers, no systemd): keeps the node's HAProxy instances, BIRD and healthd running, restarts them with back-off",
+    )
+    .addOption(rootOption())
+    .option('--node <name>', 'the LB node (for the log)')
+    .action(async (opts: { root: string; node?: string }) => {
+      const store = openStore(resolve(io.cwd, opts.root));
+      const node = opts.node ?? '';
+      const sup = new Supervisor({
+        layout: store.layout,
+        log: (e) => io.stdout(`${JSON.stringify({ time: new Date().toISOString(), node, ...e })}\n`),
+      });
+      await sup.listen();
+      await new Promise<void>((resolveStop) => {
+        const stop = (): void => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          void sup.close().then(resolveStop);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+    });
+}

@@ -1,0 +1,5 @@
+/**
+ * A deploy operation that failed for a reason the operator can act on (a lock held, no
+ * supervisor, an unknown service): the CLI prints the message and exits 1, without a stack trace.
+ */
+export class OperationError extends Error {}

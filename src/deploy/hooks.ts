@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NodeLayout } from '../render/types.ts';
+import type { ProcessControl } from './control.ts';
+import type { Action } from './plan.ts';
+import { healthdSocket, socketAnswers } from './units.ts';
+
+export type InstanceAction = Extract<Action, { instance: string }>;
+
+/**
+ * What runs around each instance change. The node hooks ask healthd to withdraw a VIP before a
+ * disruptive change (the instance stops) and run the operator's own executables.
+ */
+export interface Hooks {
+  before(a: InstanceAction): Promise<void>;
+  after(a: InstanceAction, ok: boolean): Promise<void>;
+  /** healthd.yaml changed: healthd re-reads it (or starts, under the built-in supervisor). */
+  healthdConfigChanged(): Promise<void>;
+}
+
+/** Sends one request to healthd's control socket; resolves with its JSON answer. */
+export type HealthdRequest = (socket: string, command: string, args: string[]) => Promise<void>;
+
+/** Changes that interrupt an instance's service: healthd withdraws its VIP first. */
+const DISRUPTIVE = new Set(['stop']);
+
+export interface NodeHooksOptions {
+  layout: NodeLayout;
+  control: ProcessControl;
+  log: (line: string) => void;
+  /** Operator executables, run in name order: `<dir>/<exe> before|after <action> <instance> [ok|failed]`. */
+  hookDir: string;
+  healthd: HealthdRequest;
+  /** Whether the site runs healthd (anycast). */
+  anycast: boolean;
+  timeoutMs?: number;
+}
+
+export function nodeHooks(o: NodeHooksOptions): Hooks {
+  const socket = healthdSocket(o.layout);
+  const run = (args: string[]): Promise<void> => runHookDir(o.hookDir, args, o.timeoutMs ?? 10_000, o.log);
+  return {
+    async before(a) {
+      if (DISRUPTIVE.has(a.kind) && o.anycast && (await socketAnswers(socket))) {
+        o.log(`  healthd: withdraw ${a.instance} before it stops`);
+        await o.healthd(socket, 'hold', [a.instance]);
+      }
+      await run(['before', a.kind, a.instance]);
+    },
+    async after(a, ok) {
+      await run(['after', a.kind, a.instance, ok ? 'ok' : 'failed']);
+    },
+    async healthdConfigChanged() {
+      if (!o.anycast) return;
+      if (await socketAnswers(socket)) {
+        await o.healthd(socket, 'reload', []);
+      } else if (o.control.kind === 'supervisor') {
+        await o.control.start('healthd');
+      } else {
+        o.log(
+          `  note: healthd does not answer on ${socket}; start \`intentlb healthd --config ${o.layout.etc}/healthd.yaml\``,
+        );
+      }
+    },
+  };
+}
+
+/** Runs every executable of a directory with the arguments; a failing `before` hook throws. */
+export async function runHookDir(
+  dir: string,
+  args: string[],
+  timeoutMs: number,
+  log: (l: string) => void,
+): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+    } catch {
+      continue;
+    }
+    const result = await new Promise<{ ok: boolean; output: string }>((done) => {
+      execFile(path, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) =>
+        done({ ok: err === null, output: `${stdout}${stderr}`.trim() }),
+      );
+    });
+    if (result.output !== '') log(`  hook ${name}: ${result.output}`);
+    if (!result.ok) {
+      const msg = `hook ${path} ${args.join(' ')} failed${result.output === '' ? '' : `: ${result.output}`}`;
+      if (args[0] === 'before') throw new Error(msg);
+      log(`  warning: ${msg}`);
+    }
+  }
+}

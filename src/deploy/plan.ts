@@ -1,0 +1,186 @@
+import { createTwoFilesPatch } from 'diff';
+import { classifyInstanceChange, type RuntimeOp } from './haproxy-diff.ts';
+
+/** One file that differs between what is installed and what the site generates now. */
+export interface FileChange {
+  path: string;
+  change: 'added' | 'removed' | 'changed';
+  /** Unified diff; certificates and keys are never printed. */
+  diff: string;
+}
+
+export type Action =
+  | { kind: 'start'; instance: string; reason: string }
+  | { kind: 'reload'; instance: string; reason: string }
+  | { kind: 'runtime'; instance: string; ops: RuntimeOp[] }
+  | { kind: 'stop'; instance: string; reason: string }
+  | { kind: 'address-add'; address: string }
+  | { kind: 'address-remove'; address: string }
+  | {
+      kind: 'service';
+      service: 'bird' | 'nftables' | 'keepalived' | 'healthd';
+      verb: string;
+      reason: string;
+    };
+
+export interface Plan {
+  files: FileChange[];
+  actions: Action[];
+}
+
+export interface PlanInput {
+  /** The tree the site renders to now (path → content). */
+  next: ReadonlyMap<string, string>;
+  /** The installed generation (what `<etc>` points to). */
+  installed: ReadonlyMap<string, string>;
+  /** The generation the running processes were last brought to (usually the installed one). */
+  applied: ReadonlyMap<string, string>;
+  /** Instances running now, or null when unknown (no process control reachable). */
+  running: ReadonlySet<string> | null;
+  /** Whether apply manages the VIP addresses on `lo` (anycast). */
+  manageAddresses: boolean;
+  /** Whether apply loads the nftables ruleset. */
+  manageFirewall: boolean;
+  /** Whether the node runs BIRD and healthd (anycast). */
+  anycast: boolean;
+}
+
+const INSTANCE = /^haproxy\/(.+)\.cfg$/;
+
+function instancesOf(tree: ReadonlyMap<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [path, text] of tree) {
+    const m = INSTANCE.exec(path);
+    if (m !== null) out.set(m[1]!, text);
+  }
+  return out;
+}
+
+/** The certificate files an instance's configuration loads (`crt ../certs/x.pem`). */
+export function certsOf(config: string): string[] {
+  const out = new Set<string>();
+  for (const m of config.matchAll(/\bcrt \.\.\/(certs\/\S+)/g)) out.add(m[1]!);
+  return [...out].sort();
+}
+
+interface ManifestInstance {
+  name: string;
+  addresses: string[];
+}
+
+function addressesOf(tree: ReadonlyMap<string, string>): Set<string> {
+  const text = tree.get('manifest.json');
+  if (text === undefined) return new Set();
+  try {
+    const m = JSON.parse(text) as { instances?: ManifestInstance[] };
+    return new Set((m.instances ?? []).flatMap((i) => i.addresses));
+  } catch {
+    return new Set();
+  }
+}
+
+function fileDiff(path: string, before: string | undefined, after: string | undefined): FileChange {
+  const change = before === undefined ? 'added' : after === undefined ? 'removed' : 'changed';
+  const secret = path.startsWith('certs/');
+  const diff = secret
+    ? `--- a/${path}\n+++ b/${path}\n(certificate and key ${change}; content not shown)\n`
+    : createTwoFilesPatch(`a/${path}`, `b/${path}`, before ?? '', after ?? '', '', '', { context: 3 })
+        .split('\n')
+        .slice(1) // the "===" line
+        .join('\n');
+  return { path, change, diff };
+}
+
+const SERVICE_FILES: Record<
+  string,
+  { service: 'bird' | 'nftables' | 'keepalived' | 'healthd'; verb: string }
+> = {
+  'bird/intentlb.conf': { service: 'bird', verb: 'configure' },
+  'nftables/intentlb.nft': { service: 'nftables', verb: 'load' },
+  'keepalived/keepalived.conf': { service: 'keepalived', verb: 'reload' },
+  'healthd.yaml': { service: 'healthd', verb: 'reload' },
+};
+
+/**
+ * What converging the node takes. Files are compared with the installed generation; actions with
+ * the applied one (they differ only when an apply died half-way: then its work is redone).
+ */
+export function computePlan(input: PlanInput): Plan {
+  const { next, installed, applied, running } = input;
+  const files: FileChange[] = [];
+  const paths = [...new Set([...next.keys(), ...installed.keys()])].sort();
+  for (const p of paths) {
+    if (p === 'manifest.json') continue; // its content is every other file's hash
+    const a = installed.get(p);
+    const b = next.get(p);
+    if (a !== b) files.push(fileDiff(p, a, b));
+  }
+
+  const actions: Action[] = [];
+  const before = instancesOf(applied);
+  const after = instancesOf(next);
+  const newAddresses = addressesOf(next);
+  const oldAddresses = addressesOf(applied);
+  if (input.manageAddresses) {
+    for (const a of [...newAddresses].sort())
+      if (!oldAddresses.has(a)) actions.push({ kind: 'address-add', address: a });
+  }
+  for (const [name, text] of after) {
+    const old = before.get(name);
+    const isRunning = running === null || running.has(name);
+    if (old === undefined) {
+      actions.push({ kind: 'start', instance: name, reason: 'new instance' });
+      continue;
+    }
+    if (!isRunning) {
+      actions.push({ kind: 'start', instance: name, reason: 'not running' });
+      continue;
+    }
+    const certChanged = certsOf(text).filter((c) => applied.get(c) !== next.get(c));
+    if (certChanged.length > 0) {
+      actions.push({ kind: 'reload', instance: name, reason: `${certChanged.join(', ')} changed` });
+      continue;
+    }
+    const change = classifyInstanceChange(old, text);
+    if (change.kind === 'reload') actions.push({ kind: 'reload', instance: name, reason: change.reason });
+    else if (change.kind === 'runtime') actions.push({ kind: 'runtime', instance: name, ops: change.ops });
+  }
+  for (const name of before.keys()) {
+    if (!after.has(name)) actions.push({ kind: 'stop', instance: name, reason: 'instance removed' });
+  }
+  if (input.manageAddresses) {
+    for (const a of [...oldAddresses].sort())
+      if (!newAddresses.has(a)) actions.push({ kind: 'address-remove', address: a });
+  }
+  for (const [path, s] of Object.entries(SERVICE_FILES)) {
+    if (s.service === 'nftables' && !input.manageFirewall) continue;
+    if ((s.service === 'healthd' || s.service === 'bird') && !input.anycast) continue;
+    if (applied.get(path) !== next.get(path) && next.has(path)) {
+      actions.push({
+        kind: 'service',
+        service: s.service,
+        verb: s.verb,
+        reason: applied.has(path) ? `${path} changed` : `${path} added`,
+      });
+    }
+  }
+  return { files, actions };
+}
+
+/** One line per action, for people. */
+export function describeAction(a: Action): string {
+  switch (a.kind) {
+    case 'start':
+    case 'reload':
+    case 'stop':
+      return `${a.kind.padEnd(8)} haproxy@${a.instance}  (${a.reason})`;
+    case 'runtime':
+      return `runtime  haproxy@${a.instance}  (no reload: ${a.ops.length} runtime API change${a.ops.length === 1 ? '' : 's'})`;
+    case 'address-add':
+      return `address  + ${a.address} on lo`;
+    case 'address-remove':
+      return `address  - ${a.address} from lo`;
+    case 'service':
+      return `${a.verb.padEnd(8)} ${a.service}  (${a.reason})`;
+  }
+}

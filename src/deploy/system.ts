@@ -1,0 +1,78 @@
+import { request } from 'node:http';
+import { runTool } from '../build/run-tool.ts';
+
+/**
+ * The node-level side effects of apply: VIP addresses on `lo`, the nftables ruleset, and probing an
+ * instance's monitor URI. They act on the namespace apply runs in (the lab runs apply inside each
+ * node's namespace).
+ */
+
+function cidr(address: string): string {
+  return address.includes('/') ? address : `${address}/${address.includes(':') ? 128 : 32}`;
+}
+
+export async function addAddress(address: string): Promise<void> {
+  const r = await runTool('ip', ['addr', 'add', cidr(address), 'dev', 'lo']);
+  if (!r.ok && !/File exists/.test(r.output)) throw new Error(`ip addr add ${address} dev lo: ${r.output}`);
+}
+
+export async function removeAddress(address: string): Promise<void> {
+  const r = await runTool('ip', ['addr', 'del', cidr(address), 'dev', 'lo']);
+  if (!r.ok && !/Cannot assign requested address/.test(r.output))
+    throw new Error(`ip addr del ${address} dev lo: ${r.output}`);
+}
+
+export async function loadNftables(file: string): Promise<void> {
+  const r = await runTool('nft', ['-f', file]);
+  if (!r.ok) throw new Error(`nft -f ${file}: ${r.output}`);
+}
+
+/** Where an instance answers its monitor URI, read from its generated configuration. */
+export function monitorEndpoint(
+  config: string,
+  instance: string,
+): { host: string; port: number; path: string } | null {
+  const start = config.indexOf(`\nfrontend monitor_${instance}\n`);
+  if (start < 0) return null;
+  const end = config.indexOf('\n\n', start + 1);
+  const section = config.slice(start, end < 0 ? undefined : end);
+  const bind = /\n\s+bind \[?([^\]\s]+?)\]?:(\d+)/.exec(section);
+  const uri = /\n\s+monitor-uri (\S+)/.exec(section);
+  if (bind === null || uri === null) return null;
+  return { host: bind[1]!, port: Number(bind[2]), path: uri[1]! };
+}
+
+/** One GET; resolves with the status code, or null when nothing answered in time. */
+export function httpStatus(
+  host: string,
+  port: number,
+  path: string,
+  timeoutMs = 1000,
+): Promise<number | null> {
+  return new Promise((done) => {
+    const req = request({ host, port, path, method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      done(res.statusCode ?? null);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => done(null));
+    req.end();
+  });
+}
+
+/**
+ * Waits until the instance answers its monitor URI: 200 (serving) or 503 (running, but no usable
+ * server behind it — reported, not a failure of the deploy). Null when it never answered.
+ */
+export async function waitServing(
+  endpoint: { host: string; port: number; path: string },
+  timeoutMs: number,
+): Promise<number | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await httpStatus(endpoint.host, endpoint.port, endpoint.path, 1000);
+    if (status === 200 || status === 503) return status;
+    if (Date.now() >= deadline) return null;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
