@@ -210,6 +210,10 @@ export function prune(store: Store, keep = 5): void {
     return;
   }
   for (const n of names) if (n.includes('.tmp-')) rmSync(join(store.generations, n), { recursive: true });
+  const etcParent = dirname(store.layout.etc);
+  for (const n of readdirSync(etcParent)) {
+    if (n.startsWith(`${basename(store.layout.etc)}.link-`)) rmSync(join(etcParent, n), { force: true });
+  }
   const protect = new Set([currentGeneration(store), readApplied(store)?.generation]);
   const gens = listGenerations(store);
   for (const g of gens.slice(0, Math.max(0, gens.length - keep))) {
