@@ -50,6 +50,14 @@ const haproxy: Validator = {
   },
   async validate(unit, nodeDir, concurrency) {
     const bin = findTool('haproxy')!;
+    // A few files (apply after a small change): one run each, in parallel, is quicker than the folder.
+    if (unit.length <= concurrency) {
+      const each = await pool(unit, concurrency, async (p) => ({
+        p,
+        r: await runTool(bin, ['-c', '-q', '-f', join(nodeDir, p)]),
+      }));
+      return each.filter((x) => !x.r.ok).map((x) => ({ path: x.p, output: x.r.output }));
+    }
     const all = await runTool(bin, ['-c', '-q', '-f', join(nodeDir, 'haproxy')]);
     if (all.ok) return [];
     const each = await pool(unit, concurrency, async (p) => ({

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, watch } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import pc from 'picocolors';
@@ -24,7 +24,6 @@ import {
   readApplied,
   readGeneration,
   type Store,
-  StoreError,
 } from '../deploy/store.ts';
 import { Supervisor } from '../deploy/supervisor.ts';
 import { IP } from '../lab/netns.ts';
@@ -158,6 +157,7 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
     .addOption(rootOption())
     .option('--yes', 'apply without asking')
     .option('--rollback', 'go back to the generation before the applied one')
+    .option('--watch', 'stay running and apply again whenever a file of the site changes (implies --yes)')
     .option('--no-validate', 'skip validation with the real tools')
     .option('--no-addresses', 'do not add or remove the VIPs on lo')
     .option('--no-firewall', 'do not load the nftables ruleset')
@@ -166,82 +166,40 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       'how long a touched instance may take to answer its monitor URI',
       '10000',
     )
-    .action(
-      async (
-        site: string | undefined,
-        opts: NodeOpts & {
-          yes?: boolean;
-          rollback?: boolean;
-          validate: boolean;
-          addresses: boolean;
-          firewall: boolean;
-          verifyTimeout: string;
-        },
-      ) => {
-        const store = openStore(resolve(io.cwd, opts.root));
-        // Under --root in the machine's own namespace (a test install on a workstation), never
-        // touch the machine's addresses or ruleset.
-        const ownsNetwork = store.root === '/' || !inInitNetns();
-        if (!ownsNetwork && (opts.addresses || opts.firewall)) {
-          io.stderr(
-            'note: --root in the root network namespace: VIP addresses and nftables are left alone\n',
-          );
-        }
-        const pc0 = control(store);
-        let anycast = false;
-        let files = null;
-        if (!opts.rollback) {
-          if (site === undefined) throw new UsageError('apply needs <site> (or --rollback)');
-          files = await renderFor(site, opts, io, store);
-          if (files === null) {
-            io.stderr('apply: nothing changed\n');
-            return setExit(1);
-          }
-          anycast = files.model.site.ha.mode === 'anycast';
-        } else {
-          anycast = readGeneration(store, currentGeneration(store)).has('bird/intentlb.conf');
-        }
-        if (opts.yes !== true) {
-          throw new UsageError('apply changes a live node: review `intentlb plan` and pass --yes');
-        }
-        const log = (l: string): void => io.stdout(`${l}\n`);
-        const applyOpts: ApplyOptions = {
-          store,
-          control: pc0,
-          hooks: nodeHooks({
-            layout: store.layout,
-            control: pc0,
-            log,
-            hookDir: join(store.root, 'etc/intentlb-hooks.d'),
-            healthd: healthdRequest,
-            anycast,
-          }),
-          validate: opts.validate,
-          manageAddresses: anycast && opts.addresses && ownsNetwork,
-          manageFirewall: opts.firewall && ownsNetwork,
-          anycast,
-          log,
-          verifyTimeoutMs: Number(opts.verifyTimeout),
-        };
-        if (pc0.kind === 'systemd') linkSystemdUnit(store);
-        let result: ApplyResult;
-        try {
-          result =
-            files === null
-              ? await rollbackNode(applyOpts)
-              : await applyNode(files.files, files.revision, applyOpts);
-        } catch (err) {
-          if (err instanceof StoreError) throw new UsageError(err.message);
-          throw err;
-        }
-        if (!result.ok) {
-          io.stderr(`apply failed: ${result.error}\n`);
-          if (result.rolledBack) io.stderr(`the node is back on generation ${result.generation}\n`);
+    .action(async (site: string | undefined, opts: ApplyCliOptions) => {
+      const store = openStore(resolve(io.cwd, opts.root));
+      // Under --root in the machine's own namespace (a test install on a workstation), never
+      // touch the machine's addresses or ruleset.
+      const ownsNetwork = store.root === '/' || !inInitNetns();
+      if (!ownsNetwork && (opts.addresses || opts.firewall)) {
+        io.stderr('note: --root in the root network namespace: VIP addresses and nftables are left alone\n');
+      }
+      if (opts.rollback) {
+        if (opts.yes !== true) throw new UsageError('apply --rollback changes a live node: pass --yes');
+        const anycast = readGeneration(store, currentGeneration(store)).has('bird/intentlb.conf');
+        return report1(
+          await rollbackNode(applyOptions(store, anycast, ownsNetwork, opts, io)),
+          opts,
+          io,
+          setExit,
+        );
+      }
+      if (site === undefined) throw new UsageError('apply needs <site> (or --rollback)');
+      if (opts.yes !== true && opts.watch !== true) {
+        throw new UsageError('apply changes a live node: review `intentlb plan` and pass --yes');
+      }
+      const once = async (): Promise<void> => {
+        const r = await renderFor(site, opts, io, store);
+        if (r === null) {
+          io.stderr('apply: nothing changed\n');
           return setExit(1);
         }
-        io.stdout(`${opts.node}: generation ${result.generation} applied\n`);
-      },
-    );
+        const ao = applyOptions(store, r.model.site.ha.mode === 'anycast', ownsNetwork, opts, io);
+        report1(await applyNode(r.files, r.revision, ao), opts, io, setExit);
+      };
+      await once();
+      if (opts.watch === true) await watchSite(resolve(io.cwd, site), once, io);
+    });
 
   program
     .command('status')
@@ -309,4 +267,96 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
         process.on('SIGINT', stop);
       });
     });
+}
+
+interface ApplyCliOptions extends NodeOpts {
+  yes?: boolean;
+  rollback?: boolean;
+  watch?: boolean;
+  validate: boolean;
+  addresses: boolean;
+  firewall: boolean;
+  verifyTimeout: string;
+}
+
+function applyOptions(
+  store: Store,
+  anycast: boolean,
+  ownsNetwork: boolean,
+  opts: ApplyCliOptions,
+  io: CliIo,
+): ApplyOptions {
+  const pc0 = control(store);
+  const log = (l: string): void => io.stdout(`${l}\n`);
+  if (pc0.kind === 'systemd') linkSystemdUnit(store);
+  return {
+    store,
+    control: pc0,
+    hooks: nodeHooks({
+      layout: store.layout,
+      control: pc0,
+      log,
+      hookDir: join(store.root, 'etc/intentlb-hooks.d'),
+      healthd: healthdRequest,
+      anycast,
+    }),
+    validate: opts.validate,
+    manageAddresses: anycast && opts.addresses && ownsNetwork,
+    manageFirewall: opts.firewall && ownsNetwork,
+    anycast,
+    log,
+    verifyTimeoutMs: Number(opts.verifyTimeout),
+  };
+}
+
+function report1(result: ApplyResult, opts: NodeOpts, io: CliIo, setExit: (code: number) => void): void {
+  if (!result.ok) {
+    io.stderr(`apply failed: ${result.error}\n`);
+    if (result.rolledBack) io.stderr(`the node is back on generation ${result.generation}\n`);
+    setExit(1);
+    return;
+  }
+  io.stdout(`${opts.node}: generation ${result.generation} applied\n`);
+}
+
+/**
+ * `apply --watch`: applies again after every change under the site folder (debounced; changes
+ * made during an apply trigger one more). Runs until SIGTERM/SIGINT.
+ */
+async function watchSite(dir: string, once: () => Promise<void>, io: CliIo): Promise<void> {
+  io.stdout(`watching ${dir}\n`);
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let again = false;
+  const fire = (): void => {
+    if (running !== null) {
+      again = true;
+      return;
+    }
+    running = once()
+      .catch((err: unknown) =>
+        io.stderr(`apply failed: ${err instanceof Error ? err.message : String(err)}\n`),
+      )
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          fire();
+        }
+      });
+  };
+  const watcher = watch(dir, { recursive: true }, () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(fire, 20);
+  });
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      watcher.close();
+      void (running ?? Promise.resolve()).then(done);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
 }

@@ -103,9 +103,11 @@ export async function applyNode(
     if (plan.files.length > 0 || installedGen === null) {
       gen = writeGeneration(store, files);
       if (opts.validate !== false) {
+        // Only what changed: the rest passed when it was installed.
+        const changed = plan.files.filter((f) => f.change !== 'removed').map((f) => f.path);
         const v = await validateDir(
           generationDir(store, gen),
-          files.map((f) => f.path),
+          installedGen === null ? files.map((f) => f.path) : changed,
         );
         if (v.rejections.length > 0) {
           rmSync(generationDir(store, gen), { recursive: true, force: true });
