@@ -36,10 +36,10 @@ export function monitorEndpoint(
   if (start < 0) return null;
   const end = config.indexOf('\n\n', start + 1);
   const section = config.slice(start, end < 0 ? undefined : end);
-  const bind = /\n\s+bind \[?([^\]\s]+?)\]?:(\d+)/.exec(section);
+  const bind = /\n\s+bind (?:\[([^\]]+)\]|([^\s:]+)):(\d+)/.exec(section);
   const uri = /\n\s+monitor-uri (\S+)/.exec(section);
   if (bind === null || uri === null) return null;
-  return { host: bind[1]!, port: Number(bind[2]), path: uri[1]! };
+  return { host: (bind[1] ?? bind[2])!, port: Number(bind[3]), path: uri[1]! };
 }
 
 /** One GET; resolves with the status code, or null when nothing answered in time. */
