@@ -5,6 +5,7 @@ import { formatDiagnostic } from '../diagnostics/index.ts';
 import { registerBuild } from './build-command.ts';
 import { registerDeploy } from './deploy-command.ts';
 import { explainRows, formatSource } from './explain.ts';
+import { registerHealthd } from './healthd-command.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
 import { compileSite, diagnosticsJson, report } from './site-input.ts';
@@ -120,6 +121,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
 
   registerBuild(program, io, setExit);
+  registerHealthd(program, io, setExit);
   registerDeploy(program, io, setExit);
   for (const r of registrations) r(program, io, setExit);
 

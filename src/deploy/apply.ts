@@ -454,6 +454,9 @@ async function serviceAction(
         } finally {
           bird.close();
         }
+        // BIRD's configure puts every VIP protocol back to `disabled`: healthd re-enables what is
+        // healthy now rather than at its next poll.
+        await opts.hooks.birdReconfigured();
       } else if (opts.control.kind === 'supervisor') {
         await opts.control.start('bird');
       } else {

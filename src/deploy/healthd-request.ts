@@ -1,35 +1,25 @@
-import { connect } from 'node:net';
+import { HealthdControlError, HealthdRefusedError, healthdRequest as request } from '../healthd/control-client.ts';
 import { OperationError } from './errors.ts';
 import type { HealthdRequest } from './hooks.ts';
 
 /**
- * Deploy's requests to healthd on its control socket (src/healthd/control-protocol.ts: one JSON
- * line each way): `hold <vip>` before a disruptive change, `reload` after healthd.yaml changed.
+ * Deploy's requests to healthd's control socket: `hold <vip>` before a disruptive change (answers
+ * once BIRD confirmed the withdraw and converge_ms passed), `reload` after healthd.yaml changed,
+ * `reconcile` after BIRD re-read its configuration.
  */
-export const healthdRequest: HealthdRequest = (socket, command, args) =>
-  new Promise((resolve, reject) => {
-    const req =
-      command === 'hold' || command === 'release' ? { cmd: command, vip: args[0] } : { cmd: command };
-    const s = connect(socket);
-    let buf = '';
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new OperationError(`healthd ${command}: no answer in 30 s`));
-    }, 30_000);
-    s.setEncoding('utf8');
-    s.on('connect', () => s.write(`${JSON.stringify(req)}\n`));
-    s.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      s.end();
-      const reply = JSON.parse(buf.slice(0, nl)) as { ok: boolean; error?: string };
-      if (reply.ok) resolve();
-      else reject(new OperationError(`healthd ${command} ${args.join(' ')}: ${reply.error ?? 'refused'}`));
-    });
-    s.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new OperationError(`healthd ${command}: ${err.message}`));
-    });
-  });
+export const healthdRequest: HealthdRequest = async (socket, command, args) => {
+  try {
+    if (command === 'hold' || command === 'release') {
+      await request(socket, { cmd: command, vip: args[0]! }, 30_000);
+    } else if (command === 'reload' || command === 'reconcile') {
+      await request(socket, { cmd: command }, 30_000);
+    } else {
+      throw new OperationError(`healthd: no command ${command}`);
+    }
+  } catch (err) {
+    if (err instanceof HealthdRefusedError || err instanceof HealthdControlError) {
+      throw new OperationError(`healthd ${command} ${args.join(' ')}: ${err.message}`);
+    }
+    throw err;
+  }
+};

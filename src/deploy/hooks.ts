@@ -17,6 +17,8 @@ export interface Hooks {
   after(a: InstanceAction, ok: boolean): Promise<void>;
   /** healthd.yaml changed: healthd re-reads it (or starts, under the built-in supervisor). */
   healthdConfigChanged(): Promise<void>;
+  /** BIRD re-read its configuration: healthd re-announces what is healthy. */
+  birdReconfigured(): Promise<void>;
 }
 
 /** Sends one request to healthd's control socket; resolves with its JSON answer. */
@@ -50,6 +52,9 @@ export function nodeHooks(o: NodeHooksOptions): Hooks {
     },
     async after(a, ok) {
       await run(['after', a.kind, a.instance, ok ? 'ok' : 'failed']);
+    },
+    async birdReconfigured() {
+      if (o.anycast && (await socketAnswers(socket))) await o.healthd(socket, 'reconcile', []);
     },
     async healthdConfigChanged() {
       if (!o.anycast) return;

@@ -7,7 +7,8 @@
  * - A VIP starts `unknown` and unannounced; `rise` consecutive successes make it `up`, `fall`
  *   consecutive failures make it `down`, a process exit makes it `down` at once.
  * - It is announced while it is up, neither the node nor the VIP is drained, it is not being
- *   removed and no hold-down (hold-down.ts) is running.
+ *   removed and no hold-down (hold-down.ts) is running. Undraining one VIP (`release` after a
+ *   `hold`) makes it earn `rise` fresh successes first; a node-wide undrain does not.
  * - All BIRD changes of one call are coalesced into one `bird` action; nothing is sent while BIRD
  *   is not connected, and `bird-up` sends the whole desired set (reconcile).
  * - Order of operations: a removed VIP is withdrawn first and reported as `forget` (stop the
@@ -73,8 +74,8 @@ export function decideBatch(state: HealthdState, events: readonly HealthdEvent[]
 }
 
 /**
- * When the core next needs a `tick`: the earliest hold-down expiry of a healthy VIP, removal
- * readiness or BIRD retry. `undefined` when nothing waits on time.
+ * When the core next needs a `tick`: the earliest hold-down expiry of a healthy VIP that is not
+ * drained, removal readiness or BIRD retry. `undefined` when nothing waits on time.
  */
 export function nextDeadline(state: HealthdState): number | undefined {
   let next: number | undefined;
@@ -82,7 +83,10 @@ export function nextDeadline(state: HealthdState): number | undefined {
     if (t !== undefined && (next === undefined || t < next)) next = t;
   };
   for (const v of state.vips.values()) {
-    if (v.health === 'up' && !v.announced && v.removal === undefined) consider(v.holdUntil);
+    // A drained or held VIP waits for an operator, not for time: its expired hold-down is no deadline.
+    const waits =
+      v.health === 'up' && !v.announced && v.removal === undefined && !v.draining && !state.draining;
+    if (waits) consider(v.holdUntil);
     consider(v.removal?.readyAt);
   }
   consider(state.bird.retryAt);
@@ -147,11 +151,16 @@ const handlers: Handlers = {
     d.log('info', 'process started', e.vip);
   },
 
-  'bird-up'(d) {
+  'bird-up'(d, e) {
     d.birdUp = true;
     d.resetBird();
     d.reconcile = true;
-    d.log('info', 'bird connected: reconciling');
+    d.log(
+      'info',
+      e.reason === undefined || e.reason === 'connect'
+        ? 'bird connected: reconciling'
+        : `bird reconcile (${e.reason})`,
+    );
   },
 
   'bird-down'(d) {
@@ -295,8 +304,15 @@ function setDrain(d: Draft, vip: string | undefined, draining: boolean): void {
     return;
   }
   if (v.draining === draining) return;
-  d.setVip({ ...v, draining });
-  d.log('info', verb, vip);
+  if (!draining && v.health === 'up') {
+    // A release ends a hold that usually covered a restart: the instance earns its announcement
+    // again with `rise` fresh checks (results of checks begun before now are dropped).
+    d.setVip({ ...v, draining, health: 'unknown', okStreak: 0, failStreak: 0, since: d.now, epoch: d.now });
+    d.log('info', verb, vip, { recheck: true });
+  } else {
+    d.setVip({ ...v, draining });
+    d.log('info', verb, vip);
+  }
   evaluate(d, vip, verb);
 }
 

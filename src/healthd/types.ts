@@ -148,8 +148,11 @@ export type HealthdEvent =
   /** The instance's HAProxy died: down and withdrawn at once, without waiting for checks. */
   | { readonly type: 'process-exit'; readonly vip: string }
   | { readonly type: 'process-start'; readonly vip: string }
-  /** BIRD (re)connected or restarted: its state is unknown, send the whole desired set. */
-  | { readonly type: 'bird-up' }
+  /**
+   * BIRD (re)connected or restarted, or its protocols drifted (`configure` resets them): its state
+   * is unknown, send the whole desired set.
+   */
+  | { readonly type: 'bird-up'; readonly reason?: 'connect' | 'drift' | 'request' }
   | { readonly type: 'bird-down' }
   /** The outcome of a `bird` action, with the changes it carried. */
   | {

@@ -346,8 +346,50 @@ const rows: Row[] = [
       },
       { t: 2, events: { type: 'drain' }, expect: { bird: off('vip_b') } },
       { t: 3, events: { type: 'undrain' }, expect: { announced: { a: false, b: true }, bird: on('vip_b') } },
-      { t: 4, events: { type: 'undrain', vip: 'a' }, expect: { announced: { a: true }, bird: on('vip_a') } },
+      {
+        t: 4,
+        events: { type: 'undrain', vip: 'a' },
+        expect: { announced: { a: false }, health: { a: 'unknown' }, bird: null },
+      },
       { t: 5, events: { type: 'drain', vip: 'nope' }, expect: { bird: null } },
+      { t: 6, events: ok('a', 3), expect: { announced: { a: false }, bird: null } },
+      {
+        t: 7,
+        events: ok('a', 6),
+        expect: { announced: { a: true }, health: { a: 'up' }, bird: on('vip_a') },
+      },
+    ],
+  },
+  {
+    name: 'release (undrain of one VIP) needs rise fresh successes; a failing VIP stays down',
+    vips: [vip('a', { rise: 2, fall: 1 }), vip('b', { rise: 2, fall: 1 })],
+    steps: [
+      { t: 0, events: [UP, ok('a'), ok('a'), ok('b'), ok('b')], expect: { bird: on('vip_a', 'vip_b') } },
+      {
+        t: 1,
+        events: [
+          { type: 'drain', vip: 'a' },
+          { type: 'drain', vip: 'b' },
+        ],
+        expect: { bird: off('vip_a', 'vip_b') },
+      },
+      { t: 2, events: fail('b'), expect: { health: { b: 'down' }, hooks: [] } },
+      {
+        t: 3,
+        events: [
+          { type: 'undrain', vip: 'a' },
+          { type: 'undrain', vip: 'b' },
+        ],
+        expect: {
+          health: { a: 'unknown', b: 'down' },
+          announced: { a: false, b: false },
+          bird: null,
+          hooks: [],
+        },
+      },
+      { t: 4, events: ok('a', 2), expect: { health: { a: 'unknown' }, bird: null } },
+      { t: 5, events: ok('a', 4), expect: { health: { a: 'unknown' }, bird: null } },
+      { t: 6, events: ok('a', 5), expect: { health: { a: 'up' }, bird: on('vip_a'), hooks: [['a', 'up']] } },
     ],
   },
   {
@@ -751,6 +793,15 @@ function applyTally(tally: Map<string, Tally>, state: HealthdState, e: HealthdEv
       }
     }
     return added;
+  }
+  if (e.type === 'undrain' && e.vip !== undefined) {
+    // A release makes a healthy VIP earn its announcement again with fresh checks.
+    const v = state.vips.get(e.vip);
+    const t = tally.get(e.vip);
+    if (v?.draining === true && v.removal === undefined && v.health === 'up' && t !== undefined) {
+      Object.assign(t, { okRun: 0, failRun: 0, risen: false, epoch: now });
+    }
+    return [];
   }
   if (e.type !== 'check-result' && e.type !== 'process-exit' && e.type !== 'process-start') return [];
   const v = state.vips.get(e.vip);

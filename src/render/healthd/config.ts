@@ -7,8 +7,15 @@ import { emitYaml } from '../yaml-emit.ts';
 const CHECK = { interval_ms: 500, timeout_ms: 400, rise: 3, fall: 2, hold_down_ms: 5000 };
 
 /**
+ * How long healthd waits after BIRD confirmed a withdraw before it reports it done (`hold`,
+ * `drain`, removal): time for the peers to move traffic away before a disruptive change.
+ */
+const CONVERGE_MS = 500;
+
+/**
  * `healthd.yaml`: what the node's health checker watches. One entry per HAProxy instance: its
- * VIP prefixes, the BIRD protocol announcing them, the monitor URI probe and the pid file.
+ * VIP prefixes, the BIRD protocol announcing them, the monitor URI probe and the pid file; and
+ * where the daemon's control socket lives (deploy asks it to hold a VIP before a restart).
  */
 export const renderHealthd: Renderer = (model, node, layout) => {
   const { port, path } = model.site.health;
@@ -27,7 +34,9 @@ export const renderHealthd: Renderer = (model, node, layout) => {
     node: node.name,
     mode: model.site.ha.mode,
     bird: { socket: `${layout.run}/bird.ctl` },
+    control: `${layout.run}/healthd.sock`,
     listen: { address: node.address, port: 9300 },
+    converge_ms: CONVERGE_MS,
     hooks: { on_up: [], on_down: [], timeout_ms: 5000 },
     vips,
   };

@@ -1,0 +1,569 @@
+/**
+ * The health checker daemon: the thin loop around the pure decision core (core.ts).
+ *
+ *   scheduler (checks) ─┐
+ *   pid watcher ────────┤                        ┌─ bird link (enable/disable, read-back)
+ *   bird link ──────────┼─ events ─► decideBatch ┼─ hooks (on_up / on_down)
+ *   control socket ─────┤   (one batch per turn) ├─ logs (pino, JSON lines on stdout)
+ *   tick timer ─────────┘                        └─ metrics, status, waiting hold/drain replies
+ *
+ * Events that arrive in one event-loop turn are decided together, so simultaneous changes become
+ * one BIRD operation. Everything that touches the clock, sockets and processes lives here or in
+ * the small modules it wires together; the core only sees events and a `now`.
+ */
+
+import { type Logger, pino } from 'pino';
+import { BirdLink } from './bird-link.ts';
+import {
+  type ConfigProblem,
+  diffVips,
+  formatConfigProblem,
+  type HealthdConfig,
+  loadHealthdConfig,
+} from './config.ts';
+import type {
+  ControlReply,
+  ControlRequest,
+  ErrorReply,
+  ReconcileReply,
+  ReloadReply,
+  ResumeReply,
+  WithdrawReply,
+} from './control-protocol.ts';
+import { type ControlServer, startControlServer } from './control-server.ts';
+import { decideBatch, initialState, nextDeadline } from './core.ts';
+import { type HookOutcome, HookRunner, hookLogFields, type RunCommand } from './hooks.ts';
+import { type HttpEndpoint, startHttp } from './http.ts';
+import { HealthdMetrics } from './metrics.ts';
+import { PidWatcher } from './pid-watch.ts';
+import { Scheduler, systemTimers, type Timers } from './scheduler.ts';
+import { buildStatus, type HealthdStatus } from './status.ts';
+import type { HealthdAction, HealthdEvent, HealthdState } from './types.ts';
+import { birdSettled, WithdrawWaiters } from './withdrawal.ts';
+
+/** Default bound of `hold` / `drain` when the request names none. */
+const DEFAULT_WITHDRAW_TIMEOUT_MS = 30_000;
+
+export interface DaemonOptions {
+  readonly configPath: string;
+  /** Where the JSON log lines go; default stdout. */
+  readonly log?: { write(line: string): void };
+  readonly timers?: Timers;
+  /** Node's process metrics on /metrics (default true). */
+  readonly defaultMetrics?: boolean;
+  /** Pid file probe period (default 100 ms). */
+  readonly pidIntervalMs?: number;
+  /** Ceiling of the BIRD reconnect backoff (default 2000 ms). */
+  readonly birdReconnectMaxMs?: number;
+  /** Runs hook commands (default: spawn without a shell). */
+  readonly runHook?: RunCommand;
+}
+
+/** healthd.yaml has problems; nothing was started. */
+export class HealthdConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super(problems.map(formatConfigProblem).join('\n'));
+    this.name = 'HealthdConfigError';
+    this.problems = problems;
+  }
+}
+
+export class HealthdDaemon {
+  private config: HealthdConfig;
+  private state: HealthdState;
+  private readonly timers: Timers;
+  private readonly logger: Logger;
+  private readonly metrics: HealthdMetrics;
+  private readonly scheduler: Scheduler;
+  private readonly pids: PidWatcher;
+  private readonly hooks: HookRunner;
+  private readonly waiters: WithdrawWaiters;
+  private readonly opts: DaemonOptions;
+  private bird: BirdLink | undefined;
+  private control: ControlServer | undefined;
+  private http: HttpEndpoint | undefined;
+  private queue: HealthdEvent[] = [];
+  private flushScheduled = false;
+  private tickTimer: unknown;
+  /** Conditions on the state that a request waits for (checked after every decision). */
+  private readonly conditions = new Set<{
+    test: (s: HealthdState) => boolean;
+    done: (ok: boolean) => void;
+  }>();
+  private reconciles = 0;
+  private lastReconcile: number | undefined;
+  private readonly startedAt: number;
+  private stopping: Promise<void> | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private resolveDone: () => void = () => {};
+  /** Resolves once the daemon has shut down. */
+  readonly done: Promise<void>;
+
+  /** Reads the configuration, binds the control socket and the HTTP endpoint, starts checking. */
+  static async start(opts: DaemonOptions): Promise<HealthdDaemon> {
+    const loaded = await loadHealthdConfig(opts.configPath);
+    if (loaded.config === undefined) throw new HealthdConfigError(loaded.problems);
+    const daemon = new HealthdDaemon(loaded.config, opts);
+    try {
+      await daemon.open();
+    } catch (err) {
+      await daemon.close();
+      throw err;
+    }
+    return daemon;
+  }
+
+  private constructor(config: HealthdConfig, opts: DaemonOptions) {
+    this.opts = opts;
+    this.config = config;
+    this.timers = opts.timers ?? systemTimers;
+    this.startedAt = this.timers.now();
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+    this.logger = pino(
+      {
+        base: { service: 'intentlb-healthd', node: config.node },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+      },
+      opts.log ?? pino.destination({ dest: 1, sync: true }),
+    );
+    this.metrics = new HealthdMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
+    this.state = initialState(config.vips, this.startedAt, { convergenceMs: config.convergeMs });
+    this.metrics.sync(undefined, this.state);
+    this.scheduler = new Scheduler({
+      timers: this.timers,
+      onResult: (vip, outcome, startedAt) => {
+        this.metrics.check(vip, outcome.ok, outcome.latencyMs);
+        const event: HealthdEvent =
+          outcome.error === undefined
+            ? { type: 'check-result', vip, ok: outcome.ok, latencyMs: outcome.latencyMs, startedAt }
+            : {
+                type: 'check-result',
+                vip,
+                ok: outcome.ok,
+                latencyMs: outcome.latencyMs,
+                error: outcome.error,
+                startedAt,
+              };
+        this.post(event);
+      },
+    });
+    this.pids = new PidWatcher({
+      timers: this.timers,
+      ...(opts.pidIntervalMs === undefined ? {} : { intervalMs: opts.pidIntervalMs }),
+      onEvent: (vip, type, pid) => {
+        this.logger.info({ vip, pid }, type === 'process-exit' ? 'process exited' : 'process running');
+        this.post({ type, vip });
+        if (type === 'process-start') this.scheduler.trigger(vip);
+      },
+    });
+    this.hooks = new HookRunner({
+      config: config.hooks,
+      onOutcome: (o) => this.hookOutcome(o),
+      ...(opts.runHook === undefined ? {} : { run: opts.runHook }),
+    });
+    this.waiters = new WithdrawWaiters({
+      timers: this.timers,
+      bird: () => this.config.mode === 'anycast',
+      convergeMs: () => this.config.convergeMs,
+    });
+  }
+
+  /** The bound HTTP address (the configured port may be 0). */
+  get httpAddress(): { address: string; port: number } | undefined {
+    return this.http === undefined ? undefined : { address: this.http.address, port: this.http.port };
+  }
+
+  get configuration(): HealthdConfig {
+    return this.config;
+  }
+
+  status(): HealthdStatus {
+    return buildStatus(this.state, {
+      node: this.config.node,
+      mode: this.config.mode,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      birdManaged: this.config.mode === 'anycast',
+      birdSocket: this.config.bird.socket,
+      reconciles: this.reconciles,
+      ...(this.lastReconcile === undefined ? {} : { lastReconcile: this.lastReconcile }),
+      wall: (t) => this.wall(t),
+      now: this.timers.now(),
+      pidOf: (vip) => this.pids.status(vip)?.pid,
+    });
+  }
+
+  /** Answers one control request. */
+  async handle(request: ControlRequest): Promise<ControlReply> {
+    if (request.cmd === 'status') return { ok: true, cmd: 'status', status: this.status() };
+    if (this.stopping !== undefined) {
+      return { ok: false, cmd: request.cmd, code: 'E_SHUTTING_DOWN', error: 'healthd is shutting down' };
+    }
+    this.logger.info({ request }, 'control request');
+    switch (request.cmd) {
+      case 'hold':
+        return this.hold(request.vip, request.timeout_ms ?? DEFAULT_WITHDRAW_TIMEOUT_MS);
+      case 'release':
+        return this.release(request.vip);
+      case 'drain':
+        return this.drain(request.timeout_ms ?? DEFAULT_WITHDRAW_TIMEOUT_MS);
+      case 'undrain':
+        return this.undrain();
+      case 'reload':
+        return this.reload();
+      case 'reconcile':
+        return this.reconcile(request.timeout_ms ?? DEFAULT_WITHDRAW_TIMEOUT_MS);
+    }
+  }
+
+  /**
+   * Re-sends the whole desired state to BIRD now (e.g. right after deploy ran `birdc configure`,
+   * which resets every VIP protocol to `disabled`) and answers once BIRD confirmed it.
+   */
+  async reconcile(timeoutMs: number): Promise<ReconcileReply | ErrorReply> {
+    if (this.bird === undefined) {
+      return {
+        ok: false,
+        cmd: 'reconcile',
+        code: 'E_BIRD',
+        error: `BIRD is not used in mode ${this.config.mode}`,
+      };
+    }
+    const began = this.timers.now();
+    if (!this.bird.reconcile()) {
+      return {
+        ok: false,
+        cmd: 'reconcile',
+        code: 'E_BIRD',
+        error: `not connected to BIRD (${this.config.bird.socket})`,
+      };
+    }
+    const ok = await this.waitUntil(birdSettled, timeoutMs);
+    if (!ok) {
+      return {
+        ok: false,
+        cmd: 'reconcile',
+        code: 'E_TIMEOUT',
+        error: `BIRD did not confirm within ${timeoutMs} ms`,
+      };
+    }
+    const protocols = new Set([...this.state.vips.values()].flatMap((v) => v.config.protocols)).size;
+    return { ok: true, cmd: 'reconcile', protocols, waited_ms: Math.round(this.timers.now() - began) };
+  }
+
+  /** Withdraws a VIP until release; answers once BIRD confirmed it and converge_ms passed. */
+  async hold(vip: string, timeoutMs: number): Promise<WithdrawReply | ErrorReply> {
+    const known = this.state.vips.get(vip);
+    if (known === undefined) return this.unknownVip('hold', vip);
+    const before = this.state;
+    const outcome = this.waiters.wait(before, [vip], (s) => s.vips.get(vip)?.draining !== false, timeoutMs);
+    this.post({ type: 'drain', vip });
+    const o = await outcome;
+    return o.ok
+      ? { ok: true, cmd: 'hold', vips: o.vips, waited_ms: o.waitedMs, converged: o.converged }
+      : { ok: false, cmd: 'hold', code: o.code, error: `${vip}: ${o.error}` };
+  }
+
+  /** Ends a hold; the VIP comes back once its checks pass `rise` times. */
+  release(vip: string): ResumeReply | ErrorReply {
+    if (!this.state.vips.has(vip)) return this.unknownVip('release', vip);
+    this.post({ type: 'undrain', vip });
+    return { ok: true, cmd: 'release', vips: [vip] };
+  }
+
+  /** Withdraws every VIP (BGP sessions stay up); answers once confirmed and converged. */
+  async drain(timeoutMs: number): Promise<WithdrawReply | ErrorReply> {
+    const before = this.state;
+    const vips = [...before.vips.keys()].sort();
+    const outcome = this.waiters.wait(before, vips, (s) => s.draining, timeoutMs);
+    this.post({ type: 'drain' });
+    const o = await outcome;
+    return o.ok
+      ? { ok: true, cmd: 'drain', vips: o.vips, waited_ms: o.waitedMs, converged: o.converged }
+      : { ok: false, cmd: 'drain', code: o.code, error: o.error };
+  }
+
+  undrain(): ResumeReply {
+    this.post({ type: 'undrain' });
+    return { ok: true, cmd: 'undrain', vips: [...this.state.vips.keys()].sort() };
+  }
+
+  /** Re-reads healthd.yaml (SIGHUP, `reload`); on problems the running configuration stays. */
+  reload(): Promise<ReloadReply | ErrorReply> {
+    const next = this.reloading.then(() => this.reloadNow());
+    this.reloading = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Withdraws every VIP this daemon may have announced (a node whose checker is gone cannot prove
+   * it serves), waits for BIRD's confirmation and convergence and for running hooks (each bounded),
+   * then closes everything. Idempotent.
+   */
+  shutdown(reason: string): Promise<void> {
+    this.stopping ??= this.shutdownNow(reason);
+    return this.stopping;
+  }
+
+  private async open(): Promise<void> {
+    this.control = await startControlServer(this.config.control, (r) => this.handle(r));
+    this.http = await startHttp(this.config.listen, this.httpRoutes());
+    this.pids.update(this.config.vips);
+    this.scheduler.update(this.config.vips);
+    if (this.config.mode === 'anycast') this.startBird();
+    this.logger.info(
+      {
+        vips: this.config.vips.length,
+        mode: this.config.mode,
+        control: this.config.control,
+        listen: `${this.http.address}:${this.http.port}`,
+        config: this.config.file,
+      },
+      'started',
+    );
+  }
+
+  private httpRoutes() {
+    return {
+      metrics: async () => ({ contentType: this.metrics.contentType, body: await this.metrics.text() }),
+      status: () => this.status(),
+    };
+  }
+
+  private startBird(): void {
+    const link = new BirdLink({
+      config: this.config.bird,
+      timers: this.timers,
+      onEvent: (events) => this.post(...events),
+      state: () => this.state,
+      log: (level, msg, data) => this.logger[level](data ?? {}, msg),
+      onOperation: (result, seconds) => this.metrics.birdOperation(result, seconds),
+      onReconcile: (reason) => {
+        this.reconciles++;
+        this.lastReconcile = this.timers.now();
+        this.metrics.reconcile(reason);
+      },
+      ...(this.opts.birdReconnectMaxMs === undefined ? {} : { reconnectMaxMs: this.opts.birdReconnectMaxMs }),
+    });
+    this.bird = link;
+    link.start();
+  }
+
+  private post(...events: HealthdEvent[]): void {
+    this.queue.push(...events);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const events = this.queue;
+    this.queue = [];
+    if (events.length === 0) return;
+    const now = this.timers.now();
+    const prev = this.state;
+    const { state, actions } = decideBatch(prev, events, now);
+    this.state = state;
+    this.metrics.sync(prev, state);
+    for (const action of actions) this.execute(action);
+    this.waiters.check(state);
+    for (const c of [...this.conditions]) if (c.test(state)) c.done(true);
+    this.armTick(
+      now,
+      events.some((e) => e.type === 'tick'),
+    );
+  }
+
+  private execute(action: HealthdAction): void {
+    switch (action.type) {
+      case 'log':
+        this.logger[action.level](
+          { ...(action.vip === undefined ? {} : { vip: action.vip }), ...action.data },
+          action.msg,
+        );
+        return;
+      case 'bird':
+        this.bird?.apply(action);
+        return;
+      case 'hook':
+        this.hooks.run(action.vip, action.state, this.state.vips.get(action.vip)?.config.prefixes ?? []);
+        return;
+      case 'forget':
+        this.metrics.forget(action.vip);
+        return;
+    }
+  }
+
+  private armTick(now: number, afterTick: boolean): void {
+    if (this.tickTimer !== undefined) this.timers.clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+    if (this.stopping !== undefined && this.state.vips.size === 0) return;
+    const next = nextDeadline(this.state);
+    if (next === undefined) return;
+    // A deadline that a tick just failed to clear would spin; the core should never ask for that.
+    const delay = next > now ? next - now : afterTick ? 100 : 0;
+    this.tickTimer = this.timers.setTimeout(() => {
+      this.tickTimer = undefined;
+      this.post({ type: 'tick' });
+    }, delay);
+  }
+
+  private hookOutcome(o: HookOutcome): void {
+    this.metrics.hook(o.state, o.result);
+    if (o.result === 'ok') this.logger.info(hookLogFields(o), 'hook ran');
+    else this.logger.warn(hookLogFields(o), 'hook failed');
+  }
+
+  private async reloadNow(): Promise<ReloadReply | ErrorReply> {
+    if (this.stopping !== undefined) {
+      return { ok: false, cmd: 'reload', code: 'E_SHUTTING_DOWN', error: 'healthd is shutting down' };
+    }
+    const loaded = await loadHealthdConfig(this.config.file);
+    if (loaded.config === undefined) {
+      const problems = loaded.problems.map(formatConfigProblem);
+      this.logger.error({ problems }, 'reload refused: configuration has problems; keeping the running one');
+      return {
+        ok: false,
+        cmd: 'reload',
+        code: 'E_CONFIG',
+        error: `${problems.length} problem(s) in ${this.config.file}`,
+        problems,
+      };
+    }
+    const old = this.config;
+    const next = loaded.config;
+    const { added, removed, changed } = diffVips(old.vips, next.vips);
+
+    if (next.control !== old.control) {
+      const control = await startControlServer(next.control, (r) => this.handle(r)).catch(
+        (err: unknown) => err,
+      );
+      if (control instanceof Error) {
+        this.logger.error(
+          { error: control.message },
+          'reload refused: cannot listen on the new control socket',
+        );
+        return { ok: false, cmd: 'reload', code: 'E_CONFIG', error: control.message };
+      }
+      const previous = this.control;
+      this.control = control as ControlServer;
+      // Not at once: this very request may have come through the old socket and awaits its reply.
+      this.timers.setTimeout(() => void previous?.close(), 1000);
+    }
+    if (next.listen.address !== old.listen.address || next.listen.port !== old.listen.port) {
+      const http = await startHttp(next.listen, this.httpRoutes()).catch((err: unknown) => err);
+      if (http instanceof Error) {
+        this.logger.error(
+          { error: http.message },
+          'cannot listen on the new HTTP address; keeping the old one',
+        );
+      } else {
+        const previous = this.http;
+        this.http = http as HttpEndpoint;
+        void previous?.close();
+      }
+    }
+    this.config = next;
+    this.state = { ...this.state, options: { ...this.state.options, convergenceMs: next.convergeMs } };
+    this.hooks.update(next.hooks);
+    if (old.mode === 'anycast' && next.mode !== 'anycast') {
+      const link = this.bird;
+      this.bird = undefined;
+      await link?.stop();
+      this.post({ type: 'bird-down' });
+    } else if (next.mode === 'anycast' && this.bird === undefined) {
+      this.startBird();
+    } else {
+      this.bird?.update(next.bird);
+    }
+    this.post({ type: 'config', vips: next.vips });
+    this.scheduler.update(next.vips);
+    this.pids.update(next.vips);
+    this.logger.info({ added, removed, changed }, 'configuration reloaded');
+    return { ok: true, cmd: 'reload', added, removed, changed };
+  }
+
+  private async shutdownNow(reason: string): Promise<void> {
+    this.logger.info({ reason }, 'shutting down: withdrawing every VIP');
+    this.scheduler.stop();
+    this.pids.stop();
+    this.waiters.cancelAll('healthd is shutting down');
+    const before = this.state;
+    const vips = [...before.vips.keys()];
+    const bound = this.config.mode === 'anycast' ? this.config.bird.timeoutMs + 2000 : 1000;
+    const withdrawn = this.waiters.wait(before, vips, () => true, bound);
+    this.post({ type: 'drain' });
+    const outcome = await withdrawn;
+    if (outcome.ok) {
+      this.logger.info(
+        { vips: vips.length, waited_ms: outcome.waitedMs, converged: outcome.converged },
+        'withdrawn',
+      );
+    } else {
+      this.logger.error({ error: outcome.error }, 'could not confirm every VIP withdrawn before exiting');
+    }
+    await this.bounded(this.hooks.idle(), this.config.hooks.timeoutMs + 1000);
+    await this.close();
+    this.logger.info('stopped');
+    this.resolveDone();
+  }
+
+  private async close(): Promise<void> {
+    if (this.tickTimer !== undefined) this.timers.clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+    this.scheduler.stop();
+    this.pids.stop();
+    this.waiters.cancelAll('healthd stopped');
+    for (const c of [...this.conditions]) c.done(false);
+    await Promise.all([this.control?.close(), this.http?.close(), this.bird?.stop()]);
+    this.control = undefined;
+    this.http = undefined;
+    this.bird = undefined;
+  }
+
+  /** Resolves true once `test` holds after a decision, false after `timeoutMs` or on shutdown. */
+  private waitUntil(test: (s: HealthdState) => boolean, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const entry = {
+        test,
+        done: (ok: boolean) => {
+          if (!this.conditions.delete(entry)) return;
+          this.timers.clearTimeout(timer);
+          resolve(ok);
+        },
+      };
+      const timer = this.timers.setTimeout(() => entry.done(false), timeoutMs);
+      this.conditions.add(entry);
+    });
+  }
+
+  private bounded(p: Promise<void>, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.timers.setTimeout(resolve, ms);
+      void p.then(() => {
+        this.timers.clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private unknownVip(cmd: 'hold' | 'release', vip: string): ErrorReply {
+    const known = [...this.state.vips.keys()].sort();
+    return {
+      ok: false,
+      cmd,
+      code: 'E_UNKNOWN_VIP',
+      error: `no VIP ${vip} (known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''})`,
+    };
+  }
+
+  /** A monotonic clock reading as an ISO wall-clock time. */
+  private wall(t: number): string {
+    return new Date(Date.now() - (this.timers.now() - t)).toISOString();
+  }
+}

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { type PidStep, PidWatcher, pidAlive, pidStep, readPidFile } from '../../src/healthd/pid-watch.ts';
+import { systemTimers } from '../../src/healthd/scheduler.ts';
+import type { VipConfig } from '../../src/healthd/types.ts';
+import { withTempDir } from '../helpers/tools.ts';
+import { FakeClock } from './fake-clock.ts';
+
+function vip(name: string, pidfile: string | undefined): VipConfig {
+  return {
+    name,
+    prefixes: [],
+    protocols: [],
+    check: { kind: 'tcp', address: '127.0.0.1', port: 1 },
+    intervalMs: 1000,
+    timeoutMs: 500,
+    rise: 1,
+    fall: 1,
+    holdDownMs: 0,
+    ...(pidfile === undefined ? {} : { pidfile }),
+  };
+}
+
+describe('pid watch: the rule', () => {
+  // [from, observed pid, alive] → expected step
+  const table: [PidStep['status'], number | undefined, number | undefined, boolean, PidStep][] = [
+    ['unknown', undefined, 10, true, { status: 'running', pid: 10, event: 'process-start' }],
+    ['unknown', undefined, undefined, false, { status: 'exited', pid: undefined, event: 'process-exit' }],
+    ['unknown', undefined, 10, false, { status: 'exited', pid: 10, event: 'process-exit' }],
+    ['running', 10, 10, true, { status: 'running', pid: 10 }],
+    ['running', 10, 10, false, { status: 'exited', pid: 10, event: 'process-exit' }],
+    ['running', 10, 11, true, { status: 'running', pid: 11, event: 'process-start' }],
+    ['running', 10, undefined, false, { status: 'exited', pid: undefined, event: 'process-exit' }],
+    ['exited', 10, 10, false, { status: 'exited', pid: 10 }],
+    ['exited', 10, 11, true, { status: 'running', pid: 11, event: 'process-start' }],
+    ['exited', 10, undefined, false, { status: 'exited', pid: undefined }],
+  ];
+  for (const [status, pid, obsPid, alive, expected] of table) {
+    it(`${status} pid ${pid} sees ${obsPid} ${alive ? 'alive' : 'dead'} → ${expected.event ?? 'no event'}`, () => {
+      assert.deepEqual(pidStep({ status, pid }, { pid: obsPid, alive }), expected);
+    });
+  }
+});
+
+describe('pid watch: the watcher', () => {
+  it('reports death within one probe period and a new pid at the next read', async () => {
+    const clock = new FakeClock();
+    const files = new Map<string, number | undefined>([['/run/a.pid', 100]]);
+    const alive = new Set([100]);
+    const events: string[] = [];
+    const w = new PidWatcher({
+      timers: clock,
+      intervalMs: 100,
+      rereadMs: 1000,
+      readPid: async (p) => files.get(p),
+      alive: (pid) => alive.has(pid),
+      onEvent: (v, e, pid) => events.push(`${clock.now()} ${v} ${e} ${pid}`),
+    });
+    w.update([vip('a', '/run/a.pid'), vip('nopid', undefined)]);
+    await clock.advance(0);
+    assert.deepEqual(events, ['0 a process-start 100']);
+    assert.deepEqual(w.status('a'), { status: 'running', pid: 100 });
+    assert.equal(w.status('nopid'), undefined);
+
+    await clock.advance(250);
+    alive.delete(100);
+    await clock.advance(100);
+    assert.deepEqual(events.slice(1), ['300 a process-exit 100'], 'noticed at the next 100 ms probe');
+
+    // The stale pid file keeps the dead pid: no more events until a new process writes it.
+    await clock.advance(2000);
+    assert.equal(events.length, 2);
+    files.set('/run/a.pid', 200);
+    alive.add(200);
+    await clock.advance(1000);
+    assert.equal(events[2]?.endsWith('a process-start 200'), true, events.join('\n'));
+
+    // A restart between two probes (new pid, old one gone) is a start of the new process.
+    alive.delete(200);
+    files.set('/run/a.pid', 300);
+    alive.add(300);
+    await clock.advance(1100);
+    assert.deepEqual(
+      events.slice(3).map((e) => e.split(' ').slice(1).join(' ')),
+      ['a process-exit 200', 'a process-start 300'],
+    );
+
+    w.update([]);
+    alive.delete(300);
+    await clock.advance(2000);
+    assert.equal(events.length, 5, 'no events for a VIP no longer watched');
+    w.stop();
+    assert.equal(clock.timers, 0);
+  });
+
+  it('a missing pid file is an exited process', async () => {
+    const clock = new FakeClock();
+    const events: string[] = [];
+    const w = new PidWatcher({
+      timers: clock,
+      readPid: async () => undefined,
+      alive: () => true,
+      onEvent: (v, e) => events.push(`${v} ${e}`),
+    });
+    w.update([vip('a', '/nope.pid')]);
+    await clock.advance(5000);
+    assert.deepEqual(events, ['a process-exit']);
+    w.stop();
+  });
+
+  it('real processes: a killed child is noticed within a few probes', { timeout: 20_000 }, async () => {
+    await withTempDir(async (dir) => {
+      const pidfile = join(dir, 'a.pid');
+      const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+      try {
+        assert.ok(child.pid);
+        writeFileSync(pidfile, `${child.pid}\n`);
+        assert.equal(await readPidFile(pidfile), child.pid);
+        assert.equal(pidAlive(child.pid), true);
+        const seen: { event: string; at: number }[] = [];
+        const w = new PidWatcher({
+          timers: systemTimers,
+          intervalMs: 50,
+          onEvent: (_v, event) => seen.push({ event, at: performance.now() }),
+        });
+        w.update([vip('a', pidfile)]);
+        const until = async (n: number) => {
+          for (let i = 0; i < 200 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 25));
+        };
+        await until(1);
+        assert.equal(seen[0]?.event, 'process-start');
+        const exited = new Promise((r) => child.once('exit', r));
+        const killedAt = performance.now();
+        child.kill('SIGKILL');
+        await exited;
+        await until(2);
+        w.stop();
+        assert.equal(seen[1]?.event, 'process-exit');
+        assert.ok(seen[1]!.at - killedAt < 2000, `noticed after ${Math.round(seen[1]!.at - killedAt)} ms`);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+  });
+
+  it('readPidFile: first pid of the file; junk and pid 1 are none', async () => {
+    await withTempDir(async (dir) => {
+      const f = join(dir, 'p');
+      const cases: [string, number | undefined][] = [
+        ['1234\n', 1234],
+        ['1234\n5678\n', 1234],
+        ['  42  ', 42],
+        ['', undefined],
+        ['abc\n', undefined],
+        ['1\n', undefined],
+        ['-5\n', undefined],
+        ['99999999999\n', undefined],
+      ];
+      for (const [text, pid] of cases) {
+        writeFileSync(f, text);
+        assert.equal(await readPidFile(f), pid, JSON.stringify(text));
+      }
+      assert.equal(await readPidFile(join(dir, 'missing')), undefined);
+    });
+  });
+});
