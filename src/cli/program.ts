@@ -7,6 +7,7 @@ import { registerDeploy } from './deploy-command.ts';
 import { explainRows, formatSource } from './explain.ts';
 import { registerHealthd } from './healthd-command.ts';
 import { type CliIo, UsageError } from './io.ts';
+import { registerLab } from './lab-command.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
 import { compileSite, diagnosticsJson, report } from './site-input.ts';
 
@@ -121,6 +122,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
 
   registerBuild(program, io, setExit);
+  registerLab(program, io, setExit);
   registerHealthd(program, io, setExit);
   registerDeploy(program, io, setExit);
   for (const r of registrations) r(program, io, setExit);

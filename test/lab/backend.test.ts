@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { runControlCommand, startControl } from '../../src/lab/backend/control.ts';
 import { formatListenSpec, parseListenSpec } from '../../src/lab/backend/listen-spec.ts';
+import { decodeSearchEntry } from '../../src/lab/backend/protocols/ldap.ts';
 import { encodeProxyV1, encodeProxyV2 } from '../../src/lab/backend/proxy-encode.ts';
 import { type BackendHandle, startBackend } from '../../src/lab/backend/server.ts';
 import { generateSelfSigned, type TlsMaterial } from '../../src/lab/backend/tls.ts';
@@ -222,7 +223,7 @@ describe('backend server, in-process', () => {
   before(async () => {
     requireTool('openssl');
     tls = await generateSelfSigned('web1', [LOCALHOST]);
-    const protocols: Protocol[] = ['http', 'smtp', 'ldap', 'mysql', 'pgsql', 'redis', 'tcp'];
+    const protocols: Protocol[] = ['http', 'smtp', 'ldap', 'mysql', 'pgsql', 'redis', 'imap', 'pop3', 'tcp'];
     backend = await startBackend({
       host: 'web1',
       listen: [...protocols.map((p) => spec(p)), spec('http', true), spec('smtp', true)],
@@ -512,6 +513,32 @@ describe('backend server, in-process', () => {
       });
     });
 
+    it('describes the session for a search under cn=session: host, port and the PROXY client', async () => {
+      await talk(port('ldap'), async (c) => {
+        c.send(
+          encodeProxyV2({
+            command: 'proxy',
+            addresses: {
+              source: '198.18.0.77',
+              sourcePort: 1,
+              destination: '198.18.1.10',
+              destinationPort: 389,
+            },
+          }),
+        );
+        // messageID 2, search with baseObject "cn=session" (the rest is not looked at)
+        c.send(Buffer.from('30170201026312040a636e3d73657373696f6e0a01000a0100', 'hex'));
+        const res = await c.until((b) => b.includes(Buffer.from('02010265', 'hex')));
+        assert.equal(res.subarray(2, 5).toString('hex'), '020102');
+        assert.equal(res[5], 0x64, 'a searchResultEntry first');
+        assert.deepEqual(decodeSearchEntry(res), {
+          host: 'web1',
+          port: String(port('ldap')),
+          client: '198.18.0.77',
+        });
+      });
+    });
+
     it('sends a notice of disconnection for unsupported operations', async () => {
       await talk(port('ldap'), async (c) => {
         // messageID 3, a modifyRequest (0x66), which this server does not do
@@ -694,6 +721,42 @@ describe('backend server, in-process', () => {
         await talk(port('tcp'), async (c) => {
           await c.untilClosed();
           assert.equal(c.received.length, 0);
+        });
+      } finally {
+        await backend.setMode('ok');
+      }
+    });
+  });
+
+  describe('imap and pop3', () => {
+    it('greet as HAProxy expects (* OK / +OK) with the client seen, answer and close on LOGOUT/QUIT', async () => {
+      await talk(port('imap'), async (c) => {
+        assert.match(await c.untilText('\r\n'), new RegExp(`^\\* OK .*web1 .*client ${LOCALHOST}`));
+        c.take();
+        c.send('a1 CAPABILITY\r\na2 FETCH 1\r\na3 LOGOUT\r\n');
+        assert.match(await c.untilText('a3 OK'), /a1 OK[\s\S]*a2 BAD[\s\S]*\* BYE/);
+        await c.untilClosed();
+      });
+      await talk(port('pop3'), async (c) => {
+        c.send('PROXY TCP4 198.18.0.9 198.18.1.10 1000 110\r\n');
+        assert.match(await c.untilText('\r\n'), /^\+OK web1 .*client 198\.18\.0\.9/);
+        c.take();
+        c.send('NOOP\r\nQUIT\r\n');
+        assert.match(await c.untilText('signing off'), /^\+OK\r\n\+OK web1 signing off/);
+        await c.untilClosed();
+      });
+    });
+
+    it('refuse and close in mode fail503', async () => {
+      try {
+        await backend.setMode('fail503');
+        await talk(port('imap'), async (c) => {
+          assert.match(await c.untilText('\r\n'), /^\* BYE /);
+          await c.untilClosed();
+        });
+        await talk(port('pop3'), async (c) => {
+          assert.match(await c.untilText('\r\n'), /^-ERR /);
+          await c.untilClosed();
         });
       } finally {
         await backend.setMode('ok');
@@ -954,6 +1017,13 @@ describe('real HAProxy 2.6 health checks', () => {
         ['mysql', spec('mysql'), 'tcp', 'option mysql-check user haproxy post-41'],
         ['pgsql', spec('pgsql'), 'tcp', 'option pgsql-check user haproxy'],
         ['redis', spec('redis'), 'tcp', 'option redis-check'],
+        [
+          'imap',
+          spec('imap'),
+          'tcp',
+          'option tcp-check\n  tcp-check connect\n  tcp-check expect rstring ^\\*\\ OK',
+        ],
+        ['pop3', spec('pop3'), 'tcp', 'option tcp-check\n  tcp-check connect\n  tcp-check expect string +OK'],
         ['http', spec('http'), 'http', 'option httpchk GET /\n  http-check expect status 200'],
         ['http_pp2', spec('http'), 'http', 'option httpchk GET /\n  http-check expect status 200'],
         ['http_pp1', spec('http'), 'http', 'option httpchk GET /\n  http-check expect status 200'],

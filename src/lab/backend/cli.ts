@@ -7,7 +7,7 @@ import type { ListenSpec } from './types.ts';
 export const USAGE = `usage: node --import tsx src/lab/backend/main.ts --host <name> --listen <spec> [--listen <spec> ...]
          [--control <unix-socket-path>] [--tls-cert <pem> --tls-key <pem>] [--proxy-wait-ms <ms>]
 
-  <spec>  <protocol>:<address>:<port>[:tls]   protocol: http smtp ldap mysql pgsql redis tcp
+  <spec>  <protocol>:<address>:<port>[:tls]   protocol: http smtp ldap mysql pgsql redis imap pop3 tcp
           e.g. http:198.18.1.10:8080  smtp:[2001:db8::5]:25  http:198.18.1.10:8443:tls
 
   Control socket lines: "mode ok|fail503|silent|refuse", "status" (one JSON line answers each).

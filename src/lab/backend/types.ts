@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { ProxyHeader } from './proxy-protocol.ts';
 
 /** The protocols a backend port can speak. */
-export const PROTOCOLS = ['http', 'smtp', 'ldap', 'mysql', 'pgsql', 'redis', 'tcp'] as const;
+export const PROTOCOLS = ['http', 'smtp', 'ldap', 'mysql', 'pgsql', 'redis', 'imap', 'pop3', 'tcp'] as const;
 
 /** One of {@link PROTOCOLS}. */
 export type Protocol = (typeof PROTOCOLS)[number];

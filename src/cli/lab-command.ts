@@ -1,0 +1,226 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { MODES } from '../lab/backend/types.ts';
+import { setBackendMode } from '../lab/backend-control.ts';
+import {
+  hostNamespace,
+  LabError,
+  type LabSite,
+  type LabTarget,
+  labApply,
+  labDown,
+  labUp,
+} from '../lab/lab.ts';
+import { IP } from '../lab/netns.ts';
+import { BASIC_TOOLS, preflight } from '../lab/preflight.ts';
+import { defaultLabDir, type LabState, readState } from '../lab/state.ts';
+import { formatStatus, labStatus } from '../lab/status.ts';
+import { DEFAULT_PREFIX, inventoryHosts, isValidPrefix } from '../lab/topology.ts';
+import { validateSite } from '../validate/index.ts';
+import { type CliIo, UsageError } from './io.ts';
+import { compileSite, report } from './site-input.ts';
+
+interface TargetOptions {
+  prefix: string;
+  dir?: string;
+}
+
+/**
+ * `intentlb lab up|apply|status|down|exec|mode`: a whole site on this machine in network
+ * namespaces — a router running BIRD, the LB nodes deployed with `intentlb apply`, backend hosts
+ * and a client.
+ */
+export function registerLab(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  const lab = program
+    .command('lab')
+    .description(
+      'run a whole site on this machine in network namespaces: router (BIRD), LB nodes, backends, client',
+    )
+    .enablePositionalOptions();
+
+  const targetOf = (o: TargetOptions): LabTarget => {
+    if (!isValidPrefix(o.prefix)) {
+      throw new UsageError(`--prefix "${o.prefix}": 1-16 of A-Z a-z 0-9 _ . - (not starting with . _ -)`);
+    }
+    return { prefix: o.prefix, dir: resolve(io.cwd, o.dir ?? defaultLabDir(o.prefix)) };
+  };
+  const withTarget = (cmd: Command): Command =>
+    cmd
+      .option(
+        '--prefix <prefix>',
+        'namespace prefix of the lab (namespaces are <prefix><host>)',
+        DEFAULT_PREFIX,
+      )
+      .option('--dir <dir>', 'the lab state folder (default /run/intentlb-lab/<prefix>)');
+  const guarded =
+    <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+    async (...args: A): Promise<void> => {
+      try {
+        await fn(...args);
+      } catch (e) {
+        if (!(e instanceof LabError)) throw e;
+        io.stderr(`intentlb lab: ${e.message}\n`);
+        setExit(1);
+      }
+    };
+  const needBasics = (): void => {
+    const problems = preflight(BASIC_TOOLS);
+    if (problems.length > 0) throw new LabError(problems.join('\n'));
+  };
+  const running = (t: LabTarget): LabState => {
+    const s = readState(t.dir);
+    if (s === undefined) throw new LabError(`no lab is up in ${t.dir}`);
+    return s;
+  };
+  const loadSite = async (dir: string): Promise<LabSite | undefined> => {
+    const run = await compileSite(dir, io);
+    if (report(run, io) || run.model === undefined) {
+      io.stderr('lab: the site has errors; nothing done\n');
+      setExit(1);
+      return undefined;
+    }
+    const groups = validateSite(run.loaded).value?.groups ?? new Map();
+    return { dir: run.root, model: run.model, inventory: inventoryHosts(groups) };
+  };
+  const progress = (line: string): void => io.stderr(`lab: ${line}\n`);
+
+  withTarget(
+    lab
+      .command('up')
+      .description('bring the site up: namespaces, router, backend hosts, LB nodes (intentlb apply), client')
+      .argument('<site>', 'the site folder')
+      .option(
+        '--static-vips',
+        'route every VIP to every LB node statically (ECMP) instead of learning it by BGP',
+      )
+      .option('--no-deploy', 'wire the network, router and backends only; deploy the LB nodes yourself'),
+  ).action(
+    guarded(async (site: string, o: TargetOptions & { staticVips?: boolean; deploy: boolean }) => {
+      const t = targetOf(o);
+      const s = await loadSite(site);
+      if (s === undefined) return;
+      const r = await labUp(s, { ...t, staticVips: o.staticVips === true, deploy: o.deploy, progress });
+      for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
+      const hosts = r.state.topology.hosts;
+      const count = (role: string): number => hosts.filter((h) => h.role === role).length;
+      const vip = r.state.topology.vips[0]?.address;
+      io.stdout(
+        `lab "${t.prefix}": ${s.model.site.name} up in ${(r.ms / 1000).toFixed(1)} s — ${hosts.length} hosts ` +
+          `(router, client, ${count('node')} LB nodes, ${count('backend')} backend hosts), VIPs routed by ${r.state.routing}` +
+          `${r.state.deploy ? '' : ', LB nodes not deployed'}\n` +
+          (vip === undefined
+            ? ''
+            : `  try: intentlb lab exec client -- curl -sk http://${vip.includes(':') ? `[${vip}]` : vip}/\n`),
+      );
+    }),
+  );
+
+  withTarget(
+    lab
+      .command('apply')
+      .description('re-deploy a changed site to every LB node of the running lab (intentlb apply in each)')
+      .argument('<site>', 'the site folder'),
+  ).action(
+    guarded(async (site: string, o: TargetOptions) => {
+      const t = targetOf(o);
+      const s = await loadSite(site);
+      if (s === undefined) return;
+      const st = await labApply(s, { ...t, progress });
+      io.stdout(`lab "${t.prefix}": ${s.model.site.name} applied to ${st.nodes.length} LB node(s)\n`);
+    }),
+  );
+
+  withTarget(
+    lab
+      .command('status')
+      .description("hosts, namespaces, processes, the router's BGP sessions and its routes to the VIPs")
+      .option('--format <format>', 'text or json', 'text'),
+  ).action(
+    guarded(async (o: TargetOptions & { format: string }) => {
+      if (o.format !== 'text' && o.format !== 'json') throw new UsageError('--format is text or json');
+      needBasics();
+      const st = await labStatus(running(targetOf(o)));
+      io.stdout(o.format === 'json' ? `${JSON.stringify(st, null, 2)}\n` : formatStatus(st));
+      if (!st.healthy) setExit(1);
+    }),
+  );
+
+  withTarget(
+    lab.command('down').description('stop every process of the lab and remove its namespaces and files'),
+  ).action(
+    guarded(async (o: TargetOptions) => {
+      needBasics();
+      const t = targetOf(o);
+      const r = await labDown(t);
+      io.stdout(
+        r.wasUp
+          ? `lab "${t.prefix}": down in ${(r.ms / 1000).toFixed(1)} s\n`
+          : `no lab is up in ${t.dir}; nothing to do\n`,
+      );
+    }),
+  );
+
+  withTarget(
+    lab
+      .command('exec')
+      .description("run a command inside a lab host's namespace, e.g. lab exec client -- curl ...")
+      .argument('<host>', 'router, client, an LB node or a backend host')
+      .argument('<command...>', 'the command and its arguments (after --)')
+      .passThroughOptions(),
+  ).action(
+    guarded(async (host: string, command: string[], o: TargetOptions) => {
+      needBasics();
+      const ns = hostNamespace(running(targetOf(o)), host);
+      const argv = command[0] === '--' ? command.slice(1) : command;
+      if (argv.length === 0) throw new UsageError('lab exec needs a command after the host');
+      setExit(await execIn(ns, argv, io));
+    }),
+  );
+
+  withTarget(
+    lab
+      .command('mode')
+      .description(`make a backend host fail or recover: ${MODES.join(', ')}`)
+      .argument('<host>', 'a backend host')
+      .argument('<mode>', MODES.join(' | ')),
+  ).action(
+    guarded(async (host: string, mode: string, o: TargetOptions) => {
+      const s = running(targetOf(o));
+      if (!s.backends.some((b) => b.host === host)) {
+        throw new LabError(
+          `"${host}" runs no backend (backend hosts: ${s.backends.map((b) => b.host).join(', ')})`,
+        );
+      }
+      try {
+        await setBackendMode(s.dir, host, mode);
+      } catch (e) {
+        throw new LabError((e as Error).message);
+      }
+      io.stdout(`${host}: ${mode}\n`);
+    }),
+  );
+}
+
+/** Runs a command in a namespace; at a terminal it gets the terminal, otherwise its output goes through `io`. */
+function execIn(ns: string, command: string[], io: CliIo): Promise<number> {
+  const interactive = process.stdin.isTTY === true;
+  const [cmd, ...args] = command;
+  return new Promise((done) => {
+    const child = spawn(IP, ['netns', 'exec', ns, cmd!, ...args], {
+      stdio: interactive ? 'inherit' : ['inherit', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => io.stdout(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => io.stderr(d.toString()));
+    child.on('error', (e) => {
+      io.stderr(`intentlb lab: ${e.message}\n`);
+      done(127);
+    });
+    child.on('close', (code, signal) => done(code ?? (signal === null ? 1 : 128 + signalNumber(signal))));
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 1;
+}

@@ -1,0 +1,46 @@
+/**
+ * How the lab starts its backend program. Through tsx each Node process spends ~0.35 s of CPU
+ * compiling before it serves; a site has dozens of backend hosts, so the lab bundles the program
+ * once into plain JavaScript (esbuild, the compiler tsx itself uses) and starts that in ~0.06 s.
+ * Without esbuild it falls back to tsx.
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('./backend/main.ts', import.meta.url));
+/** The repository root: where `--import tsx` resolves from. */
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Esbuild {
+  build(options: {
+    entryPoints: string[];
+    bundle: boolean;
+    platform: 'node';
+    format: 'esm';
+    target: string;
+    outfile: string;
+    logLevel: 'silent';
+  }): Promise<unknown>;
+}
+
+/** The command line (without arguments) that runs the backend program; bundles into `dir`. */
+export async function backendCommand(dir: string): Promise<string[]> {
+  const outfile = join(dir, 'backend.mjs');
+  try {
+    const requireFromTsx = createRequire(fileURLToPath(import.meta.resolve('tsx')));
+    const esbuild = requireFromTsx('esbuild') as Esbuild;
+    await esbuild.build({
+      entryPoints: [MAIN],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: `node${process.versions.node.split('.')[0]}`,
+      outfile,
+      logLevel: 'silent',
+    });
+    return [process.execPath, outfile];
+  } catch {
+    return [process.execPath, '--import', 'tsx', MAIN];
+  }
+}

@@ -1,0 +1,2 @@
+/** A problem the operator can act on: printed as is, exit code 1. */
+export class LabError extends Error {}

@@ -1,0 +1,158 @@
+/**
+ * `intentlb lab status`: hosts and namespaces, processes alive, the router's BGP sessions (through
+ * BIRD's control socket) and its routes to the VIPs, as BIRD selected them and as the kernel
+ * forwards them (the ECMP next hops).
+ */
+import { execFile } from 'node:child_process';
+import { BirdClient } from '../runtime/bird-client.ts';
+import { familyOf } from '../vocabulary/strings.ts';
+import { IP, listNamespaces } from './netns.ts';
+import { isAlive } from './processes.ts';
+import type { LabState } from './state.ts';
+
+export interface LabStatus {
+  prefix: string;
+  dir: string;
+  site: string;
+  routing: LabState['routing'];
+  phase: LabState['phase'];
+  startedAt: string;
+  hosts: { name: string; role: string; ns: string; addresses: string[]; namespace: boolean }[];
+  processes: { kind: string; host: string; pid: number; alive: boolean; log: string }[];
+  /** The router's BGP sessions; undefined when BIRD did not answer (see `birdError`). */
+  bgp?: { name: string; state: string; info: string; since: string }[];
+  /** VIP routes: BIRD's (protocol and next hops of each) and the kernel's next hops. */
+  routes?: { vip: string; instance: string; bird: { protocol: string; via: string[] }[]; kernel: string[] }[];
+  birdError?: string;
+  /** Every namespace there and every process alive. */
+  healthy: boolean;
+}
+
+/** Collects the status of a running lab. */
+export async function labStatus(s: LabState): Promise<LabStatus> {
+  const present = new Set(listNamespaces());
+  const hosts = s.topology.hosts.map((h) => ({
+    name: h.name,
+    role: h.role,
+    ns: h.ns,
+    addresses: h.addresses.map((a) => `${a.address}/${a.prefixLength}`),
+    namespace: present.has(h.ns),
+  }));
+  const processes = s.processes.map((p) => ({
+    kind: p.kind,
+    host: p.host,
+    pid: p.pid,
+    alive: isAlive(p),
+    log: p.log,
+  }));
+  const out: LabStatus = {
+    prefix: s.prefix,
+    dir: s.dir,
+    site: s.site,
+    routing: s.routing,
+    phase: s.phase,
+    startedAt: s.startedAt,
+    hosts,
+    processes,
+    healthy: hosts.every((h) => h.namespace) && processes.every((p) => p.alive),
+  };
+  const kernel = await kernelRoutes(s.topology.hosts.find((h) => h.role === 'router')!.ns);
+  try {
+    const c = await BirdClient.connect(s.router.socket, { timeoutMs: 2000 });
+    try {
+      out.bgp = (await c.showProtocols())
+        .filter((p) => p.proto === 'BGP')
+        .map((p) => ({ name: p.name, state: p.state, info: p.info, since: p.since }));
+      out.routes = [];
+      for (const v of s.topology.vips) {
+        const routes = await c.showRoute(`${v.address}/${v.prefixLength}`);
+        out.routes.push({
+          vip: v.address,
+          instance: v.instance,
+          bird: routes.map((r) => ({
+            protocol: r.protocol,
+            via: r.details.flatMap((d) => /^via (\S+)/.exec(d)?.[1] ?? []),
+          })),
+          kernel: kernel.get(v.address) ?? [],
+        });
+      }
+    } finally {
+      c.close();
+    }
+  } catch (e) {
+    out.birdError = e instanceof Error ? e.message : String(e);
+    out.healthy = false;
+  }
+  return out;
+}
+
+/** The status for people. */
+export function formatStatus(st: LabStatus): string {
+  const lines: string[] = [];
+  lines.push(
+    `lab "${st.prefix}" (${st.phase}, since ${st.startedAt}): site ${st.site}, VIPs routed by ${st.routing}; state in ${st.dir}`,
+  );
+  lines.push('', 'hosts:');
+  const w = Math.max(...st.hosts.map((h) => h.name.length));
+  const wn = Math.max(...st.hosts.map((h) => h.ns.length));
+  for (const h of st.hosts) {
+    const procs = st.processes
+      .filter((p) => p.host === h.name)
+      .map((p) => `${p.kind} ${p.pid} ${p.alive ? 'alive' : 'DEAD'}`);
+    lines.push(
+      `  ${h.name.padEnd(w)}  ${h.role.padEnd(7)}  ${h.ns.padEnd(wn)}${h.namespace ? '' : ' (MISSING)'}  ${h.addresses.join(' ')}${procs.length > 0 ? `  [${procs.join(', ')}]` : ''}`,
+    );
+  }
+  if (st.birdError !== undefined) {
+    lines.push('', `router: BIRD does not answer: ${st.birdError}`);
+  } else {
+    lines.push('', 'BGP sessions (router):');
+    if (st.bgp?.length === 0) lines.push('  none');
+    for (const b of st.bgp ?? []) lines.push(`  ${b.name}  ${b.state}  ${b.info}  since ${b.since}`);
+    lines.push('', 'routes to the VIPs (router):');
+    const wv = Math.max(0, ...(st.routes ?? []).map((r) => r.vip.length));
+    for (const r of st.routes ?? []) {
+      const bird = r.bird.map((b) => `${b.protocol} via ${b.via.join(', ') || '?'}`).join('; ');
+      lines.push(
+        `  ${r.vip.padEnd(wv)}  ${r.kernel.length > 0 ? `kernel via ${r.kernel.join(', ')}` : 'NO ROUTE'}${bird === '' ? '' : `  (bird: ${bird})`}  ${r.instance}`,
+      );
+    }
+  }
+  lines.push('', st.healthy ? 'all hosts and processes are up' : 'NOT HEALTHY: see above');
+  return `${lines.join('\n')}\n`;
+}
+
+interface IpRoute {
+  dst?: string;
+  gateway?: string;
+  nexthops?: { gateway?: string }[];
+}
+
+/** VIP (host route) → the kernel's next hops, from `ip -j route` in the router's namespace. */
+async function kernelRoutes(ns: string): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const family of ['-4', '-6']) {
+    const text = await new Promise<string>((resolve) => {
+      execFile(
+        IP,
+        ['-j', '-n', ns, family, 'route', 'show'],
+        { encoding: 'utf8', timeout: 5000 },
+        (err, so) => resolve(err === null ? so : '[]'),
+      );
+    });
+    let routes: IpRoute[];
+    try {
+      routes = JSON.parse(text) as IpRoute[];
+    } catch {
+      routes = [];
+    }
+    for (const r of routes) {
+      if (r.dst === undefined) continue;
+      const dst = r.dst.replace(familyOf(r.dst) === 4 ? /\/32$/ : /\/128$/, '');
+      const hops =
+        r.nexthops?.flatMap((h) => h.gateway ?? []) ?? (r.gateway === undefined ? [] : [r.gateway]);
+      if (hops.length > 0) out.set(dst, hops);
+    }
+  }
+  return out;
+}
