@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
+import { requireRoot, requireTool } from '../helpers/tools.ts';
+import { cleanupLab, cli, eventually, inNs, namespacesWith } from '../lab/lab-client.ts';
+
+// examples/campus in the lab with VIPs by BGP: killing one node's HAProxy instance withdraws that
+// VIP from that node only, the other node keeps serving, and the restarted instance is announced
+// again; a planned drain under load loses no request. bench/lab/failover.ts measures the windows.
+const CAMPUS = new URL('../../examples/campus/', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
+const LOADER = new URL('../../bench/lab/failover-loader.mjs', import.meta.url).pathname;
+const PREFIX = 'ilba-';
+const DIR = defaultLabDir(PREFIX);
+const WIKI = '198.18.100.12';
+const OTHERS = ['198.18.100.10', '198.18.100.11', '198.18.100.13', '198.18.101.40'];
+const ADDR: Record<string, string> = { lb1: '198.18.0.11', lb2: '198.18.0.12' };
+
+describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () => {
+  let state: LabState;
+  const ns = (host: string): string => state.topology.hosts.find((h) => h.name === host)!.ns;
+  const root = (node: string): string => state.nodes.find((n) => n.name === node)!.root;
+  const hops = async (vip: string): Promise<string[]> => {
+    const r = await inNs(ns('router'), ['ip', 'route', 'show', `${vip}/32`]);
+    return [...r.stdout.matchAll(/via (\S+)/g)].map((m) => m[1]!).sort();
+  };
+  const onBoth = async (vips: string[]): Promise<boolean> => {
+    for (const v of vips) if ((await hops(v)).length !== 2) return false;
+    return true;
+  };
+  /** Runs the bench's loader in the client namespace while `during` runs; returns [ok, failed]. */
+  const underLoad = async (ms: number, during: () => Promise<void>): Promise<[number, number]> => {
+    const loader = inNs(
+      ns('client'),
+      [process.execPath, LOADER, WIKI, '80', '4', String(ms), '1000'],
+      ms + 20_000,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    await during();
+    const r = await loader;
+    assert.equal(r.code, 0, r.stderr);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('{'))!;
+    const results = (JSON.parse(line) as { results: [number, number, number, string][] }).results;
+    const failed = results.filter((x) => x[2] === 0).length;
+    return [results.length - failed, failed];
+  };
+
+  before(async () => {
+    requireRoot();
+    for (const t of ['ip', 'haproxy', 'bird', 'keepalived', 'nft']) requireTool(t);
+    await cleanupLab(PREFIX, DIR);
+    const r = await cli(['lab', 'up', CAMPUS, '--prefix', PREFIX]);
+    assert.equal(r.code, 0, r.stderr);
+    state = readState(DIR)!;
+    await eventually(() => onBoth([WIKI, ...OTHERS]), 90_000, 'every VIP routed over both nodes');
+  });
+
+  after(async () => {
+    await cleanupLab(PREFIX, DIR);
+    assert.deepEqual(namespacesWith(PREFIX), []);
+  });
+
+  for (const [i, node] of ['lb1', 'lb2', 'lb1'].entries()) {
+    it(`run ${i + 1}: killing web-wiki's HAProxy on ${node} withdraws only that VIP from ${node}`, async () => {
+      const other = node === 'lb1' ? 'lb2' : 'lb1';
+      const pidfile = join(root(node), 'run/intentlb/haproxy/web-wiki.pid');
+      const pid = Number(readFileSync(pidfile, 'utf8').trim().split('\n')[0]);
+      const [ok] = await underLoad(4000, async () => {
+        process.kill(pid, 'SIGKILL');
+        await eventually(async () => (await hops(WIKI)).join() === ADDR[other], 5000, 'wiki withdrawn');
+        assert.ok(await onBoth(OTHERS), 'the other VIPs stay on both nodes');
+      });
+      assert.ok(ok > 500, `the other node kept serving (${ok} ok)`);
+      // Re-announced after the supervisor's restart, the hold-down (5 s, doubled on repeats) and rise.
+      await eventually(
+        async () =>
+          Number(readFileSync(pidfile, 'utf8').trim().split('\n')[0]) !== pid && (await onBoth([WIKI])),
+        90_000,
+        `web-wiki on ${node} re-announced after its restart`,
+      );
+    });
+  }
+
+  it('a planned drain and undrain under load loses no request', async () => {
+    const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
+    const hd = (cmd: string) =>
+      inNs(ns('lb1'), [process.execPath, `${ROOT}bin/intentlb.mjs`, 'healthd', cmd, '--config', config]);
+    const [ok, failed] = await underLoad(5000, async () => {
+      assert.equal((await hd('drain')).code, 0);
+      assert.equal((await hops(WIKI)).join(), ADDR.lb2, 'drained: routed to lb2 only');
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal((await hd('undrain')).code, 0);
+    });
+    assert.equal(failed, 0, `${failed} of ${ok + failed} requests failed`);
+    await eventually(() => onBoth([WIKI, ...OTHERS]), 30_000, 'announced again after undrain');
+  });
+});
