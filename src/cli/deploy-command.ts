@@ -18,13 +18,7 @@ import { healthdRequest } from '../deploy/healthd-request.ts';
 import { nodeHooks } from '../deploy/hooks.ts';
 import { computePlan, describeAction, type Plan } from '../deploy/plan.ts';
 import { formatStatus, nodeStatus } from '../deploy/status.ts';
-import {
-  currentGeneration,
-  openStore,
-  readApplied,
-  readGeneration,
-  type Store,
-} from '../deploy/store.ts';
+import { currentGeneration, openStore, readApplied, readGeneration, type Store } from '../deploy/store.ts';
 import { Supervisor } from '../deploy/supervisor.ts';
 import { IP } from '../lab/netns.ts';
 import { type CliIo, UsageError } from './io.ts';

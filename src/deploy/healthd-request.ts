@@ -1,4 +1,8 @@
-import { HealthdControlError, HealthdRefusedError, healthdRequest as request } from '../healthd/control-client.ts';
+import {
+  HealthdControlError,
+  HealthdRefusedError,
+  healthdRequest as request,
+} from '../healthd/control-client.ts';
 import { OperationError } from './errors.ts';
 import type { HealthdRequest } from './hooks.ts';
 
