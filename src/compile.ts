@@ -6,7 +6,15 @@ import { ServiceScope } from './infer/context.ts';
 import { chainResolvers, type DnsResolver, resolveAll, staticResolver, systemResolver } from './infer/dns.ts';
 import { inferService } from './infer/service.ts';
 import { type LoadedSite, type SourceFile, serviceId } from './load/index.ts';
-import { checkLocks, type Layer, type Lock, mergeLayers, type Tree } from './merge/index.ts';
+import {
+  checkLocks,
+  type Layer,
+  type Lock,
+  type Merged,
+  mergeLayer,
+  mergeLayers,
+  type Tree,
+} from './merge/index.ts';
 import { groupInstances, type Model, type ServiceModel, type TeamModel } from './model/index.ts';
 import { type SiteContext, validateFile, validateSite } from './validate/index.ts';
 import { defaultsSchema, serviceSchema } from './vocabulary/schemas.ts';
@@ -54,8 +62,9 @@ export async function compile(loaded: LoadedSite, opts: CompileOptions): Promise
   }
 
   const scopes = new Map<string, ServiceScope>();
+  const chains = new Map<string, DefaultsChain | undefined>();
   for (const file of loaded.services) {
-    const scope = scopeFor(file, defaults, diagnostics);
+    const scope = scopeFor(file, defaults, chains, diagnostics);
     if (scope) scopes.set(scope.id, scope);
   }
 
@@ -97,9 +106,17 @@ function finish(model: Model | undefined, services: ServiceModel[], diagnostics:
   return { model, services, diagnostics: uniqueDiagnostics(diagnostics) };
 }
 
+/** The defaults files above a folder, root first, merged: once per folder, not per service. */
+interface DefaultsChain {
+  layers: Layer[];
+  locks: Lock[];
+  merged: Merged;
+}
+
 function scopeFor(
   file: SourceFile,
   defaults: ReadonlyMap<string, DefaultsLayer>,
+  chains: Map<string, DefaultsChain | undefined>,
   diagnostics: Diagnostic[],
 ): ServiceScope | undefined {
   if (!file.ok) return undefined;
@@ -107,7 +124,22 @@ function scopeFor(
   diagnostics.push(...r.diagnostics);
   if (!r.value) return undefined;
   const id = serviceId(file);
-  const parts = id.split('/').slice(0, -1);
+  const folder = id.slice(0, Math.max(0, id.lastIndexOf('/')));
+  if (!chains.has(folder)) chains.set(folder, defaultsChain(folder, defaults));
+  const chain = chains.get(folder);
+  if (!chain) return undefined;
+  const data = r.value as Tree;
+  const layers = [...chain.layers, { file, data }];
+  diagnostics.push(...checkLocks(layers, chain.locks));
+  return new ServiceScope(id, file, layers, mergeLayer(chain.merged, data, chain.layers.length));
+}
+
+/** The chain of defaults for services in `folder`; undefined when one of its files has errors. */
+function defaultsChain(
+  folder: string,
+  defaults: ReadonlyMap<string, DefaultsLayer>,
+): DefaultsChain | undefined {
+  const parts = folder === '' ? [] : folder.split('/');
   const layers: Layer[] = [];
   const locks: Lock[] = [];
   for (let depth = 0; depth <= parts.length; depth++) {
@@ -117,9 +149,7 @@ function scopeFor(
     for (const key of d.locks) locks.push({ key, layer: layers.length });
     layers.push(d.layer);
   }
-  layers.push({ file, data: r.value as Tree });
-  diagnostics.push(...checkLocks(layers, locks));
-  return new ServiceScope(id, file, layers, mergeLayers(layers));
+  return { layers, locks, merged: mergeLayers(layers) };
 }
 
 function defaultResolver(ctx: SiteContext): DnsResolver {

@@ -3,6 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Model } from '../model/index.ts';
 import { intentRevision, renderNode } from '../render/node.ts';
+import { SharedParts } from '../render/shared.ts';
 import { DEFAULT_LAYOUT, type NodeLayout, type RenderedFile } from '../render/types.ts';
 import { findTool, pool } from './run-tool.ts';
 import { allValidators, type Validator } from './validators.ts';
@@ -30,7 +31,8 @@ export function renderSite(
   layout: NodeLayout = DEFAULT_LAYOUT,
 ): { name: string; files: RenderedFile[] }[] {
   const rev = intentRevision(sources, certs);
-  return model.site.nodes.map((n) => ({ name: n.name, files: renderNode(model, n, layout, rev) }));
+  const shared = new SharedParts();
+  return model.site.nodes.map((n) => ({ name: n.name, files: renderNode(model, n, layout, rev, shared) }));
 }
 
 export function writeFiles(dir: string, files: readonly RenderedFile[]): void {

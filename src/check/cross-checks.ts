@@ -23,13 +23,14 @@ export function checkAcross(
       ['vip6', s.vip6],
     ] as const) {
       if (addr === undefined) continue;
-      const where = scope.where(scope.get([key]) !== undefined ? [key] : ['fqdn']);
+      // Located only for a finding: most services have none.
+      const where = () => scope.where(scope.get([key]) !== undefined ? [key] : ['fqdn']);
       const node = nodeAddrs.get(addr);
       if (node !== undefined) {
         out.push(
           diag('E_VIP_NODE', {
             message: `${key} ${addr} is the address of node ${node}`,
-            ...where,
+            ...where(),
             path: key,
             hint: 'a VIP must be an address of its own',
           }),
@@ -43,7 +44,7 @@ export function checkAcross(
           out.push(
             diag('E_VIP_CONFLICT', {
               message: `${addr} port ${l.port} is already claimed by service ${other.id}`,
-              ...where,
+              ...where(),
               path: key,
               hint: 'give one of the services another VIP or port',
               related: [{ ...o, message: `${other.id} claims it here` }],

@@ -1,22 +1,40 @@
-import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { type Diagnostic, diag, type Location } from '../diagnostics/index.ts';
+import { parseFast } from './fast-yaml.ts';
+import { linePos, lineStartsOf, type PosNode, positionsOf } from './positions.ts';
 
 /** One parsed YAML file of the site, with what is needed to map a path back to file:line:column. */
 export interface SourceFile {
   /** Site-relative path with `/`. */
   path: string;
   text: string;
-  doc: Document.Parsed;
-  lines: LineCounter;
+  /** Where each node starts; undefined for an empty document. */
+  positions: PosNode | undefined;
+  /** Offsets where the text's lines start, for turning positions into line and column. */
+  lineStarts: readonly number[];
   /** false when the file had YAML errors: later stages skip it. */
   ok: boolean;
-  /** `doc.toJS()` when ok, else undefined. */
+  /** The file's value (`{}` for an empty file) when ok, else `{}`. */
   data: unknown;
 }
 
 export type PathSegment = string | number;
 
+/**
+ * Parses one file: by the fast reader when the text stays in its subset (nearly every intent
+ * file), else by the `yaml` library, which also reports the syntax errors. Both give the same data
+ * and positions for the texts the fast reader accepts.
+ */
 export function parseSource(path: string, text: string): { file: SourceFile; diagnostics: Diagnostic[] } {
+  const fast = parseFast(text);
+  if (fast) {
+    const file = { path, text, positions: fast.positions, lineStarts: lineStartsOf(text), ok: true };
+    return { file: { ...file, data: fast.data ?? {} }, diagnostics: [] };
+  }
+  return parseWithLibrary(path, text);
+}
+
+function parseWithLibrary(path: string, text: string): { file: SourceFile; diagnostics: Diagnostic[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const diagnostics: Diagnostic[] = [];
@@ -47,7 +65,8 @@ export function parseSource(path: string, text: string): { file: SourceFile; dia
       );
     }
   }
-  return { file: { path, text, doc, lines, ok, data: data ?? {} }, diagnostics };
+  const positions = positionsOf(doc.contents);
+  return { file: { path, text, positions, lineStarts: lines.lineStarts, ok, data: data ?? {} }, diagnostics };
 }
 
 function firstLine(s: string): string {
@@ -63,42 +82,26 @@ export function locate(
   path: readonly PathSegment[],
   part: 'key' | 'value' = 'key',
 ): Location {
-  let node: unknown = file.doc.contents;
-  let best: Node | null = isNodeLike(node) ? node : null;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i];
-    const last = i === path.length - 1;
-    if (isMap(node)) {
-      const pair = node.items.find(
-        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
-      );
-      if (!pair) break;
-      if (last && part === 'key' && isNodeLike(pair.key)) return at(file, pair.key);
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
+  let node = file.positions;
+  let best = node;
+  for (let i = 0; i < path.length && node !== undefined; i++) {
+    const seg = path[i]!;
+    if (node.kind === 'map') {
+      const entry = node.entries.get(String(seg));
+      if (!entry) break;
+      if (i === path.length - 1 && part === 'key') return at(file, entry.key);
+      node = entry.value;
+    } else if (node.kind === 'seq' && typeof seg === 'number') {
       node = node.items[seg];
     } else {
       break;
     }
-    if (isNodeLike(node)) best = node;
-    else break;
+    if (node !== undefined) best = node;
   }
-  return best ? at(file, best) : { file: file.path, line: 1, column: 1 };
+  return best ? at(file, best.at) : { file: file.path, line: 1, column: 1 };
 }
 
-function isNodeLike(n: unknown): n is Node {
-  return typeof n === 'object' && n !== null && 'range' in n && Array.isArray((n as Node).range);
-}
-
-function at(file: SourceFile, node: Node): Location {
-  const offset = node.range?.[0] ?? 0;
-  const pos = file.lines.linePos(offset);
+function at(file: SourceFile, offset: number): Location {
+  const pos = linePos(file.lineStarts, offset);
   return { file: file.path, line: pos.line, column: pos.col };
-}
-
-/** Keys written in a map at `path`, with their own positions (for unknown-key reports). */
-export function keysAt(file: SourceFile, path: readonly PathSegment[]): string[] {
-  const node = path.length === 0 ? file.doc.contents : file.doc.getIn(path, true);
-  if (!isMap(node)) return [];
-  return node.items.flatMap((p) => (isScalar(p.key) ? [String(p.key.value)] : []));
 }

@@ -37,13 +37,35 @@ export function mergeValues(base: unknown, over: unknown): unknown {
 
 /** Folds the layers in order (root defaults first, service file last), recording provenance. */
 export function mergeLayers(layers: readonly Layer[]): Merged {
-  let value: Tree = {};
-  const origin = new Map<string, number>();
-  layers.forEach((layer, index) => {
-    value = mergeValues(value, layer.data) as Tree;
-    for (const path of keyPaths(layer.data)) origin.set(path.join('.'), index);
+  return layers.reduce<Merged>((merged, layer, index) => mergeLayer(merged, layer.data, index), {
+    value: {},
+    origin: new Map(),
   });
-  return { value, origin };
+}
+
+/**
+ * One step of `mergeLayers`: `data`, the layer at `index`, over what the layers before it merged
+ * to. The defaults above a folder are merged once, and each service of the folder onto them.
+ */
+export function mergeLayer(base: Merged, data: Tree, index: number): Merged {
+  const origin = new Map(base.origin);
+  setOrigins(origin, data, undefined, index);
+  return { value: mergeValues(base.value, data) as Tree, origin };
+}
+
+/** `origin.set(path.join('.'), index)` for every one of `keyPaths(tree)`, without the arrays. */
+function setOrigins(
+  origin: Map<string, number>,
+  tree: Tree,
+  prefix: string | undefined,
+  index: number,
+): void {
+  for (const key of Object.keys(tree)) {
+    const path = prefix === undefined ? key : `${prefix}.${key}`;
+    origin.set(path, index);
+    const v = tree[key];
+    if (isTree(v)) setOrigins(origin, v, path, index);
+  }
 }
 
 /** Every key path set in a tree: each map key, recursing into maps but not into lists. */

@@ -18,34 +18,7 @@ export function groupInstances(services: readonly ServiceModel[], site: SiteMode
   } else if (site.instances === 'per-group') {
     for (const s of services) add(s.team ?? s.id.split('/')[0] ?? s.id, s);
   } else {
-    // Union-find over addresses: a service with vip A and vip6 X shares a process with any other on A or X.
-    const parent = new Map<string, string>();
-    const find = (x: string): string => {
-      let r = x;
-      while (parent.get(r) !== r) r = parent.get(r)!;
-      parent.set(x, r);
-      return r;
-    };
-    const union = (a: string, b: string): void => {
-      const ra = find(a);
-      const rb = find(b);
-      if (ra === rb) return;
-      const [keep, drop] = ra < rb ? [ra, rb] : [rb, ra];
-      parent.set(drop, keep);
-    };
-    for (const s of services) {
-      parent.set(`svc:${s.id}`, `svc:${s.id}`);
-      for (const a of addresses(s)) if (!parent.has(`ip:${a}`)) parent.set(`ip:${a}`, `ip:${a}`);
-    }
-    for (const s of services) for (const a of addresses(s)) union(`svc:${s.id}`, `ip:${a}`);
-    const byRoot = new Map<string, ServiceModel[]>();
-    for (const s of services) {
-      const root = find(`svc:${s.id}`);
-      const list = byRoot.get(root);
-      if (list) list.push(s);
-      else byRoot.set(root, [s]);
-    }
-    for (const list of byRoot.values()) {
+    for (const list of sharingAddresses(services)) {
       const first = [...list].sort((a, b) => a.id.localeCompare(b.id))[0]!;
       add(slug(first.id), first);
       for (const s of list) if (s !== first) add(slug(first.id), s);
@@ -64,6 +37,41 @@ export function groupInstances(services: readonly ServiceModel[], site: SiteMode
   });
 }
 
+/**
+ * Services that share an address, transitively: a service with vip A and vip6 X is with any other
+ * on A or X. Union-find over service indexes; groups in order of their first service, each in
+ * service order.
+ */
+function sharingAddresses(services: readonly ServiceModel[]): ServiceModel[][] {
+  const parent = services.map((_, i) => i);
+  const root = (i: number): number => {
+    let r = i;
+    while (parent[r] !== r) r = parent[r]!;
+    for (let x = i; parent[x] !== r; ) {
+      const up = parent[x]!;
+      parent[x] = r;
+      x = up;
+    }
+    return r;
+  };
+  const owner = new Map<string, number>();
+  services.forEach((s, i) => {
+    for (const a of addresses(s)) {
+      const o = owner.get(a);
+      if (o === undefined) owner.set(a, i);
+      else parent[root(i)] = root(o);
+    }
+  });
+  const byRoot = new Map<number, ServiceModel[]>();
+  services.forEach((s, i) => {
+    const r = root(i);
+    const list = byRoot.get(r);
+    if (list) list.push(s);
+    else byRoot.set(r, [s]);
+  });
+  return [...byRoot.values()];
+}
+
 function addresses(s: ServiceModel): string[] {
   return [s.vip, s.vip6].filter((a): a is string => a !== undefined);
 }
@@ -78,15 +86,28 @@ export function slug(id: string): string {
  * move the others' ports (which would reload them). Collisions probe to the next free port.
  */
 export function stablePorts(names: readonly string[], base: number): Map<string, number> {
-  const used = new Set<number>();
+  // next[i] === i: slot i is free; else a slot to try after it. Probing follows the chain to the
+  // first free slot (linear probing, without walking a long run of taken slots again and again).
+  const next = Int32Array.from({ length: PORT_SPAN }, (_, i) => i);
   const out = new Map<string, number>();
   for (const name of [...names].sort()) {
-    let slot = fnv1a(name) % PORT_SPAN;
-    while (used.has(slot)) slot = (slot + 1) % PORT_SPAN;
-    used.add(slot);
+    const slot = freeSlot(next, fnv1a(name) % PORT_SPAN);
+    next[slot] = (slot + 1) % PORT_SPAN;
     out.set(name, base + slot);
   }
   return out;
+}
+
+/** The first free slot at or after `from`, cyclically; shortens the chain it walked. */
+function freeSlot(next: Int32Array, from: number): number {
+  let free = from;
+  while (next[free] !== free) free = next[free]!;
+  for (let x = from; x !== free; ) {
+    const after = next[x]!;
+    next[x] = free;
+    x = after;
+  }
+  return free;
 }
 
 function fnv1a(s: string): number {

@@ -1,20 +1,23 @@
+import { Lines } from './lines.ts';
+
 /**
  * Small emitters for line-oriented configuration formats. Text is built from sections and lines,
  * never from templates with logic inside.
  */
 export class ConfigWriter {
-  private readonly out: string[] = [];
+  private readonly lines = new Lines();
+  private readonly pads: string[] = [''];
 
   constructor(private readonly indent = '    ') {}
 
   /** A comment line, with `#` prefix; newlines in `text` become separate comment lines. */
   comment(text: string, depth = 0): this {
-    for (const l of text.split('\n')) this.out.push(`${this.indent.repeat(depth)}# ${l}`.trimEnd());
+    for (const l of text.split('\n')) this.lines.push(`${this.pad(depth)}# ${l}`.trimEnd());
     return this;
   }
 
   line(text: string, depth = 1): this {
-    this.out.push(`${this.indent.repeat(depth)}${text}`);
+    this.lines.push(depth === 0 ? text : this.pad(depth) + text);
     return this;
   }
 
@@ -25,24 +28,46 @@ export class ConfigWriter {
 
   /** A section header at depth 0, preceded by a blank line unless first. */
   section(header: string): this {
-    if (this.out.length > 0 && this.out[this.out.length - 1] !== '') this.out.push('');
-    this.out.push(header);
+    this.blank();
+    this.lines.push(header);
     return this;
   }
 
   blank(): this {
-    if (this.out.length > 0 && this.out[this.out.length - 1] !== '') this.out.push('');
+    const last = this.lines.last;
+    if (last !== undefined && last !== '') this.lines.push('');
     return this;
   }
 
   raw(text: string): this {
-    this.out.push(text);
+    this.lines.push(text);
+    return this;
+  }
+
+  /**
+   * Sections rendered by another writer (its `toString()`), separated from what comes before like
+   * a section: text shared by several files is rendered once and placed in each.
+   */
+  block(text: string): this {
+    if (text === '\n') return this;
+    this.blank();
+    this.lines.push(text.slice(0, -1));
+    return this;
+  }
+
+  /** Lines rendered by another writer (its `toString()`), going on right after the last line. */
+  include(text: string): this {
+    if (text !== '\n') this.lines.push(text.slice(0, -1));
     return this;
   }
 
   toString(): string {
-    while (this.out.length > 0 && this.out[this.out.length - 1] === '') this.out.pop();
-    return `${this.out.join('\n')}\n`;
+    return this.lines.text();
+  }
+
+  private pad(depth: number): string {
+    for (let d = this.pads.length; d <= depth; d++) this.pads.push(this.indent.repeat(d));
+    return this.pads[depth]!;
   }
 }
 
@@ -61,8 +86,12 @@ export function duration(ms: number): string {
 
 /** A double-quoted string for formats that take them (Icinga2, nftables comments, BIRD). */
 export function quote(s: string): string {
+  // Most values need no escaping: one scan instead of three replacements.
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, ' ')}"`;
 }
+
+const NEEDS_ESCAPE = /[\\"\n]/;
 
 /**
  * Free text as one HAProxy argument: single-quoted (no `$` expansion inside), a single quote

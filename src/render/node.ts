@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Model, NodeModel } from '../model/index.ts';
 import { renderBird } from './bird/index.ts';
 import { renderHaproxy } from './haproxy/index.ts';
@@ -6,6 +6,7 @@ import { renderHealthd } from './healthd/config.ts';
 import { renderIcinga2 } from './icinga2/index.ts';
 import { renderKeepalived } from './keepalived/index.ts';
 import { renderNftables } from './nftables/index.ts';
+import { SharedParts } from './shared.ts';
 import { renderSystemd } from './systemd/unit.ts';
 import type { NodeLayout, RenderedFile, Renderer } from './types.ts';
 
@@ -34,21 +35,23 @@ export function registerTarget(t: Target): void {
 }
 
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /**
  * Everything one node needs, in the pinned layout, plus `certs/` and `manifest.json` (every file
- * with its sha256 and the intent revision). Pure: same model, same bytes.
+ * with its sha256 and the intent revision). Pure: same model, same bytes. Nodes of one site render
+ * pass the same `shared`.
  */
 export function renderNode(
   model: Model,
   node: NodeModel,
   layout: NodeLayout,
   intentRevision: string,
+  shared = new SharedParts(),
 ): RenderedFile[] {
   const files: RenderedFile[] = [];
-  for (const t of targets) if (t.applies(model)) files.push(...t.render(model, node, layout));
+  for (const t of targets) if (t.applies(model)) files.push(...t.render(model, node, layout, shared));
   const used = new Set(model.services.flatMap((s) => s.certs));
   for (const c of model.site.certs) {
     if (used.has(c.file)) files.push({ path: `certs/${c.file.split('/').pop()}`, content: c.pem });

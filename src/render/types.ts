@@ -1,4 +1,5 @@
 import type { Model, NodeModel } from '../model/index.ts';
+import type { SharedParts } from './shared.ts';
 
 /** One generated file, relative to `out/<node>/`. */
 export interface RenderedFile {
@@ -8,9 +9,15 @@ export interface RenderedFile {
 
 /**
  * A renderer is pure and deterministic: the same model gives the same bytes. No clock, no host
- * paths, collections sorted, a fixed header.
+ * paths, collections sorted, a fixed header. `shared` carries what the site's nodes render alike
+ * from one node to the next; a renderer called alone makes its own.
  */
-export type Renderer = (model: Model, node: NodeModel, layout: NodeLayout) => RenderedFile[];
+export type Renderer = (
+  model: Model,
+  node: NodeModel,
+  layout: NodeLayout,
+  shared?: SharedParts,
+) => RenderedFile[];
 
 /** Where things live on a node; `--root` prefixes every one of them on install. */
 export interface NodeLayout {

@@ -3,6 +3,8 @@
  * written as JSON strings (valid YAML double-quoted scalars) unless plainly safe. Much faster than
  * a general YAML library on large generated documents, and just as deterministic.
  */
+import { Lines } from './lines.ts';
+
 export type YamlValue =
   | string
   | number
@@ -27,40 +29,50 @@ function isScalar(v: YamlValue): v is string | number | boolean | null {
 }
 
 export function emitYaml(value: YamlValue, indent = ''): string {
-  const out: string[] = [];
-  emit(value, indent, out);
-  return `${out.join('\n')}\n`;
+  const out = new Lines();
+  emit(value, indent, indent, out);
+  return out.text();
 }
 
-function emit(v: YamlValue, indent: string, out: string[]): void {
+/**
+ * Writes `v` at `indent`; its first line starts with `lead` instead (`- ` of a list item whose
+ * entries follow on the same line).
+ */
+function emit(v: YamlValue, indent: string, lead: string, out: Lines): void {
   if (Array.isArray(v)) {
+    const inner = `${indent}  `;
+    let at = lead;
     for (const item of v) {
-      if (isScalar(item)) out.push(`${indent}- ${scalar(item)}`);
-      else if (Array.isArray(item) && item.length === 0) out.push(`${indent}- []`);
+      if (isScalar(item)) out.push(`${at}- ${scalar(item)}`);
+      else if (Array.isArray(item) && item.length === 0) out.push(`${at}- []`);
       else if (Array.isArray(item)) {
-        out.push(`${indent}-`);
-        emit(item, `${indent}  `, out);
+        out.push(`${at}-`);
+        emit(item, inner, inner, out);
       } else {
-        const start = out.length;
-        emit(item, `${indent}  `, out);
-        if (out.length > start) out[start] = `${indent}- ${out[start]!.slice(indent.length + 2)}`;
-        else out.push(`${indent}- {}`);
+        const start = out.count;
+        emit(item, inner, `${at}- `, out);
+        if (out.count === start) out.push(`${at}- {}`);
       }
+      at = indent;
     }
     return;
   }
   if (isScalar(v)) {
-    out.push(`${indent}${scalar(v)}`);
+    out.push(`${lead}${scalar(v)}`);
     return;
   }
-  for (const [k, x] of Object.entries(v)) {
+  let first = lead;
+  for (const k of Object.keys(v)) {
+    const x = v[k];
     if (x === undefined) continue;
-    if (isScalar(x)) out.push(`${indent}${k}: ${scalar(x)}`);
-    else if (Array.isArray(x) && x.length === 0) out.push(`${indent}${k}: []`);
-    else if (!Array.isArray(x) && Object.keys(x).length === 0) out.push(`${indent}${k}: {}`);
+    if (isScalar(x)) out.push(`${first}${k}: ${scalar(x)}`);
+    else if (Array.isArray(x) && x.length === 0) out.push(`${first}${k}: []`);
+    else if (!Array.isArray(x) && Object.keys(x).length === 0) out.push(`${first}${k}: {}`);
     else {
-      out.push(`${indent}${k}:`);
-      emit(x, `${indent}  `, out);
+      out.push(`${first}${k}:`);
+      const inner = `${indent}  `;
+      emit(x, inner, inner, out);
     }
+    first = indent;
   }
 }

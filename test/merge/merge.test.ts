@@ -8,6 +8,7 @@ import {
   keyPaths,
   type Layer,
   leafPaths,
+  mergeLayer,
   mergeLayers,
   mergeValues,
   type Tree,
@@ -172,6 +173,19 @@ describe('mergeLayers', () => {
           });
           assert.equal(origin.get(p.join('.')), last, p.join('.'));
         }
+      }),
+      RUNS,
+    );
+  });
+
+  it('gives the same value and origins when the last layer is merged onto the others (mergeLayer)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }).chain(layersOf), (ls) => {
+        const all = layers(ls);
+        const whole = mergeLayers(all);
+        const stepped = mergeLayer(mergeLayers(all.slice(0, -1)), all.at(-1)!.data, all.length - 1);
+        assert.deepEqual(stepped.value, whole.value);
+        assert.deepEqual([...stepped.origin], [...whole.origin], 'same origins, in the same order');
       }),
       RUNS,
     );

@@ -1,5 +1,6 @@
-import type { BgpPeerModel, HaModel, NodeModel } from '../../model/index.ts';
+import type { BgpPeerModel, HaModel, Model, NodeModel } from '../../model/index.ts';
 import { ConfigWriter, duration, quote } from '../emit.ts';
+import { SharedParts } from '../shared.ts';
 import { HEADER, type Renderer } from '../types.ts';
 import { birdSymbol, type VipProtocol, vipProtocols } from './protocols.ts';
 
@@ -26,18 +27,27 @@ const EXPORT_FILTER = 'intentlb_export';
  * HAProxy instance, started disabled, and a BGP session per peer exporting only those routes.
  * Other HA modes run no BIRD, so they get no file (and `plan` removes a stale one).
  */
-export const renderBird: Renderer = (model, node) => {
+export const renderBird: Renderer = (model, node, _layout, shared = new SharedParts()) => {
   const bgp = model.site.ha.bgp;
   if (model.site.ha.mode !== 'anycast' || bgp === undefined) return [];
-  const protocols = model.instances.flatMap((inst) => vipProtocols(inst).map((p) => ({ inst, p })));
-  const families = new Set(protocols.map(({ p }) => p.family));
+  const families = new Set(model.instances.flatMap((inst) => vipProtocols(inst).map((p) => p.family)));
 
   const w = new ConfigWriter();
   w.comment(HEADER, 0);
   w.comment(`site ${model.site.name}, node ${node.name}: BGP announcements of the anycast VIPs`, 0);
   w.section(`router id ${node.address};`);
+  // Between the router id and the BGP sessions, nothing names the node.
+  w.block(shared.get('bird', () => renderRoutes(model, bgp)));
+  for (const peer of [...bgp.peers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    renderPeer(w, node, bgp, peer, families);
+  }
+  return [{ path: 'bird/intentlb.conf', content: w.toString() }];
+};
 
-  w.blank();
+/** The device protocol, a disabled static protocol per instance and family, BFD and the export filter. */
+function renderRoutes(model: Model, bgp: Bgp): string {
+  const protocols = model.instances.flatMap((inst) => vipProtocols(inst).map((p) => ({ inst, p })));
+  const w = new ConfigWriter();
   w.comment('Interface discovery only. There is deliberately no kernel protocol: the VIPs live on a', 0);
   w.comment('local interface configured by apply, and BIRD installs no routes on this node.', 0);
   w.raw('protocol device {');
@@ -64,11 +74,8 @@ export const renderBird: Renderer = (model, node) => {
   }
 
   renderExportFilter(w, bgp);
-  for (const peer of [...bgp.peers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    renderPeer(w, node, bgp, peer, families);
-  }
-  return [{ path: 'bird/intentlb.conf', content: w.toString() }];
-};
+  return w.toString();
+}
 
 function renderExportFilter(w: ConfigWriter, bgp: Bgp): void {
   w.blank();

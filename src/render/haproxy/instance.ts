@@ -1,5 +1,6 @@
 import type { InstanceModel, Model, NodeModel, ServiceModel } from '../../model/index.ts';
 import { ConfigWriter, hostPort } from '../emit.ts';
+import { SharedParts } from '../shared.ts';
 import { HEADER, type NodeLayout, type RenderedFile, type Renderer } from '../types.ts';
 import { renderBackend } from './backend.ts';
 import { renderFrontend } from './frontend.ts';
@@ -18,31 +19,49 @@ function serviceById(model: Model): Map<string, ServiceModel> {
 }
 
 /** Every HAProxy instance of the node: `haproxy/<instance>.cfg`. */
-export const renderHaproxy: Renderer = (model, node, layout) =>
-  model.instances.map((i) => renderInstance(model, node, layout, i));
+export const renderHaproxy: Renderer = (model, node, layout, shared = new SharedParts()) =>
+  model.instances.map((i) => renderInstance(model, node, layout, i, shared));
 
+/**
+ * One instance's file. Only the header and the stats frontend's bind name the node; the rest is
+ * the same on every node, so it comes from `shared` after the first.
+ */
 export function renderInstance(
   model: Model,
   node: NodeModel,
   layout: NodeLayout,
   inst: InstanceModel,
+  shared = new SharedParts(),
 ): RenderedFile {
-  const services = inst.services.map((id) => serviceById(model).get(id)!);
+  const services = (): ServiceModel[] => inst.services.map((id) => serviceById(model).get(id)!);
   const w = new ConfigWriter();
   w.comment(HEADER, 0);
   w.comment(
     `site ${model.site.name}, node ${node.name}, instance ${inst.name}: ${inst.services.join(', ')}`,
     0,
   );
-  renderGlobal(w, model, layout, inst, services);
-  renderDefaults(w);
-  renderMonitor(w, model, inst, services, model.site.ha.mode === 'vrrp');
-  renderStats(w, model, node, inst, services);
-  for (const s of services) {
-    renderFrontend(w, s, { layout, freebind: model.site.ha.mode === 'vrrp' });
-    if (s.backend.servers.length > 0) renderBackend(w, s.backend, s.mode);
-    for (const r of s.routes) renderBackend(w, r.backend, s.mode);
-  }
+  w.block(
+    shared.get(`haproxy/${inst.name}:head`, () => {
+      const head = new ConfigWriter();
+      renderGlobal(head, model, layout, inst, services());
+      renderDefaults(head);
+      renderMonitor(head, model, inst, services(), model.site.ha.mode === 'vrrp');
+      return head.toString();
+    }),
+  );
+  renderStatsBind(w, node, inst);
+  w.include(
+    shared.get(`haproxy/${inst.name}:rest`, () => {
+      const rest = new ConfigWriter();
+      renderStatsRest(rest, model, services());
+      for (const s of services()) {
+        renderFrontend(rest, s, { layout, freebind: model.site.ha.mode === 'vrrp' });
+        if (s.backend.servers.length > 0) renderBackend(rest, s.backend, s.mode);
+        for (const r of s.routes) renderBackend(rest, r.backend, s.mode);
+      }
+      return rest.toString();
+    }),
+  );
   return { path: `haproxy/${inst.name}.cfg`, content: w.toString() };
 }
 
@@ -125,18 +144,16 @@ function monitorLines(w: ConfigWriter, model: Model, services: ServiceModel[]): 
 
 /**
  * Stats page and Prometheus exporter on the node's management address, plus the monitor URI
- * again: a node-local probe (keepalived's, where the VIP may live on another node).
+ * again: a node-local probe (keepalived's, where the VIP may live on another node). The bind is
+ * the node's own; `renderStatsRest` writes the rest, the same on every node.
  */
-function renderStats(
-  w: ConfigWriter,
-  model: Model,
-  node: NodeModel,
-  inst: InstanceModel,
-  services: ServiceModel[],
-): void {
+function renderStatsBind(w: ConfigWriter, node: NodeModel, inst: InstanceModel): void {
   w.section(`frontend stats_${inst.name}`);
   w.line('mode http');
   w.line(`bind ${hostPort(node.address, inst.statsPort)}`);
+}
+
+function renderStatsRest(w: ConfigWriter, model: Model, services: ServiceModel[]): void {
   w.line('timeout client 10s');
   w.line('timeout http-request 5s');
   const allow = model.site.management.allow;

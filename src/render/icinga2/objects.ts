@@ -1,5 +1,6 @@
 import type { BackendModel, Model, ServiceModel } from '../../model/index.ts';
 import { ConfigWriter } from '../emit.ts';
+import { SharedParts } from '../shared.ts';
 import { HEADER, type Renderer } from '../types.ts';
 import { type IcingaValue, icingaValue, macroText } from './values.ts';
 
@@ -31,16 +32,22 @@ interface HostObject {
  * port and address, and a host per backend server (by name and address) with a check of each
  * port it serves. Only services with `monitoring.icinga` contribute.
  */
-export const renderIcinga2: Renderer = (model, node) => {
-  const services = model.services.filter((s) => s.monitoring.icinga);
+export const renderIcinga2: Renderer = (model, node, _layout, shared = new SharedParts()) => {
   const w = new ConfigWriter('  ');
   w.comment(HEADER, 0);
   w.comment(`site ${model.site.name}, node ${node.name}: service frontends and backend servers`, 0);
-  for (const host of [...services.map((s) => serviceHost(model, s)), ...serverHosts(services)]) {
-    renderHost(w, host);
-  }
+  // Only the header names the node: the objects are the same on every node.
+  w.block(shared.get('icinga2', () => renderObjects(model)));
   return [{ path: 'icinga2/intentlb.conf', content: w.toString() }];
 };
+
+function renderObjects(model: Model): string {
+  const services = model.services.filter((s) => s.monitoring.icinga);
+  const w = new ConfigWriter('  ');
+  for (const s of services) renderHost(w, serviceHost(model, s));
+  for (const host of serverHosts(services)) renderHost(w, host);
+  return w.toString();
+}
 
 function serviceHost(model: Model, s: ServiceModel): HostObject {
   const vhost = s.fqdns[0];
@@ -94,48 +101,74 @@ function serviceHost(model: Model, s: ServiceModel): HostObject {
   };
 }
 
+/** What a server host gathers from every backend it serves in. */
+interface ServerEntry {
+  name: string;
+  address: string;
+  backends: Set<string>;
+  contacts: Set<string>;
+  /** Check name -> the check, from the first backend that asks for it. */
+  checks: Map<string, Check>;
+}
+
 /** Servers deduplicated by name and address; a port's check comes from the first backend using it. */
 function serverHosts(services: readonly ServiceModel[]): HostObject[] {
-  const hosts = new Map<string, HostObject & { backends: Set<string>; contactSet: Set<string> }>();
+  // By name, then address (the host `name@address`; addresses never hold `@`): the model's own
+  // strings as keys, so no key string is built and hashed per server of every backend.
+  const byName = new Map<string, Map<string, ServerEntry>>();
+  const entries: ServerEntry[] = [];
   for (const s of services) {
     for (const b of [s.backend, ...s.routes.map((r) => r.backend)]) {
+      const command = checkCommand(b);
       for (const srv of b.servers) {
-        const key = `${srv.name}@${srv.address}`;
-        let host = hosts.get(key);
+        let byAddress = byName.get(srv.name);
+        if (byAddress === undefined) {
+          byAddress = new Map();
+          byName.set(srv.name, byAddress);
+        }
+        let host = byAddress.get(srv.address);
         if (host === undefined) {
-          const family = srv.address.includes(':') ? 'address6' : 'address';
           host = {
-            name: `server:${key}`,
-            displayName: `${srv.name} (${srv.address})`,
-            [family]: srv.address,
-            vars: [],
-            contacts: [],
-            checks: [],
+            name: srv.name,
+            address: srv.address,
             backends: new Set(),
-            contactSet: new Set(),
+            contacts: new Set(),
+            checks: new Map(),
           };
-          hosts.set(key, host);
+          byAddress.set(srv.address, host);
+          entries.push(host);
         }
         host.backends.add(b.name);
-        for (const c of s.monitoring.contacts) host.contactSet.add(c);
-        const check = serverCheck(b, srv.address, b.check.port ?? srv.port);
-        if (!host.checks.some((c) => c.name === check.name)) host.checks.push(check);
+        for (const c of s.monitoring.contacts) host.contacts.add(c);
+        const port = b.check.port ?? srv.port;
+        const name = `${command}-${port}`;
+        if (!host.checks.has(name)) host.checks.set(name, serverCheck(b, srv.address, port));
       }
     }
   }
-  return [...hosts.values()]
-    .sort((a, b) => compare(a.name, b.name))
-    .map(({ backends, contactSet, ...host }) => ({
-      ...host,
-      contacts: sorted([...contactSet]),
-      vars: [['intentlb_backends', sorted([...backends])]],
-      checks: host.checks.sort((a, b) => a.port - b.port || compare(a.name, b.name)),
-    }));
+  return entries
+    .map((h): HostObject => {
+      const key = `${h.name}@${h.address}`;
+      const family = h.address.includes(':') ? 'address6' : 'address';
+      return {
+        name: `server:${key}`,
+        displayName: `${h.name} (${h.address})`,
+        [family]: h.address,
+        vars: [['intentlb_backends', sorted([...h.backends])]],
+        contacts: sorted([...h.contacts]),
+        checks: [...h.checks.values()].sort((a, b) => a.port - b.port || compare(a.name, b.name)),
+      };
+    })
+    .sort((a, b) => compare(a.name, b.name));
+}
+
+/** A server that expects a PROXY header would take an HTTP request for a broken one. */
+function checkCommand(b: BackendModel): Check['command'] {
+  return b.check.type !== 'http' || b.proxyProtocol !== undefined ? 'tcp' : 'http';
 }
 
 function serverCheck(b: BackendModel, address: string, port: number): Check {
-  // A server that expects a PROXY header would take an HTTP request for a broken one.
-  if (b.check.type !== 'http' || b.proxyProtocol !== undefined) {
+  if (checkCommand(b) === 'tcp') {
     return {
       name: `tcp-${port}`,
       port,

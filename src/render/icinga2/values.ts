@@ -14,5 +14,5 @@ export function icingaValue(v: IcingaValue): string {
  * dollar is doubled.
  */
 export function macroText(s: string): string {
-  return s.replace(/\$/g, '$$$$');
+  return s.includes('$') ? s.replace(/\$/g, '$$$$') : s;
 }

@@ -1,5 +1,6 @@
 import type { Model, NodeModel, ServiceModel } from '../../model/index.ts';
 import { ConfigWriter, quote } from '../emit.ts';
+import { SharedParts } from '../shared.ts';
 import { HEADER, type Renderer } from '../types.ts';
 
 const TABLE = 'inet intentlb';
@@ -27,10 +28,17 @@ interface SetElement {
  * file (`nft -f`) is one transaction: the empty declaration makes the delete succeed on the first
  * load, and the table is then recreated whole, so no half-applied ruleset is ever live.
  */
-export const renderNftables: Renderer = (model, node) => {
+export const renderNftables: Renderer = (model, node, _layout, shared = new SharedParts()) => {
   const w = new ConfigWriter();
   w.comment(HEADER, 0);
   w.comment(`site ${model.site.name}, node ${node.name}: default-deny input for the load balancer`, 0);
+  // Only the header names the node: the ruleset is the same on every node.
+  w.block(shared.get('nftables', () => renderRuleset(model)));
+  return [{ path: 'nftables/intentlb.nft', content: w.toString() }];
+};
+
+function renderRuleset(model: Model): string {
+  const w = new ConfigWriter();
   w.section(`table ${TABLE} {}`);
   w.raw(`delete table ${TABLE}`);
   w.section(`table ${TABLE} {`);
@@ -45,8 +53,8 @@ export const renderNftables: Renderer = (model, node) => {
   renderManagement(w, model, sets);
   w.line('}');
   w.raw('}');
-  return [{ path: 'nftables/intentlb.nft', content: w.toString() }];
-};
+  return w.toString();
+}
 
 /** Names of the sets that ended up non-empty (nft rejects an empty `elements` list). */
 type Sets = Set<string>;

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { ServiceModel, SiteModel } from '../../src/model/index.ts';
+import { groupInstances, stablePorts } from '../../src/model/index.ts';
+
+const PORT_SPAN = 10_000;
+
+/** Linear probing as written plainly: the reference `stablePorts` must agree with. */
+function probedPorts(names: readonly string[], base: number): Map<string, number> {
+  const used = new Set<number>();
+  const out = new Map<string, number>();
+  for (const name of [...names].sort()) {
+    let slot = fnv1a(name) % PORT_SPAN;
+    while (used.has(slot)) slot = (slot + 1) % PORT_SPAN;
+    used.add(slot);
+    out.set(name, base + slot);
+  }
+  return out;
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+describe('stablePorts', () => {
+  it('gives the ports of plain linear probing', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { maxLength: 300 }), (names) => {
+        assert.deepEqual(stablePorts(names, 20_000), probedPorts(names, 20_000));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('gives them when nearly every port is taken and probes run long', () => {
+    const names = Array.from({ length: PORT_SPAN - 3 }, (_, i) => `dept${i % 10}-svc${i}`);
+    assert.deepEqual(stablePorts(names, 20_000), probedPorts(names, 20_000));
+  });
+});
+
+const SITE = {
+  name: 'x',
+  instances: 'per-vip',
+  management: { allow: [], statsPortBase: 20_000 },
+} as unknown as SiteModel;
+
+/** Services with addresses drawn from small pools, so that many share one. */
+const services = fc
+  .uniqueArray(
+    fc.record({
+      id: fc.stringMatching(/^[a-c]\/[a-e]{1,2}$/),
+      vip: fc.option(fc.constantFrom('10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'), { nil: undefined }),
+      vip6: fc.option(fc.constantFrom('2001:db8::1', '2001:db8::2', '2001:db8::3'), { nil: undefined }),
+    }),
+    { selector: (s) => s.id, maxLength: 12 },
+  )
+  .map((list) =>
+    list.map(
+      ({ id, vip, vip6 }) => ({ id, ...(vip && { vip }), ...(vip6 && { vip6 }) }) as unknown as ServiceModel,
+    ),
+  );
+
+/** Which services share an instance, by the plain definition: connected through shared addresses. */
+function sharing(list: readonly ServiceModel[]): string[][] {
+  const addrs = (s: ServiceModel): string[] => [s.vip, s.vip6].filter((a): a is string => a !== undefined);
+  const groups: Set<ServiceModel>[] = [];
+  for (const s of list) {
+    const joined = groups.filter((g) => [...g].some((o) => addrs(o).some((a) => addrs(s).includes(a))));
+    const merged = new Set([s, ...joined.flatMap((g) => [...g])]);
+    groups.splice(0, groups.length, ...groups.filter((g) => !joined.includes(g)), merged);
+  }
+  return groups.map((g) => [...g].map((s) => s.id).sort()).sort();
+}
+
+describe('groupInstances (per-vip)', () => {
+  it('puts services in one instance exactly when they are connected through shared addresses', () => {
+    fc.assert(
+      fc.property(services, (list) => {
+        const got = groupInstances(list, SITE)
+          .map((i) => [...i.services].sort())
+          .sort();
+        assert.deepEqual(got, sharing(list));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
