@@ -194,7 +194,9 @@ describe('deploy: apply on a node in a namespace', { timeout: 240_000 }, () => {
     writeService('gamma', 'fqdn: gamma.deploy.example\nvip: 198.18.50.30\nbackend: { group: web }\n');
     const r = apply();
     assert.equal(r.code, 1);
-    assert.match(r.err, /cannot bind/);
+    // HAProxy's own bind error, or — when its master socket answered before the bind failed on a
+    // loaded machine — the verification that follows: either way the node must be rolled back.
+    assert.match(r.err, /cannot bind|did not answer/);
     assert.match(r.err, new RegExp(`back on generation ${gen}`));
     assert.equal(currentGeneration(openStore(root)), gen);
     assert.deepEqual(await procs('alpha'), alpha);

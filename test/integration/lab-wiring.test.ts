@@ -145,7 +145,16 @@ describe('intentlb lab: wiring, router, backends', { timeout: 300_000 }, () => {
     assert.equal((await kernelVia('198.18.100.12')).length, 0, 'a VIP no node announces has no route');
     const router = await BirdClient.connect(state.router.socket);
     try {
-      const bfd = (await router.command('show bfd sessions')).lines.map((l) => l.text).join('\n');
+      // BGP can be Established a moment before BFD leaves Init on a loaded machine.
+      let bfd = '';
+      await eventually(
+        async () => {
+          bfd = (await router.command('show bfd sessions')).lines.map((l) => l.text).join('\n');
+          return /198\.18\.0\.11\s+br0\s+Up/.test(bfd) && /198\.18\.0\.12\s+br0\s+Up/.test(bfd);
+        },
+        10_000,
+        'BFD sessions up',
+      );
       assert.match(bfd, /198\.18\.0\.11\s+br0\s+Up\s+\S+\s+0\.050\s+0\.150/);
       assert.match(bfd, /198\.18\.0\.12\s+br0\s+Up/);
     } finally {
