@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { NodeLayout } from '../render/types.ts';
+import { pidAlive } from '../runtime/pid.ts';
+import { listenUnix, type UnixServer } from '../runtime/unix-server.ts';
 import { writeAtomic } from './store.ts';
 import { socketAnswers, type UnitSpec, unitSpec } from './units.ts';
 
@@ -80,11 +82,7 @@ async function killAndWait(pid: number, signal: NodeJS.Signals, timeoutMs = 35_0
   }
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
+    if (!pidAlive(pid)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   try {
@@ -100,7 +98,7 @@ export class Supervisor {
   readonly #log: SupervisorOptions['log'];
   readonly #backoffMs: number;
   readonly #enabledFile: string;
-  #server: Server | null = null;
+  #server: UnixServer | null = null;
   #closing = false;
 
   constructor(opts: SupervisorOptions) {
@@ -116,12 +114,7 @@ export class Supervisor {
     mkdirSync(dirname(path), { recursive: true });
     if (await socketAnswers(path)) throw new Error(`a supervisor already listens on ${path}`);
     rmSync(path, { force: true });
-    const server = createServer((s) => this.#serve(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => resolve());
-    });
-    this.#server = server;
+    this.#server = await listenUnix(path, (s) => this.#serve(s));
     this.#log({ event: 'listening', socket: path });
     for (const name of this.#readEnabled()) {
       // A previous supervisor killed with -9 leaves its processes behind. HAProxy binds with
@@ -325,7 +318,6 @@ export class Supervisor {
     this.#closing = true;
     for (const u of this.#units.values()) if (u.backoffTimer !== null) clearTimeout(u.backoffTimer);
     await Promise.all([...this.#units.values()].map((u) => this.#terminate(u, 'SIGTERM')));
-    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
-    rmSync(supervisorSocket(this.#layout), { force: true });
+    await this.#server?.close();
   }
 }

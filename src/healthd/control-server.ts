@@ -5,8 +5,9 @@
  */
 
 import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { listenUnix } from '../runtime/unix-server.ts';
 import { type ControlReply, type ControlRequest, MAX_LINE, parseRequest } from './control-protocol.ts';
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlReply>;
@@ -21,30 +22,9 @@ export interface ControlServer {
 export async function startControlServer(path: string, handler: ControlHandler): Promise<ControlServer> {
   mkdirSync(dirname(path), { recursive: true });
   await clearStaleSocket(path);
-  const clients = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    clients.add(socket);
-    socket.on('close', () => clients.delete(socket));
-    socket.on('error', () => socket.destroy());
-    serve(socket, handler);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const server = await listenUnix(path, (socket) => serve(socket, handler));
   chmodSync(path, 0o600);
-  return {
-    path,
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const c of clients) c.destroy();
-      await closed;
-      rmSync(path, { force: true });
-    },
-  };
+  return server;
 }
 
 async function clearStaleSocket(path: string): Promise<void> {

@@ -10,6 +10,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import { pidAlive } from '../runtime/pid.ts';
 import type { Timers } from './scheduler.ts';
 import type { VipConfig } from './types.ts';
 
@@ -47,15 +48,7 @@ export function pidStep(
     : { status: 'exited', pid: obs.pid, event: 'process-exit' };
 }
 
-/** `kill(pid, 0)`: the process exists (EPERM: it exists but belongs to someone else). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { pidAlive };
 
 /** The pid in a pid file (HAProxy writes one per line; the first is the master). */
 export async function readPidFile(path: string): Promise<number | undefined> {

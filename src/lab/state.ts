@@ -3,8 +3,9 @@
  * written before anything it names is created, so `down` can always undo a lab, even one whose
  * `up` died half-way; and a lock so two lab commands never work on one lab at once.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { acquireLock } from '../deploy/lock.ts';
 import type { BackendPlan } from './backends.ts';
 import type { LabProcess } from './processes.ts';
 import type { VipRouting } from './router-config.ts';
@@ -79,38 +80,5 @@ export interface LabLock {
  */
 export function lockLab(dir: string): LabLock {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, 'lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeFileSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return {
-        release: () => {
-          try {
-            if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });
-          } catch {
-            // the folder is gone (lab down), and the lock with it
-          }
-        },
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && running(holder)) {
-        throw new Error(`another lab command (pid ${holder}) is working on the lab in ${dir}`);
-      }
-      rmSync(path, { force: true });
-    }
-  }
-  throw new Error(`cannot lock ${path}`);
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return { release: acquireLock(join(dir, 'lock'), `another lab command working on the lab in ${dir}`) };
 }

@@ -115,20 +115,7 @@ setTimeout(done, Number(ms));
   return r.stdout;
 }
 
-/** Polls `fn` until it returns true; fails after `timeoutMs`, with the last error or value. */
-export async function eventually(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms${last instanceof Error ? ` (${last.message})` : ''}`);
-}
+export { eventually } from '../helpers/ns-fixture.ts';
 
 /** Namespaces whose names start with `prefix`. */
 export function namespacesWith(prefix: string): string[] {

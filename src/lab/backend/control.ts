@@ -7,7 +7,8 @@
  * - anything else → `{"ok":false,"error":"..."}`
  */
 import { rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { listenUnix } from '../../runtime/unix-server.ts';
 import type { BackendHandle } from './server.ts';
 import { isMode, MODES } from './types.ts';
 
@@ -33,29 +34,7 @@ export async function runControlCommand(backend: BackendHandle, line: string): P
 /** Listens on the unix socket `path` (a stale socket file there is replaced). */
 export async function startControl(path: string, backend: BackendHandle): Promise<ControlHandle> {
   rmSync(path, { force: true });
-  const clients = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    clients.add(socket);
-    socket.on('close', () => clients.delete(socket));
-    socket.on('error', () => socket.destroy());
-    serveClient(socket, backend);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    path,
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const c of clients) c.destroy();
-      await closed;
-      rmSync(path, { force: true });
-    },
-  };
+  return listenUnix(path, (socket) => serveClient(socket, backend));
 }
 
 /** Reads command lines and answers them in order. */
