@@ -13,6 +13,7 @@ import {
   labDown,
   labUp,
 } from '../lab/lab.ts';
+import { LINK_STATES, type LinkState, setLink } from '../lab/link.ts';
 import { IP } from '../lab/netns.ts';
 import { BASIC_TOOLS, preflight } from '../lab/preflight.ts';
 import { defaultLabDir, type LabState, readState } from '../lab/state.ts';
@@ -28,7 +29,7 @@ interface TargetOptions {
 }
 
 /**
- * `intentlb lab up|apply|status|down|exec|mode`: a whole site on this machine in network
+ * `intentlb lab up|apply|status|down|exec|mode|link`: a whole site on this machine in network
  * namespaces — a router running BIRD, the LB nodes deployed with `intentlb apply`, backend hosts
  * and a client.
  */
@@ -199,6 +200,30 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
         throw new LabError((e as Error).message);
       }
       io.stdout(`${host}: ${mode}\n`);
+    }),
+  );
+
+  withTarget(
+    lab
+      .command('link')
+      .description(
+        "take a host's link to the router down, drop every packet on it while it stays up (blackhole), or bring it back up with its addresses and default routes",
+      )
+      .argument('<host>', 'an LB node, a backend host or the client')
+      .argument('<state>', LINK_STATES.join(' | ')),
+  ).action(
+    guarded(async (host: string, to: string, o: TargetOptions) => {
+      needBasics();
+      if (!(LINK_STATES as readonly string[]).includes(to)) {
+        throw new UsageError(`lab link: state must be ${LINK_STATES.join(' or ')}, not "${to}"`);
+      }
+      const s = running(targetOf(o));
+      try {
+        await setLink(s, host, to as LinkState);
+      } catch (e) {
+        throw new LabError((e as Error).message);
+      }
+      io.stdout(`${host}: link ${to}\n`);
     }),
   );
 }

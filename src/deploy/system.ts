@@ -27,15 +27,29 @@ export async function loadNftables(file: string): Promise<void> {
   if (!r.ok) throw new Error(`nft -f ${file}: ${r.output}`);
 }
 
-/** Where an instance answers its monitor URI, read from its generated configuration. */
+/**
+ * Where an instance answers its monitor URI, read from its generated configuration: the VIP's
+ * monitor frontend, or, when that binds `transparent` (VRRP: the VIP may be held by the other
+ * node), the node-local stats frontend, which carries the same monitor URI.
+ */
 export function monitorEndpoint(
   config: string,
   instance: string,
 ): { host: string; port: number; path: string } | null {
-  const start = config.indexOf(`\nfrontend monitor_${instance}\n`);
+  const monitor = frontend(config, `monitor_${instance}`);
+  if (monitor === null) return null;
+  const local = / transparent$/m.test(monitor) ? frontend(config, `stats_${instance}`) : null;
+  return endpoint(local ?? monitor) ?? endpoint(monitor);
+}
+
+function frontend(config: string, name: string): string | null {
+  const start = config.indexOf(`\nfrontend ${name}\n`);
   if (start < 0) return null;
   const end = config.indexOf('\n\n', start + 1);
-  const section = config.slice(start, end < 0 ? undefined : end);
+  return config.slice(start, end < 0 ? undefined : end);
+}
+
+function endpoint(section: string): { host: string; port: number; path: string } | null {
   const bind = /\n\s+bind (?:\[([^\]]+)\]|([^\s:]+)):(\d+)/.exec(section);
   const uri = /\n\s+monitor-uri (\S+)/.exec(section);
   if (bind === null || uri === null) return null;

@@ -22,7 +22,14 @@ export interface LabStatus {
   /** The router's BGP sessions; undefined when BIRD did not answer (see `birdError`). */
   bgp?: { name: string; state: string; info: string; since: string }[];
   /** VIP routes: BIRD's (protocol and next hops of each) and the kernel's next hops. */
-  routes?: { vip: string; instance: string; bird: { protocol: string; via: string[] }[]; kernel: string[] }[];
+  routes?: {
+    vip: string;
+    instance: string;
+    bird: { protocol: string; via: string[] }[];
+    kernel: string[];
+    /** VRRP (onlink routing): the LB nodes that hold the VIP on an interface right now. */
+    holders?: string[];
+  }[];
   birdError?: string;
   /** Every namespace there and every process alive. */
   healthy: boolean;
@@ -57,6 +64,7 @@ export async function labStatus(s: LabState): Promise<LabStatus> {
     healthy: hosts.every((h) => h.namespace) && processes.every((p) => p.alive),
   };
   const kernel = await kernelRoutes(s.topology.hosts.find((h) => h.role === 'router')!.ns);
+  const held = s.routing === 'onlink' ? await heldAddresses(s) : undefined;
   try {
     const c = await BirdClient.connect(s.router.socket, { timeoutMs: 2000 });
     try {
@@ -71,9 +79,10 @@ export async function labStatus(s: LabState): Promise<LabStatus> {
           instance: v.instance,
           bird: routes.map((r) => ({
             protocol: r.protocol,
-            via: r.details.flatMap((d) => /^via (\S+)/.exec(d)?.[1] ?? []),
+            via: r.details.flatMap((d) => /^via (\S+)/.exec(d)?.[1] ?? /^(dev \S+)/.exec(d)?.[1] ?? []),
           })),
           kernel: kernel.get(v.address) ?? [],
+          ...(held === undefined ? {} : { holders: held.get(v.address) ?? [] }),
         });
       }
     } finally {
@@ -113,8 +122,10 @@ export function formatStatus(st: LabStatus): string {
     const wv = Math.max(0, ...(st.routes ?? []).map((r) => r.vip.length));
     for (const r of st.routes ?? []) {
       const bird = r.bird.map((b) => `${b.protocol} via ${b.via.join(', ') || '?'}`).join('; ');
+      const holders =
+        r.holders === undefined ? '' : `  held by ${r.holders.length > 0 ? r.holders.join(', ') : 'NO NODE'}`;
       lines.push(
-        `  ${r.vip.padEnd(wv)}  ${r.kernel.length > 0 ? `kernel via ${r.kernel.join(', ')}` : 'NO ROUTE'}${bird === '' ? '' : `  (bird: ${bird})`}  ${r.instance}`,
+        `  ${r.vip.padEnd(wv)}  ${r.kernel.length > 0 ? `kernel via ${r.kernel.join(', ')}` : 'NO ROUTE'}${bird === '' ? '' : `  (bird: ${bird})`}${holders}  ${r.instance}`,
       );
     }
   }
@@ -125,6 +136,7 @@ export function formatStatus(st: LabStatus): string {
 interface IpRoute {
   dst?: string;
   gateway?: string;
+  dev?: string;
   nexthops?: { gateway?: string }[];
 }
 
@@ -150,8 +162,35 @@ async function kernelRoutes(ns: string): Promise<Map<string, string[]>> {
       if (r.dst === undefined) continue;
       const dst = r.dst.replace(familyOf(r.dst) === 4 ? /\/32$/ : /\/128$/, '');
       const hops =
-        r.nexthops?.flatMap((h) => h.gateway ?? []) ?? (r.gateway === undefined ? [] : [r.gateway]);
+        r.nexthops?.flatMap((h) => h.gateway ?? []) ??
+        (r.gateway !== undefined ? [r.gateway] : r.dev !== undefined ? [`dev ${r.dev}`] : []);
       if (hops.length > 0) out.set(dst, hops);
+    }
+  }
+  return out;
+}
+
+/** VIP → the LB nodes holding it on an interface other than `lo` (where keepalived puts it). */
+async function heldAddresses(s: LabState): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const h of s.topology.hosts.filter((x) => x.role === 'node')) {
+    const text = await new Promise<string>((resolve) => {
+      execFile(IP, ['-j', '-n', h.ns, 'addr', 'show'], { encoding: 'utf8', timeout: 5000 }, (err, so) =>
+        resolve(err === null ? so : '[]'),
+      );
+    });
+    let links: { ifname?: string; addr_info?: { local?: string }[] }[];
+    try {
+      links = JSON.parse(text) as typeof links;
+    } catch {
+      links = [];
+    }
+    for (const l of links) {
+      if (l.ifname === 'lo') continue;
+      for (const a of l.addr_info ?? []) {
+        if (a.local === undefined) continue;
+        out.set(a.local, [...(out.get(a.local) ?? []), h.name]);
+      }
     }
   }
   return out;

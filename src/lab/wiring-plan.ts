@@ -81,6 +81,6 @@ function hostLines(h: LabHost): string[] {
 }
 
 /** IPv6 addresses skip duplicate address detection: they are usable at once, and unique by design. */
-function addrLine(address: string, prefixLength: number, dev: string): string {
-  return `addr add ${address}/${prefixLength} dev ${dev}${familyOf(address) === 6 ? ' nodad' : ''}`;
+export function addrLine(address: string, prefixLength: number, dev: string, verb = 'add'): string {
+  return `addr ${verb} ${address}/${prefixLength} dev ${dev}${familyOf(address) === 6 ? ' nodad' : ''}`;
 }

@@ -28,7 +28,7 @@ export async function unwire(namespaces: readonly string[]): Promise<void> {
   await runBatch(planUnwiring(namespaces), true).catch(() => {});
 }
 
-function runBatch(b: IpBatch, force = false): Promise<void> {
+export function runBatch(b: IpBatch, force = false): Promise<void> {
   const args = [...(b.ns === undefined ? [] : ['-n', b.ns]), ...(force ? ['-force'] : []), '-batch', '-'];
   return run(IP, args, `${b.lines.join('\n')}\n`);
 }

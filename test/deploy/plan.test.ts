@@ -250,4 +250,18 @@ describe('monitorEndpoint', () => {
     });
     assert.equal(monitorEndpoint(cfg(S1), 'b'), null);
   });
+
+  it('uses the node-local stats frontend when the VIP binds transparent (VRRP)', () => {
+    const vrrp = cfg(S1)
+      .replace('bind 198.18.50.10:8999', 'bind 198.18.50.10:8999 transparent')
+      .replace(
+        '\nbackend be_a',
+        '\nfrontend stats_a\n    bind 198.18.0.11:9100\n    monitor-uri /_intentlb/health\n\nbackend be_a',
+      );
+    assert.deepEqual(monitorEndpoint(vrrp, 'a'), {
+      host: '198.18.0.11',
+      port: 9100,
+      path: '/_intentlb/health',
+    });
+  });
 });

@@ -83,6 +83,39 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     });
   }
 
+  it("a node's link down takes it out by BFD; `lab link up` brings it back with its default routes", async () => {
+    const routes = async (family: string) =>
+      (await inNs(ns('lb2'), ['ip', family, 'route', 'show', 'default'])).stdout.trim();
+    const before = [await routes('-4'), await routes('-6')];
+    assert.match(before[0]!, /^default via 198\.18\.0\.1 /);
+    assert.match(before[1]!, /^default via 2001:db8::1 /);
+    const [ok, failed] = await underLoad(4000, async () => {
+      const down = await cli(['lab', 'link', 'lb2', 'down', '--prefix', PREFIX]);
+      assert.equal(down.code, 0, down.stderr);
+      await eventually(async () => (await hops(WIKI)).join() === ADDR.lb1, 3000, 'lb2 removed by BFD');
+    });
+    assert.ok(ok > 500 && failed < ok / 4, `lb1 kept serving (${ok} ok, ${failed} failed)`);
+    assert.equal(await routes('-4'), '', 'link down flushes the default route');
+    const up = await cli(['lab', 'link', 'lb2', 'up', '--prefix', PREFIX]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual([await routes('-4'), await routes('-6')], before);
+    await eventually(() => onBoth([WIKI, ...OTHERS]), 90_000, 'lb2 announces every VIP again');
+  });
+
+  it('a blackholed node (link up, path dead) is taken out by BFD and back within seconds of repair', async () => {
+    const hole = await cli(['lab', 'link', 'lb1', 'blackhole', '--prefix', PREFIX]);
+    assert.equal(hole.code, 0, hole.stderr);
+    await eventually(async () => (await hops(WIKI)).join() === ADDR.lb2, 3000, 'lb1 removed by BFD');
+    await new Promise((r) => setTimeout(r, 500));
+    const up = await cli(['lab', 'link', 'lb1', 'up', '--prefix', PREFIX]);
+    assert.equal(up.code, 0, up.stderr);
+    // The session went down by an error (BFD), not a link: BIRD waits its `error wait time` before
+    // it talks again — 5 s as rendered, where BIRD's default would keep lb1 out for 60 s.
+    const t0 = Date.now();
+    await eventually(() => onBoth([WIKI]), 30_000, 'lb1 back within 30 s');
+    assert.ok(Date.now() - t0 < 30_000);
+  });
+
   it('a planned drain and undrain under load loses no request', async () => {
     const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
     const hd = (cmd: string) =>

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatListenSpec } from '../../src/lab/backend/listen-spec.ts';
 import { planBackends } from '../../src/lab/backends.ts';
+import { BLACKHOLE_TABLE, blackholeScript, linkLines } from '../../src/lab/link.ts';
 import { preflight } from '../../src/lab/preflight.ts';
 import { deriveTopology, inventoryHosts, type LabTopology } from '../../src/lab/topology.ts';
 import { planUnwiring, planWiring, ROUTER_SYSCTLS } from '../../src/lab/wiring-plan.ts';
@@ -156,6 +157,33 @@ describe('lab preflight', () => {
     assert.deepEqual(
       preflight(['ip'], 0, () => '/sbin/ip'),
       [],
+    );
+  });
+});
+
+describe('lab link', () => {
+  it('up restores the addresses (IPv6 without DAD) and both default routes that link down flushed', async () => {
+    const { topology } = await campusLab();
+    const lb1 = topology.hosts.find((h) => h.name === 'lb1')!;
+    assert.deepEqual(linkLines(lb1, 'down'), ['link set eth0 down']);
+    assert.deepEqual(linkLines(lb1, 'up'), [
+      'link set eth0 up',
+      'addr replace 198.18.0.11/24 dev eth0',
+      'addr replace 2001:db8::11/64 dev eth0 nodad',
+      'route replace default via 198.18.0.1',
+      'route replace default via 2001:db8::1',
+    ]);
+  });
+
+  it('blackhole drops both directions on the link only; its removal works whether or not it is there', async () => {
+    const { topology } = await campusLab();
+    const lb1 = topology.hosts.find((h) => h.name === 'lb1')!;
+    const on = blackholeScript(lb1, true);
+    assert.match(on, /hook prerouting priority raw - 10; iifname "eth0" drop;/);
+    assert.match(on, /hook output priority raw - 10; oifname "eth0" drop;/);
+    assert.equal(
+      blackholeScript(lb1, false),
+      `add table inet ${BLACKHOLE_TABLE}\ndelete table inet ${BLACKHOLE_TABLE}\n`,
     );
   });
 });

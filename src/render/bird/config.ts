@@ -19,6 +19,14 @@ const BFD_PROFILES: Record<Exclude<Bgp['bfd'], 'off'>, { intervalMs: number; mul
  */
 const HOLD_TIME_S = 9;
 const KEEPALIVE_TIME_S = 3;
+/**
+ * After a session error (BFD down without the link going down: packet loss, a starved router),
+ * BIRD waits before it talks again, doubling on repeated errors. Its default, 60 s then up to
+ * 300 s, would keep a node out for a minute after one blip, and a blip on the router's side
+ * takes every node out at once: a whole-site outage. 5 s, doubling up to 120 s, still damps a
+ * flapping path. (A link that goes down and up is not an error: the session restarts at once.)
+ */
+const ERROR_WAIT_S = [5, 120] as const;
 
 const EXPORT_FILTER = 'intentlb_export';
 
@@ -114,6 +122,7 @@ function renderPeer(
   if (peer.password !== undefined) w.line(`password ${quote(peer.password)};`);
   w.line(`hold time ${HOLD_TIME_S};`);
   w.line(`keepalive time ${KEEPALIVE_TIME_S};`);
+  w.line(`error wait time ${ERROR_WAIT_S.join(', ')};`);
   if (bgp.bfd !== 'off') {
     const { intervalMs, multiplier } = BFD_PROFILES[bgp.bfd];
     w.line(`bfd { interval ${duration(intervalMs)}; multiplier ${multiplier}; };`);
