@@ -20,6 +20,7 @@ import { httpCheck } from '../../src/healthd/checks.ts';
 import { decideBatch, initialState } from '../../src/healthd/core.ts';
 import { Scheduler, systemTimers } from '../../src/healthd/scheduler.ts';
 import type { HealthdEvent, VipConfig } from '../../src/healthd/types.ts';
+import { monitorHaproxyConfig } from './monitor-haproxy.ts';
 
 const HAPROXY = '/usr/sbin/haproxy';
 const PATH = '/.intentlb/health';
@@ -46,23 +47,7 @@ async function startServer(port: number, dir: string): Promise<{ kind: string; c
   let kind: string;
   if (existsSync(HAPROXY)) {
     const cfg = join(dir, 'haproxy.cfg');
-    writeFileSync(
-      cfg,
-      [
-        'global',
-        '  maxconn 4096',
-        '  nbthread 1',
-        'defaults',
-        '  mode http',
-        '  timeout connect 2s',
-        '  timeout client 5s',
-        '  timeout server 5s',
-        'frontend monitor',
-        `  bind 127.0.0.1:${port}`,
-        `  monitor-uri ${PATH}`,
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(cfg, monitorHaproxyConfig(port, PATH));
     argv = [...prefix, HAPROXY, '-db', '-f', cfg];
     kind = execFileSync(HAPROXY, ['-v']).toString().split('\n')[0] ?? 'haproxy';
   } else {

@@ -5,7 +5,8 @@
 // One new TCP connection per request (so the router's L4 ECMP hash spreads them over the nodes),
 // one request started every <every_ms> on a fixed schedule, each given <timeout_ms>. Prints
 // `start <epoch ms>` when it begins and, after <duration_ms> plus the last timeout, one JSON line:
-// {"results": [[start, end, ok, detail], ...]} with epoch milliseconds. Stops by itself.
+// {"results": [[start, end, ok, detail], ...]} with epoch milliseconds. Stops by itself; SIGTERM
+// ends it early (no new requests, the pending ones finish or time out, then the report).
 import net from 'node:net';
 
 const [host, portArg, everyArg, durationArg, timeoutArg] = process.argv.slice(2);
@@ -56,18 +57,25 @@ function one() {
 const t0 = now();
 process.stdout.write(`start ${t0}\n`);
 let fired = 0;
+let limit = Math.ceil(duration / every);
 const tick = setInterval(() => {
-  const due = Math.min(Math.floor((now() - t0) / every) + 1, Math.ceil(duration / every));
+  const due = Math.min(Math.floor((now() - t0) / every) + 1, limit);
   while (fired < due) {
     fired++;
     one();
   }
-  if (fired >= Math.ceil(duration / every)) clearInterval(tick);
+  if (fired >= limit) clearInterval(tick);
 }, 1);
-const hardStop = setTimeout(() => report(), duration + timeout + 2000);
+let hardStop = setTimeout(() => report(), duration + timeout + 2000);
 const poll = setInterval(() => {
-  if (fired >= Math.ceil(duration / every) && pending === 0) report();
+  if (fired >= limit && pending === 0) report();
 }, 20);
+process.on('SIGTERM', () => {
+  limit = fired;
+  clearInterval(tick);
+  clearTimeout(hardStop);
+  hardStop = setTimeout(() => report(), timeout + 500);
+});
 
 function report() {
   clearInterval(tick);

@@ -1,26 +1,35 @@
-// Anycast failover in the lab: the error window a client sees (first to last failed request)
-// when, under a load of one new connection every 4 ms to an anycast HTTP VIP served by both LB
-// nodes,
-//   kill   — one node's HAProxy instance for that VIP is killed (kill -9 of its master): healthd
-//            sees the pid die and withdraws the VIP (target p99 ≤ 300 ms);
-//   node   — one node's link is taken down inside its namespace: BFD (50 ms × 3) removes its
-//            routes at the router (target ≤ 200 ms);
-//   drain  — `intentlb healthd drain` on one node, then `undrain` (target 0 failed requests).
+// Failover in the lab: the error window a client sees (first to last failed request) when, under
+// a load of one new connection every 4 ms to an HTTP VIP,
+//   kill       — one node's HAProxy instance for that VIP is killed (kill -9 of its master): healthd
+//                sees the pid die and withdraws the VIP (target p99 ≤ 300 ms);
+//   node       — one node's link is taken down inside its namespace (`lab link <node> down`): BFD
+//                (50 ms × 3) removes its routes at the router (target ≤ 200 ms);
+//   blackhole  — one node's link stays up but drops every packet (`lab link <node> blackhole`):
+//                only BFD can tell;
+//   drain      — `intentlb healthd drain` on one node, then `undrain` (target 0 failed requests);
+//   vrrp-node, vrrp-blackhole — the same node losses with the site switched to keepalived VRRP
+//                (advert_int 1 by default), on the same lab topology, in the same bench run.
+// Each node loss is followed by a second load while the node comes back (`lab link <node> up`):
+// the "return" figures are the requests that failed while it rejoined.
 //
-//   node --import tsx bench/lab/failover.ts [--runs N] [--node-runs N] [--drain-runs N]
+//   node --import tsx bench/lab/failover.ts [--runs N] [--node-runs N] [--blackhole-runs N]
+//        [--drain-runs N] [--vrrp-runs N] [--vrrp-blackhole-runs N] [--vrrp-advert S]
 //
 // Needs root. Brings examples/campus up in BGP mode with its own prefix (ilbf-) and lab folder,
-// and always takes it down again (lab down, then a sweep of any ilbf- namespace left).
+// then (for the VRRP cases) a VRRP copy of it under the same prefix, and always takes the lab down
+// again (lab down, then a sweep of any ilbf- namespace left).
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { labDown } from '../../src/lab/lab.ts';
+import { type LinkState, setLink } from '../../src/lab/link.ts';
 import { IP, listNamespaces } from '../../src/lab/netns.ts';
 import { sweepNamespaces } from '../../src/lab/processes.ts';
 import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
 import { unwire } from '../../src/lab/wiring.ts';
+import { vrrpVariant } from '../../test/helpers/vrrp-site.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const LOADER = new URL('./failover-loader.mjs', import.meta.url).pathname;
@@ -44,13 +53,21 @@ const NODES = ['lb1', 'lb2'];
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '20' },
-    'node-runs': { type: 'string', default: '3' },
+    'node-runs': { type: 'string', default: '20' },
+    'blackhole-runs': { type: 'string', default: '5' },
     'drain-runs': { type: 'string', default: '3' },
+    'vrrp-runs': { type: 'string', default: '10' },
+    'vrrp-blackhole-runs': { type: 'string', default: '3' },
+    'vrrp-advert': { type: 'string', default: '1' },
   },
 });
 const runs = Number(values.runs);
 const nodeRuns = Number(values['node-runs']);
+const blackholeRuns = Number(values['blackhole-runs']);
 const drainRuns = Number(values['drain-runs']);
+const vrrpRuns = Number(values['vrrp-runs']);
+const vrrpBlackholeRuns = Number(values['vrrp-blackhole-runs']);
+const vrrpAdvert = Number(values['vrrp-advert']);
 
 interface Run {
   exec: (cmd: string, args: string[], timeoutMs?: number) => Promise<{ code: number; out: string }>;
@@ -217,70 +234,57 @@ async function killCase(i: number): Promise<Outcome> {
   return o;
 }
 
-async function nodeCase(i: number): Promise<Outcome> {
-  const node = NODES[i % 2]!;
+/** The nodes that hold `vip` on an interface other than lo (VRRP: keepalived's master). */
+async function holders(vip: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const node of NODES) {
+    const r = await run(IP, ['-n', ns(node), '-o', 'addr', 'show', 'to', vip]);
+    if (r.out.split('\n').some((l) => l.includes(` ${vip}/`) && !/^\d+: lo /.test(l))) out.push(node);
+  }
+  return out;
+}
+const link = async (node: string, to: LinkState): Promise<void> => setLink(state, node, to);
+
+/**
+ * A node lost under load — link down or blackholed — then brought back under a second load.
+ * Anycast: the nodes alternate, and the node is back when the router routes every test VIP over
+ * both. VRRP: the first node (the master) is the one lost, and it is back when it holds the VIPs
+ * again (it preempts).
+ */
+async function nodeCase(i: number, how: 'down' | 'blackhole', mode: 'anycast' | 'vrrp'): Promise<Outcome[]> {
+  const node = mode === 'vrrp' ? 'lb1' : NODES[i % 2]!;
   const vip = VIPS[0]!.address;
-  const l = load(vip, 4000);
+  const lossMs = mode === 'vrrp' ? 4000 + 4000 * vrrpAdvert : 4000;
+  const l = load(vip, lossMs);
   await l.started;
   await sleep(1500);
-  // Taking the link down flushes the node's routes through it, its default route too; put back
-  // after link up, as the host's network configuration would (else HAProxy cannot reach its servers).
-  const defaults = [
-    ...(await run(IP, ['-n', ns(node), '-4', 'route', 'show', 'default'])).out
-      .split('\n')
-      .map((l) => ['-4', l]),
-    ...(await run(IP, ['-n', ns(node), '-6', 'route', 'show', 'default'])).out
-      .split('\n')
-      .map((l) => ['-6', l]),
-  ].filter(([, l]) => l!.startsWith('default via '));
   const event = performance.timeOrigin + performance.now();
-  const down = await run(IP, ['-n', ns(node), 'link', 'set', 'eth0', 'down']);
-  if (down.code !== 0) throw new Error(`link down in ${ns(node)}: ${down.out}`);
+  await link(node, how);
   sampleLoad();
   const results = await l.done;
-  const o = analyse(`link down ${node}`, results, event);
-  const up = await run(IP, ['-n', ns(node), 'link', 'set', 'eth0', 'up']);
-  if (up.code !== 0) throw new Error(`link up in ${ns(node)}: ${up.out}`);
-  for (const [family, line] of defaults) {
-    // IPv6 needs its link-local/global addresses back (DAD) before the gateway is reachable.
-    const ok = await until(
-      async () =>
-        (await run(IP, ['-n', ns(node), family!, 'route', 'replace', ...line!.trim().split(/\s+/)])).code ===
-        0,
-      5000,
-    );
-    if (!ok) console.log(`    ${node}: could not restore ${line}`);
-  }
+  const lost = analyse(`${mode} ${how} ${node}`, results, event);
+  if (mode === 'vrrp' && !(await holders(vip)).includes('lb2')) lost.what += ' (LB2 DOES NOT HOLD THE VIP)';
 
-  // The node's BIRD waits out its `error wait time` (60 s) after a BFD-caused session down: wait
-  // for it, bounded, then restart the session by hand if it did not come.
+  // The return, under load: `link up` 1 s in, the load ends 3 s after the node is back (a VRRP
+  // router may still send to the backup's MAC for a moment after the master took over again).
   const all = VIPS.map((v) => v.address);
-  const t0 = performance.now();
-  let back = await until(() => everyVipOnBoth(all), 70_000);
-  let how = 'by itself';
-  if (!back) {
-    how = 'after `birdc restart bgp_rr1` on the node';
-    const r = await inNs(ns(node), [
-      'birdc',
-      '-s',
-      join(nodeRoot(node), 'run/intentlb/bird.ctl'),
-      'restart',
-      'bgp_rr1',
-    ]);
-    console.log(
-      `    ${node}: not back within 70 s; birdc restart bgp_rr1: ${r.out.trim().split('\n').at(-1)}`,
-    );
-    back = await until(() => everyVipOnBoth(all), 30_000);
-  }
-  console.log(
-    `    ${node} ${back ? 'back' : 'NOT back'} at the router ${((performance.now() - t0) / 1000).toFixed(1)} s after link up (${how})`,
-  );
-  if (!back) {
-    // Recorded, and the node cases stop: the next one would take the only serving node away.
-    o.what += ' (NOT BACK at the router after link up)';
-    recovered = false;
-  }
-  return o;
+  const isBack =
+    mode === 'vrrp'
+      ? async () => (await Promise.all(all.map(holders))).every((h) => h.join() === 'lb1')
+      : () => everyVipOnBoth(all);
+  const r = load(vip, 120_000);
+  await r.started;
+  await sleep(1000);
+  const upAt = performance.timeOrigin + performance.now();
+  await link(node, 'up');
+  const back = await until(isBack, 100_000);
+  const backMs = performance.timeOrigin + performance.now() - upAt;
+  await sleep(3000);
+  if (r.pid !== undefined) process.kill(r.pid, 'SIGTERM');
+  const ret = analyse(`${mode} ${how} ${node} return`, await r.done, upAt);
+  ret.what += back ? `, back ${(backMs / 1000).toFixed(1)} s after link up` : ' (NOT BACK within 100 s)';
+  if (!back) recovered = false;
+  return [lost, ret];
 }
 
 async function drainCase(i: number): Promise<Outcome> {
@@ -325,44 +329,56 @@ async function drainCase(i: number): Promise<Outcome> {
 
 const T0 = performance.now();
 let recovered = true;
-const table: Record<string, Outcome[]> = { kill: [], node: [], drain: [] };
-const print = (o: Outcome): void =>
+const table: Record<string, Outcome[]> = {};
+const record = (k: string, o: Outcome): void => {
+  table[k] ??= [];
+  table[k]!.push(o);
   console.log(
     `  [${((performance.now() - T0) / 1000).toFixed(0)} s] ${o.what}: ${o.failed}/${o.requests} failed, window ${o.windowMs.toFixed(0)} ms, event→last failure ${o.eventToLastMs.toFixed(0)} ms  [${o.spread}]`,
   );
+};
+const deadline = Date.now() + 45 * 60_000;
+const scratch = mkdtempSync(join(tmpdir(), 'intentlb-failover-'));
+
+async function labUp(site: string, ready: () => Promise<boolean>): Promise<void> {
+  const up = await intentlb(['lab', 'up', site, '--prefix', PREFIX, '--dir', DIR], 240_000);
+  if (up.code !== 0) throw new Error(`lab up failed:\n${up.out}`);
+  console.log(up.out.trim().split('\n').slice(-2, -1).join('\n'));
+  state = readState(DIR)!;
+  if (!(await until(ready, 90_000))) throw new Error('the lab did not route every test VIP as expected');
+}
+
+async function nodeCases(key: string, n: number, how: 'down' | 'blackhole', mode: 'anycast' | 'vrrp') {
+  console.log(`\n${mode}: node link ${how}, then up (${n} runs)`);
+  for (let i = 0; i < n && recovered && Date.now() < deadline; i++) {
+    const [lost, ret] = await nodeCase(i, how, mode);
+    record(key, lost!);
+    record(`${key} return`, ret!);
+  }
+}
+
 try {
   await cleanup();
-  const up = await intentlb(
-    ['lab', 'up', `${ROOT}examples/campus`, '--prefix', PREFIX, '--dir', DIR],
-    240_000,
-  );
-  if (up.code !== 0) throw new Error(`lab up failed:\n${up.out}`);
-  console.log(up.out.trim().split('\n').slice(-3).join('\n'));
-  state = readState(DIR)!;
-  if (!(await until(() => everyVipOnBoth(VIPS.map((v) => v.address)), 90_000))) {
-    throw new Error('not every test VIP is routed over both nodes');
-  }
-  const deadline = Date.now() + 13 * 60_000;
+  await labUp(`${ROOT}examples/campus`, () => everyVipOnBoth(VIPS.map((v) => v.address)));
   console.log(`\nkill -9 of the VIP's HAProxy master (${runs} runs)`);
-  for (let i = 0; i < runs && Date.now() < deadline; i++) {
-    const o = await killCase(i);
-    table.kill!.push(o);
-    print(o);
-  }
-  console.log(`\nnode link down (${nodeRuns} runs)`);
-  for (let i = 0; i < nodeRuns && recovered && Date.now() < deadline; i++) {
-    const o = await nodeCase(i);
-    table.node!.push(o);
-    print(o);
-  }
+  for (let i = 0; i < runs && Date.now() < deadline; i++) record('kill', await killCase(i));
+  await nodeCases('node', nodeRuns, 'down', 'anycast');
+  await nodeCases('blackhole', blackholeRuns, 'blackhole', 'anycast');
   console.log(`\ndrain, then undrain (${drainRuns} runs)`);
-  for (let i = 0; i < drainRuns && Date.now() < deadline; i++) {
-    const o = await drainCase(i);
-    table.drain!.push(o);
-    print(o);
+  for (let i = 0; i < drainRuns && Date.now() < deadline; i++) record('drain', await drainCase(i));
+
+  if (vrrpRuns + vrrpBlackholeRuns > 0 && Date.now() < deadline) {
+    await cleanup();
+    recovered = true;
+    const site = vrrpVariant(`${ROOT}examples/campus`, join(scratch, 'campus-vrrp'), vrrpAdvert);
+    console.log(`\nthe same site with keepalived VRRP, advert_int ${vrrpAdvert}`);
+    await labUp(site, async () => (await holders(VIPS[0]!.address)).join() === 'lb1');
+    await nodeCases('vrrp node', vrrpRuns, 'down', 'vrrp');
+    await nodeCases('vrrp blackhole', vrrpBlackholeRuns, 'blackhole', 'vrrp');
   }
 } finally {
   await cleanup();
+  rmSync(scratch, { recursive: true, force: true });
   const left = listNamespaces().filter((n) => n.startsWith(PREFIX));
   console.log(`\nlab down; namespaces left with ${PREFIX}: ${left.length === 0 ? 'none' : left.join(' ')}`);
   console.log(
@@ -374,7 +390,6 @@ try {
   );
   console.log('| case | runs | failed requests (total) | window p50 | p99 | max | event→last failure max |');
   for (const [k, os] of Object.entries(table)) {
-    if (os.length === 0) continue;
     const w = os.map((o) => o.windowMs);
     console.log(
       `| ${k} | ${os.length} | ${os.reduce((a, o) => a + o.failed, 0)} of ${os.reduce((a, o) => a + o.requests, 0)} | ${q(w, 50).toFixed(0)} ms | ${q(w, 99).toFixed(0)} ms | ${Math.max(...w).toFixed(0)} ms | ${Math.max(...os.map((o) => o.eventToLastMs)).toFixed(0)} ms |`,
