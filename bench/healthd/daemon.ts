@@ -180,5 +180,6 @@ try {
   for (const c of children.reverse()) if (c.exitCode === null) c.kill('SIGTERM');
   await sleep(500);
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.KEEP === undefined) rmSync(dir, { recursive: true, force: true });
+  else console.log(`kept ${dir}`);
 }

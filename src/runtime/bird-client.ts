@@ -22,7 +22,7 @@ import {
 export * from './bird-reply.ts';
 
 export interface BirdClientOptions {
-  /** For the connection and greeting, and per command (a pipelined batch counts as one). Default 5000 ms. */
+  /** For the connection and greeting, and per command (per chunk of a pipelined batch). Default 5000 ms. */
   readonly timeoutMs?: number;
 }
 
@@ -217,7 +217,11 @@ export class BirdClient {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#enqueue(() => this.#exchange(cmds, cmds.length));
+    return this.#enqueue(async () => {
+      const replies: BirdReply[] = [];
+      for (const chunk of pipelineChunks(cmds)) replies.push(...(await this.#exchange(chunk, chunk.length)));
+      return replies;
+    });
   }
 
   /** `show protocols [all] ["pattern"]`. Throws {@link BirdReplyError} when BIRD answers an error. */
@@ -430,4 +434,30 @@ function configureStatus(code: number, check: boolean): ConfigureStatus {
     default:
       return 'failed';
   }
+}
+
+/**
+ * BIRD's control socket reads into a 1 KiB buffer; more pipelined input than that in flight and
+ * BIRD resets the connection (seen with ~70 `enable` commands at once). A batch goes out in chunks
+ * of at most this many bytes, each sent when the previous one is answered.
+ */
+export const PIPELINE_CHUNK_BYTES = 512;
+
+/** Splits commands into chunks of at most {@link PIPELINE_CHUNK_BYTES} (one command at least). */
+export function pipelineChunks(cmds: readonly string[]): string[][] {
+  const chunks: string[][] = [];
+  let chunk: string[] = [];
+  let bytes = 0;
+  for (const cmd of cmds) {
+    const size = Buffer.byteLength(cmd) + 1;
+    if (chunk.length > 0 && bytes + size > PIPELINE_CHUNK_BYTES) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(cmd);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import {
   BirdClient,
   BirdCode,
@@ -12,9 +12,11 @@ import {
   BirdReplyError,
   BirdReplyReader,
   birdCodeClass,
+  PIPELINE_CHUNK_BYTES,
   parseBirdTranscript,
   parseProtocols,
   parseRoutes,
+  pipelineChunks,
   replyMessage,
 } from '../../src/runtime/bird-client.ts';
 import { requireTool, withTempDir } from '../helpers/tools.ts';
@@ -255,6 +257,17 @@ function dribble(conn: Socket, parts: string[], gapMs = 5): void {
     setTimeout(() => conn.write(p), i * gapMs);
   });
 }
+
+describe('pipelineChunks', () => {
+  it('keeps commands whole and in order, each chunk within the byte limit', () => {
+    const cmds = Array.from({ length: 200 }, (_, i) => `enable "vip_${i}"`);
+    const chunks = pipelineChunks(cmds);
+    assert.deepEqual(chunks.flat(), cmds);
+    assert.ok(chunks.length > 1);
+    for (const c of chunks) assert.ok(c.reduce((a, x) => a + x.length + 1, 0) <= PIPELINE_CHUNK_BYTES);
+    assert.deepEqual(pipelineChunks(['x'.repeat(2000)]), [['x'.repeat(2000)]]);
+  });
+});
 
 describe('BIRD client against a fake BIRD', () => {
   test('replies split across chunks, continuation lines, error codes', async () => {
@@ -647,6 +660,23 @@ test('against a real bird 2.0 (static protocols only, no kernel protocol)', { ti
           [BirdCode.STATUS_REPORT, BirdCode.OK, BirdCode.OK],
         );
         assert.equal(replies[1]!.lines[0]!.code, BirdCode.DISABLED);
+      });
+
+      await t.test('a batch of 750 changes: sent in chunks BIRD takes (it resets past ~1 KiB)', async () => {
+        const many = Array.from(
+          { length: 750 },
+          (_, i) =>
+            `protocol static many_${i} { disabled; ipv4; route 198.18.${110 + Math.floor(i / 250)}.${i % 250}/32 blackhole; }`,
+        );
+        writeFileSync(conf, birdConfig(`${many.join('\n')}\n`));
+        assert.ok((await b.configure()).ok);
+        const names = many.map((_, i) => `many_${i}`);
+        const on = await b.setProtocols(names.map((name) => ({ name, enabled: true })));
+        assert.equal(on.ok, true);
+        assert.equal(on.protocols.filter((p) => p.name.startsWith('many_') && p.state === 'up').length, 750);
+        const off = await b.setProtocols(names.map((name) => ({ name, enabled: false })));
+        assert.equal(off.ok, true);
+        assert.equal(b.connected, true);
       });
     } finally {
       bird?.close();
