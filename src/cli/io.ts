@@ -13,3 +13,14 @@ export interface CliIo {
 
 /** A usage problem: exit code 2, a message, no stack trace. */
 export class UsageError extends Error {}
+
+/** The real process's I/O. */
+export function processIo(): CliIo {
+  return {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    cwd: process.cwd(),
+    color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+    now: () => new Date(),
+  };
+}

@@ -1,12 +1,7 @@
+import { processIo } from './io.ts';
 import { runCli } from './program.ts';
 
-/** The real process's I/O. */
+/** The whole CLI, in the real process. */
 export async function main(argv: readonly string[]): Promise<number> {
-  return runCli(argv, {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-    cwd: process.cwd(),
-    color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
-    now: () => new Date(),
-  });
+  return runCli(argv, processIo());
 }

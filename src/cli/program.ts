@@ -1,6 +1,5 @@
-import { Argument, Command, CommanderError, Option } from 'commander';
+import { Argument, Option } from 'commander';
 import pc from 'picocolors';
-import { OperationError } from '../deploy/errors.ts';
 import { formatDiagnostic } from '../diagnostics/index.ts';
 import { registerBuild } from './build-command.ts';
 import { registerDeploy } from './deploy-command.ts';
@@ -8,11 +7,11 @@ import { explainRows, formatSource } from './explain.ts';
 import { registerHealthd } from './healthd-command.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { registerLab } from './lab-command.ts';
+import { type Register, runProgram } from './runner.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
 import { compileSite, diagnosticsJson, report } from './site-input.ts';
 
-/** Extra commands registered by later stages (build, plan, apply, ...). */
-export type Register = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
+export type { Register };
 
 const registrations: Register[] = [];
 
@@ -25,128 +24,87 @@ export function registerCommands(r: Register): void {
  * 2 usage. Never prints a stack trace for a user's mistake.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let exit = 0;
-  let helpOnStderr = false;
-  const setExit = (code: number): void => {
-    exit = Math.max(exit, code);
-  };
-  const program = new Command('intentlb')
-    .description('Intent-driven, highly available HAProxy load balancing')
-    .version('0.1.0')
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.stdout(s),
-      writeErr: (s) => {
-        helpOnStderr = true;
-        io.stderr(s);
-      },
-      outputError: (s, write) => write(s),
-    })
-    .showSuggestionAfterError(true)
-    .helpCommand(true);
-
-  program
-    .command('check')
-    .description('check a site: exit 0 when clean (warnings allowed), 1 on errors')
-    .argument('<site>', 'the site folder (holds site.yaml)')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (site: string, opts: { format: 'text' | 'json' }) => {
-      const run = await compileSite(site, io);
-      const errors = run.diagnostics.some((d) => d.severity === 'error');
-      if (opts.format === 'json') {
-        io.stdout(diagnosticsJson(run.diagnostics));
-      } else {
-        report(run, io);
-        if (!errors) {
-          const n = run.model?.instances.length ?? 0;
-          io.stdout(
-            `${run.model?.site.name ?? site}: ${run.services.length} services, ${n} HAProxy instance${n === 1 ? '' : 's'}, ok\n`,
-          );
-        }
-      }
-      setExit(errors ? 1 : 0);
-    });
-
-  program
-    .command('explain')
-    .description('print the effective intent of a service, each field with where it came from')
-    .argument('<site>', 'the site folder')
-    .argument('<service>', 'the service id, e.g. web/typo3/www')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (site: string, id: string, opts: { format: 'text' | 'json' }) => {
-      const run = await compileSite(site, io);
-      const s = run.services.find((x) => x.id === id.replace(/\.ya?ml$/, '').replace(/^services\//, ''));
-      if (!s) {
-        const known = run.loaded.services.map((f) =>
-          f.path.slice('services/'.length).replace(/\.ya?ml$/, ''),
-        );
-        if (known.includes(id)) {
+  return runProgram(argv, io, (program, io, setExit) => {
+    program
+      .command('check')
+      .description('check a site: exit 0 when clean (warnings allowed), 1 on errors')
+      .argument('<site>', 'the site folder (holds site.yaml)')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+      .action(async (site: string, opts: { format: 'text' | 'json' }) => {
+        const run = await compileSite(site, io);
+        const errors = run.diagnostics.some((d) => d.severity === 'error');
+        if (opts.format === 'json') {
+          io.stdout(diagnosticsJson(run.diagnostics));
+        } else {
           report(run, io);
-          setExit(1);
-          return;
+          if (!errors) {
+            const n = run.model?.instances.length ?? 0;
+            io.stdout(
+              `${run.model?.site.name ?? site}: ${run.services.length} services, ${n} HAProxy instance${n === 1 ? '' : 's'}, ok\n`,
+            );
+          }
         }
-        throw new UsageError(`no service ${id} in ${site} (services: ${known.slice(0, 20).join(', ')})`);
-      }
-      const rows = explainRows(s);
-      if (opts.format === 'json') {
-        io.stdout(`${JSON.stringify({ service: s.id, file: s.file, fields: rows }, null, 2)}\n`);
-      } else {
-        const c = io.color ? pc : pc.createColors(false);
-        io.stdout(`${c.bold(s.id)}  ${c.dim(s.file)}\n`);
-        const width = Math.max(...rows.map((r) => r.field.length));
-        const vwidth = Math.min(48, Math.max(...rows.map((r) => r.value.length)));
-        for (const r of rows) {
-          const src = formatSource(r.source);
-          const colored = r.source?.kind === 'file' ? c.cyan(src) : c.dim(src);
-          io.stdout(`  ${r.field.padEnd(width)}  ${r.value.padEnd(vwidth)}  ${colored}\n`);
+        setExit(errors ? 1 : 0);
+      });
+
+    program
+      .command('explain')
+      .description('print the effective intent of a service, each field with where it came from')
+      .argument('<site>', 'the site folder')
+      .argument('<service>', 'the service id, e.g. web/typo3/www')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+      .action(async (site: string, id: string, opts: { format: 'text' | 'json' }) => {
+        const run = await compileSite(site, io);
+        const s = run.services.find((x) => x.id === id.replace(/\.ya?ml$/, '').replace(/^services\//, ''));
+        if (!s) {
+          const known = run.loaded.services.map((f) =>
+            f.path.slice('services/'.length).replace(/\.ya?ml$/, ''),
+          );
+          if (known.includes(id)) {
+            report(run, io);
+            setExit(1);
+            return;
+          }
+          throw new UsageError(`no service ${id} in ${site} (services: ${known.slice(0, 20).join(', ')})`);
         }
-      }
-      // The errors that concern this service (its file, or a defaults file it inherits from): say why
-      // the exit code is 1.
-      const errors = run.diagnostics.filter(
-        (d) =>
-          d.severity === 'error' && (d.file === s.file || (d.related ?? []).some((r) => r.file === s.file)),
-      );
-      for (const d of errors) io.stderr(`${formatDiagnostic(d, run.loaded.sources, io.color)}\n\n`);
-      if (errors.length > 0) setExit(1);
-    });
+        const rows = explainRows(s);
+        if (opts.format === 'json') {
+          io.stdout(`${JSON.stringify({ service: s.id, file: s.file, fields: rows }, null, 2)}\n`);
+        } else {
+          const c = io.color ? pc : pc.createColors(false);
+          io.stdout(`${c.bold(s.id)}  ${c.dim(s.file)}\n`);
+          const width = Math.max(...rows.map((r) => r.field.length));
+          const vwidth = Math.min(48, Math.max(...rows.map((r) => r.value.length)));
+          for (const r of rows) {
+            const src = formatSource(r.source);
+            const colored = r.source?.kind === 'file' ? c.cyan(src) : c.dim(src);
+            io.stdout(`  ${r.field.padEnd(width)}  ${r.value.padEnd(vwidth)}  ${colored}\n`);
+          }
+        }
+        // The errors that concern this service (its file, or a defaults file it inherits from): say why
+        // the exit code is 1.
+        const errors = run.diagnostics.filter(
+          (d) =>
+            d.severity === 'error' && (d.file === s.file || (d.related ?? []).some((r) => r.file === s.file)),
+        );
+        for (const d of errors) io.stderr(`${formatDiagnostic(d, run.loaded.sources, io.color)}\n\n`);
+        if (errors.length > 0) setExit(1);
+      });
 
-  program
-    .command('schema')
-    .description('print the JSON Schema (draft-07) of an intent file kind, for editors')
-    .addArgument(
-      new Argument('[kind]', 'which file kind').choices(Object.keys(SCHEMA_KINDS)).default('service'),
-    )
-    .action((kind: SchemaKind) => {
-      io.stdout(`${JSON.stringify(jsonSchema(kind), null, 2)}\n`);
-    });
+    program
+      .command('schema')
+      .description('print the JSON Schema (draft-07) of an intent file kind, for editors')
+      .addArgument(
+        new Argument('[kind]', 'which file kind').choices(Object.keys(SCHEMA_KINDS)).default('service'),
+      )
+      .action((kind: SchemaKind) => {
+        io.stdout(`${JSON.stringify(jsonSchema(kind), null, 2)}\n`);
+      });
 
-  registerBuild(program, io, setExit);
-  registerLab(program, io, setExit);
-  registerHealthd(program, io, setExit);
-  registerDeploy(program, io, setExit);
-  for (const r of registrations) r(program, io, setExit);
-
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return exit;
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-      // Help asked for (`intentlb help`, on stdout) is a success; help shown on stderr because no
-      // command was given is a usage error. (commander's own exit code reads process.exitCode.)
-      if (e.code === 'commander.help') return helpOnStderr ? 2 : 0;
-      return 2;
-    }
-    if (e instanceof UsageError) {
-      io.stderr(`intentlb: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof OperationError) {
-      io.stderr(`intentlb: ${e.message}\n`);
-      return 1;
-    }
-    io.stderr(`intentlb: internal error: ${(e as Error).message}\n`);
-    return 70;
-  }
+    registerBuild(program, io, setExit);
+    registerLab(program, io, setExit);
+    registerHealthd(program, io, setExit);
+    registerDeploy(program, io, setExit);
+    for (const r of registrations) r(program, io, setExit);
+  });
 }

@@ -7,10 +7,11 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REPO } from '../runtime/paths.ts';
 
-const MAIN = fileURLToPath(new URL('./backend/main.ts', import.meta.url));
-/** The repository root: where `--import tsx` resolves from. */
-export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(REPO, 'src', 'lab', 'backend', 'main.ts');
+
+export { REPO };
 
 interface Esbuild {
   build(options: {

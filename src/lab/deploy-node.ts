@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO } from './backend-bundle.ts';
+import { BIN, REPO } from '../runtime/paths.ts';
 import { IP } from './netns.ts';
 import { isAlive, type LabProcess, type SpawnSpec, tail, waitForLog } from './processes.ts';
 
@@ -36,7 +36,6 @@ export interface NodeDeployment {
 /** Deploys one node; returns its supervisor. Throws with the command's output when a step fails. */
 export type DeployNode = (d: NodeDeployment) => Promise<LabProcess>;
 
-const BIN = join(REPO, 'bin', 'intentlb.mjs');
 const SUPERVISOR_READY_MS = 15_000;
 const APPLY_TIMEOUT_MS = 120_000;
 

@@ -3,7 +3,14 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type PidStep, PidWatcher, pidAlive, pidStep, readPidFile } from '../../src/healthd/pid-watch.ts';
+import {
+  type PidStep,
+  PidWatcher,
+  type PidWatcherOptions,
+  pidAlive,
+  pidStep,
+  readPidFile,
+} from '../../src/healthd/pid-watch.ts';
 import { systemTimers } from '../../src/healthd/scheduler.ts';
 import type { VipConfig } from '../../src/healthd/types.ts';
 import { withTempDir } from '../helpers/tools.ts';
@@ -45,20 +52,28 @@ describe('pid watch: the rule', () => {
   }
 });
 
+/** A watcher probing every 100 ms and re-reading pid files every second. */
+function watcher(
+  clock: FakeClock,
+  readPid: NonNullable<PidWatcherOptions['readPid']>,
+  alive: NonNullable<PidWatcherOptions['alive']>,
+  onEvent: PidWatcherOptions['onEvent'],
+): PidWatcher {
+  return new PidWatcher({ timers: clock, intervalMs: 100, rereadMs: 1000, readPid, alive, onEvent });
+}
+
 describe('pid watch: the watcher', () => {
   it('reports death within one probe period and a new pid at the next read', async () => {
     const clock = new FakeClock();
     const files = new Map<string, number | undefined>([['/run/a.pid', 100]]);
     const alive = new Set([100]);
     const events: string[] = [];
-    const w = new PidWatcher({
-      timers: clock,
-      intervalMs: 100,
-      rereadMs: 1000,
-      readPid: async (p) => files.get(p),
-      alive: (pid) => alive.has(pid),
-      onEvent: (v, e, pid) => events.push(`${clock.now()} ${v} ${e} ${pid}`),
-    });
+    const w = watcher(
+      clock,
+      async (p) => files.get(p),
+      (pid) => alive.has(pid),
+      (v, e, pid) => events.push(`${clock.now()} ${v} ${e} ${pid}`),
+    );
     w.update([vip('a', '/run/a.pid'), vip('nopid', undefined)]);
     await clock.advance(0);
     assert.deepEqual(events, ['0 a process-start 100']);
@@ -94,6 +109,36 @@ describe('pid watch: the watcher', () => {
     assert.equal(events.length, 5, 'no events for a VIP no longer watched');
     w.stop();
     assert.equal(clock.timers, 0);
+  });
+
+  it('VIPs of one instance share its pid file: one read and one probe per tick, events for each VIP', async () => {
+    const clock = new FakeClock();
+    let reads = 0;
+    let probes = 0;
+    const alive = new Set([100]);
+    const events: string[] = [];
+    const w = watcher(
+      clock,
+      (p) => {
+        reads++;
+        return p === '/run/single.pid' ? 100 : undefined;
+      },
+      (pid) => {
+        probes++;
+        return alive.has(pid);
+      },
+      (v, e, pid) => events.push(`${v} ${e} ${pid}`),
+    );
+    w.update([vip('a', '/run/single.pid'), vip('b', '/run/single.pid'), vip('c', '/run/single.pid')]);
+    await clock.advance(0);
+    [reads, probes] = [0, 0];
+    await clock.advance(1000);
+    assert.equal(probes, 10, 'one probe per 100 ms tick for the three VIPs');
+    assert.equal(reads, 1, 'one re-read per second for the three VIPs');
+    alive.delete(100);
+    await clock.advance(100);
+    assert.deepEqual(events.slice(3), ['a process-exit 100', 'b process-exit 100', 'c process-exit 100']);
+    w.stop();
   });
 
   it('a missing pid file is an exited process', async () => {

@@ -1,0 +1,59 @@
+import { Command, CommanderError } from 'commander';
+import { OperationError } from '../deploy/errors.ts';
+import { type CliIo, UsageError } from './io.ts';
+
+/** Adds commands to the program. */
+export type Register = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
+
+/**
+ * The `intentlb` program with the commands `define` adds, run in-process. Returns the exit code:
+ * 0 clean (warnings allowed), 1 errors, 2 usage, 70 internal error. Never prints a stack trace for
+ * a user's mistake. The full CLI (`program.ts`) and the health checker's lean entry
+ * (`healthd-main.ts`) both run through it.
+ */
+export async function runProgram(argv: readonly string[], io: CliIo, define: Register): Promise<number> {
+  let exit = 0;
+  let helpOnStderr = false;
+  const setExit = (code: number): void => {
+    exit = Math.max(exit, code);
+  };
+  const program = new Command('intentlb')
+    .description('Intent-driven, highly available HAProxy load balancing')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => {
+        helpOnStderr = true;
+        io.stderr(s);
+      },
+      outputError: (s, write) => write(s),
+    })
+    .showSuggestionAfterError(true)
+    .helpCommand(true);
+
+  define(program, io, setExit);
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exit;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // Help asked for (`intentlb help`, on stdout) is a success; help shown on stderr because no
+      // command was given is a usage error. (commander's own exit code reads process.exitCode.)
+      if (e.code === 'commander.help') return helpOnStderr ? 2 : 0;
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      io.stderr(`intentlb: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof OperationError) {
+      io.stderr(`intentlb: ${e.message}\n`);
+      return 1;
+    }
+    io.stderr(`intentlb: internal error: ${(e as Error).message}\n`);
+    return 70;
+  }
+}
