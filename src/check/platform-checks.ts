@@ -1,7 +1,7 @@
 import { type Diagnostic, diag } from '../diagnostics/index.ts';
 import type { ServiceScope } from '../infer/context.ts';
 import { locate } from '../load/index.ts';
-import { groupInstances, type ServiceModel, slug } from '../model/index.ts';
+import { groupInstances, PORT_SPAN, type ServiceModel, slug } from '../model/index.ts';
 import { birdSymbol } from '../render/bird/protocols.ts';
 import type { SiteContext } from '../validate/index.ts';
 
@@ -32,6 +32,19 @@ export function checkPlatform(
         }),
       );
     } else seen.set(key, s.id);
+  }
+  // Instances never outnumber services: most sites skip the grouping here.
+  if (services.length > PORT_SPAN) {
+    const n = groupInstances(services, ctx.site).length;
+    if (n > PORT_SPAN) {
+      out.push(
+        diag('E_SITE', {
+          message: `${n} HAProxy instances need ${n} stats ports, but a site has ${PORT_SPAN} (management.stats_port_base and up)`,
+          at: locate(ctx.siteFile, ['instances'], 'value'),
+          hint: 'group VIPs into fewer processes (instances: per-group), or split the site',
+        }),
+      );
+    }
   }
   const vrrp = ctx.site.ha.mode === 'vrrp' ? ctx.site.ha.vrrp : undefined;
   if (vrrp) {

@@ -1,6 +1,7 @@
 import type { InstanceModel, ServiceModel, SiteModel } from './types.ts';
 
-const PORT_SPAN = 10_000;
+/** Stats ports per site: `management.stats_port_base` .. +9,999, one per HAProxy instance. */
+export const PORT_SPAN = 10_000;
 
 /**
  * Maps services to HAProxy processes. per-vip: services sharing any address share a process
@@ -90,7 +91,11 @@ export function stablePorts(names: readonly string[], base: number): Map<string,
   // first free slot (linear probing, without walking a long run of taken slots again and again).
   const next = Int32Array.from({ length: PORT_SPAN }, (_, i) => i);
   const out = new Map<string, number>();
-  for (const name of [...names].sort()) {
+  const sorted = [...names].sort();
+  // More instances than ports: `check` reports E_SITE and nothing is built; the ones past the span
+  // get ports beyond it here, so that the model can still be made (probing would never end).
+  for (const [i, name] of sorted.slice(PORT_SPAN).entries()) out.set(name, base + PORT_SPAN + i);
+  for (const name of sorted.slice(0, PORT_SPAN)) {
     const slot = freeSlot(next, fnv1a(name) % PORT_SPAN);
     next[slot] = (slot + 1) % PORT_SPAN;
     out.set(name, base + slot);

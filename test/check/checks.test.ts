@@ -842,6 +842,25 @@ describe('check: invalid sites', () => {
   }
 });
 
+describe('check: more HAProxy instances than stats ports', () => {
+  it('is E_SITE at `instances`, and check ends (probing for a free port would not)', async () => {
+    const files: Record<string, string> = { ...BASE_SITE };
+    for (let i = 0; i < 10_001; i++) {
+      files[`services/many/s${i}.yaml`] = yaml(
+        `vip: 198.19.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+        'protocol: tcp',
+        'ports: [5000]',
+        'backend: { group: app }',
+      );
+    }
+    const r = await compileFiles(files);
+    const site = r.all.filter((d) => d.code === 'E_SITE');
+    assert.equal(site.length, 1, site.map((d) => d.message).join('\n'));
+    assert.match(site[0]!.message, /10003 HAProxy instances need 10003 stats ports/);
+    assert.equal(r.model, undefined);
+  });
+});
+
 describe('check: coverage', () => {
   it('every diagnostic code has a case', () => {
     const covered = new Set<string>([

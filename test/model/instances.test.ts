@@ -38,6 +38,15 @@ describe('stablePorts', () => {
     );
   });
 
+  it('ends with more names than ports: every port of the span used once, the rest past it', () => {
+    const names = Array.from({ length: PORT_SPAN + 5 }, (_, i) => `n${i}`);
+    const ports = stablePorts(names, 20_000);
+    const inSpan = [...ports.values()].filter((p) => p < 20_000 + PORT_SPAN);
+    assert.equal(new Set(inSpan).size, PORT_SPAN);
+    assert.equal(ports.size, PORT_SPAN + 5);
+    assert.equal(new Set(ports.values()).size, PORT_SPAN + 5);
+  });
+
   it('gives them when nearly every port is taken and probes run long', () => {
     const names = Array.from({ length: PORT_SPAN - 3 }, (_, i) => `dept${i % 10}-svc${i}`);
     assert.deepEqual(stablePorts(names, 20_000), probedPorts(names, 20_000));
