@@ -164,9 +164,7 @@ try {
   const c1 = cpuTicks(pid);
   const m1 = await metrics(metricsPort);
   const wall = (performance.now() - w0) / 1000;
-  const checks =
-    sum(m1, 'intentlb_healthd_check_duration_seconds_count') -
-    sum(m0, 'intentlb_healthd_check_duration_seconds_count');
+  const checks = sum(m1, 'intentlb_healthd_checks_total') - sum(m0, 'intentlb_healthd_checks_total');
   const cpuPct = ((c1 - c0) / HZ / wall) * 100;
   const mib = (k: number): string => (k / 1024).toFixed(0);
   console.log(`healthd daemon (${values.command}), ${VIPS} VIPs × 1/s, ${SECONDS} s measured`);

@@ -17,7 +17,8 @@ export type ReconcileReason = 'connect' | 'drift' | 'request';
 
 export class HealthdMetrics {
   readonly registry = new Registry();
-  private readonly checkDuration: Histogram<'vip' | 'result'>;
+  private readonly checkDuration: Histogram<'result'>;
+  private readonly checks: Counter<'vip' | 'result'>;
   private readonly vipState: Gauge<'vip' | 'state'>;
   private readonly vipAnnounced: Gauge<'vip'>;
   private readonly vipHeld: Gauge<'vip'>;
@@ -34,9 +35,15 @@ export class HealthdMetrics {
     const registers = [this.registry];
     this.checkDuration = new Histogram({
       name: `${P}check_duration_seconds`,
-      help: 'Duration of health checks, by VIP and result (ok, fail).',
-      labelNames: ['vip', 'result'],
+      help: 'Duration of health checks, by result (ok, fail); per VIP, see checks_total and /status.',
+      labelNames: ['result'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.checks = new Counter({
+      name: `${P}checks_total`,
+      help: 'Health checks run, by VIP and result (ok, fail).',
+      labelNames: ['vip', 'result'],
       registers,
     });
     this.vipState = new Gauge({
@@ -106,7 +113,9 @@ export class HealthdMetrics {
   }
 
   check(vip: string, ok: boolean, latencyMs: number): void {
-    this.checkDuration.observe({ vip, result: ok ? 'ok' : 'fail' }, latencyMs / 1000);
+    const result = ok ? 'ok' : 'fail';
+    this.checkDuration.observe({ result }, latencyMs / 1000);
+    this.checks.inc({ vip, result });
   }
 
   birdOperation(result: BirdOpResult, seconds: number): void {
@@ -158,7 +167,7 @@ export class HealthdMetrics {
     this.vipHeld.remove({ vip });
     for (const to of ['up', 'down']) this.transitions.remove({ vip, to });
     for (const action of ['announce', 'withdraw']) this.announcements.remove({ vip, action });
-    for (const result of ['ok', 'fail']) this.checkDuration.remove({ vip, result });
+    for (const result of ['ok', 'fail']) this.checks.remove({ vip, result });
   }
 
   text(): Promise<string> {

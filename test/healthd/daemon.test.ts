@@ -217,7 +217,8 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
         await t('metrics: names and labels', async () => {
           const text = await (await fetch(`${http}/metrics`)).text();
           for (const name of [
-            'intentlb_healthd_check_duration_seconds_bucket{le="0.005",vip="a",result="ok"}',
+            'intentlb_healthd_check_duration_seconds_bucket{le="0.005",result="ok"}',
+            'intentlb_healthd_checks_total{vip="a",result="ok"}',
             'intentlb_healthd_vip_state{vip="a",state="up"} 1',
             'intentlb_healthd_vip_announced{vip="b"} 1',
             'intentlb_healthd_announcement_changes_total{vip="a",action="withdraw"}',

@@ -361,7 +361,8 @@ describe('healthd with real BIRD: anycast announcements follow health', { timeou
       'intentlb_healthd_bird_reconciles_total{reason="drift"}',
       'intentlb_healthd_transitions_total{vip="web-www",to="down"}',
       'intentlb_healthd_bird_operations_total{result="ok"}',
-      'intentlb_healthd_check_duration_seconds_count{vip="web-www",result="ok"}',
+      'intentlb_healthd_check_duration_seconds_count{result="ok"}',
+      'intentlb_healthd_checks_total{vip="web-www",result="ok"}',
     ]) {
       assert.ok(metrics.includes(line), `${line} in /metrics`);
     }
