@@ -228,7 +228,10 @@ const handlers: Handlers = {
     for (const config of wanted.values()) {
       const v = d.vips.get(config.name);
       if (v === undefined || v.removal !== undefined) {
-        d.setVip(freshVip(config, d.now));
+        // Re-added while its removal was still running: a new VIP, but the hooks have already been
+        // told its last state (`down`, by the removal); they hear only changes from there.
+        const fresh = freshVip(config, d.now);
+        d.setVip(v?.reported === undefined ? fresh : { ...fresh, reported: v.reported });
         d.log('info', v === undefined ? 'vip added' : 'vip re-added', config.name);
         for (const p of config.protocols) {
           d.deleteOrphan(p);
