@@ -223,7 +223,10 @@ export class Supervisor {
     unit.tail = [];
     unit.startedAt = Date.now();
     this.#setState(unit, 'starting');
-    const child = spawn(spec.command, spec.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(spec.command, spec.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(spec.env === undefined ? {} : { env: { ...process.env, ...spec.env } }),
+    });
     unit.child = child;
     unit.status.pid = child.pid ?? null;
     const keep = (chunk: Buffer): void => {

@@ -19,16 +19,28 @@ export interface UnitSpec {
   stopSignal: NodeJS.Signals;
   /** How long a graceful stop may take before SIGKILL. */
   stopTimeoutMs: number;
+  /** Environment on top of the supervisor's (systemd: `Environment=`). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export { BIN };
 
 /**
- * V8 options for the health checker. One check a second per VIP allocates steadily (a socket and a
- * few buffers each), and V8 then grows its young generation to 2 × 16 MiB; 4 MiB semi-spaces
- * keep ~25 MiB of RSS off a 750-VIP node for a few more (cheap) scavenges. bench/healthd/daemon.ts.
+ * V8 options for the health checker. 750 checks a second allocate steadily (a socket and its
+ * stream state each) and V8 would grow its young generation to 2 × 16 MiB and let the old one
+ * reach ~2.5 × the live heap before collecting it: 100–120 MiB RSS on a 750-VIP node. 4 MiB
+ * semi-spaces and old-generation growth of 50 % over the live heap (it stays proportional to the
+ * node's size, unlike a fixed cap) hold it at ~85 MiB for no measurable CPU (bench/healthd/daemon.ts,
+ * docs/adr/0010-healthd-cost.md).
  */
-export const HEALTHD_NODE_OPTIONS = ['--max-semi-space-size=4'];
+export const HEALTHD_NODE_OPTIONS = ['--max-semi-space-size=4', '--heap-growing-percent=50'];
+
+/**
+ * Environment for the health checker, on top of the supervisor's own. glibc gives each thread
+ * that allocates its own malloc arena (Node has a handful); two are plenty for healthd and save
+ * ~5 MiB.
+ */
+export const HEALTHD_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
 export function birdSocket(layout: NodeLayout): string {
   return `${layout.run}/bird.ctl`;
@@ -84,6 +96,7 @@ export function unitSpec(layout: NodeLayout, name: string): UnitSpec {
         readySocket: healthdSocket(layout),
         stopSignal: 'SIGTERM',
         stopTimeoutMs: 10_000,
+        env: HEALTHD_ENV,
       };
     case 'keepalived':
       return {

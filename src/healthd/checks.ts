@@ -46,15 +46,37 @@ const readBuffer = Buffer.alloc(2048);
 
 /** GET `path`; ok iff the status is 2xx. */
 export function httpCheck(opts: HttpCheckOptions): Promise<CheckOutcome> {
-  const address = unbracket(opts.address);
-  const host = opts.host ?? hostHeader(address, opts.port);
-  const request =
+  return new Promise((resolve) =>
+    startHttp(opts.address, opts.port, httpRequest(opts), opts.timeoutMs, resolve),
+  );
+}
+
+/** The request an HTTP check sends (built once per check spec by the daemon). */
+export function httpRequest(opts: { address: string; port: number; path: string; host?: string }): string {
+  const host = opts.host ?? hostHeader(unbracket(opts.address), opts.port);
+  return (
     `GET ${opts.path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n` +
-    'User-Agent: intentlb-healthd\r\n\r\n';
+    'User-Agent: intentlb-healthd\r\n\r\n'
+  );
+}
+
+function startHttp(address: string, port: number, request: string, timeoutMs: number, done: Done): void {
   let head = '';
   const reader =
     (finish: Finish): OnRead =>
     (nread) => {
+      // The usual answer: the whole status line in the first chunk, read from the bytes.
+      if (head === '') {
+        const status = statusFromBytes(readBuffer, nread);
+        if (status >= 200 && status < 300) {
+          finish(true, undefined, true);
+          return true;
+        }
+        if (status > 0) {
+          finish(false, `HTTP ${status}`, true);
+          return true;
+        }
+      }
       head += readBuffer.toString('latin1', 0, nread); // `buf` is readBuffer
       const eol = head.indexOf('\n');
       if (eol < 0) {
@@ -68,45 +90,106 @@ export function httpCheck(opts: HttpCheckOptions): Promise<CheckOutcome> {
       else finish(false, `HTTP ${status}`, true);
       return true;
     };
-  return probe(address, opts.port, opts.timeoutMs, reader, (socket) => {
-    socket.write(request, 'latin1');
-  });
+  probe(
+    unbracket(address),
+    port,
+    timeoutMs,
+    reader,
+    (socket) => {
+      socket.write(request, 'latin1');
+    },
+    done,
+  );
+}
+
+const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 0x30 && b <= 0x39;
+
+/**
+ * The status of `HTTP/d[.d] ddd` followed by a space or the line's end, read from the bytes; 0 when
+ * the first line is not complete in them or is not such a line (the string path then decides).
+ */
+export function statusFromBytes(buf: Uint8Array, n: number): number {
+  // "HTTP/"
+  if (n < 11 || buf[0] !== 0x48 || buf[1] !== 0x54 || buf[2] !== 0x54 || buf[3] !== 0x50 || buf[4] !== 0x2f)
+    return 0;
+  if (!isDigit(buf[5])) return 0;
+  let i = 6;
+  if (buf[i] === 0x2e) {
+    if (!isDigit(buf[i + 1])) return 0;
+    i += 2;
+  }
+  if (i + 4 >= n) return 0; // every byte read below is one of the n received
+  if (buf[i] !== 0x20 || !isDigit(buf[i + 1]) || !isDigit(buf[i + 2]) || !isDigit(buf[i + 3])) return 0;
+  const after = buf[i + 4];
+  if (after === 0x0d) {
+    if (i + 5 >= n || buf[i + 5] !== 0x0a) return 0; // "\r\n" ends the line; any other "\r" is not a status line
+  } else if (after === 0x20) {
+    let j = i + 5;
+    while (j < n && buf[j] !== 0x0a) j++;
+    if (j === n) return 0; // line not complete
+  } else if (after !== 0x0a) {
+    return 0;
+  }
+  return (buf[i + 1]! - 0x30) * 100 + (buf[i + 2]! - 0x30) * 10 + (buf[i + 3]! - 0x30);
 }
 
 /** Connect; ok iff the handshake completes. */
 export function tcpCheck(opts: TcpCheckOptions): Promise<CheckOutcome> {
-  return probe(unbracket(opts.address), opts.port, opts.timeoutMs, undefined, (socket, finish) => {
-    socket.on('connect', () => finish(true, undefined, true));
-  });
+  return new Promise((resolve) => startTcp(opts.address, opts.port, opts.timeoutMs, resolve));
+}
+
+function startTcp(address: string, port: number, timeoutMs: number, done: Done): void {
+  probe(
+    unbracket(address),
+    port,
+    timeoutMs,
+    undefined,
+    (socket, finish) => {
+      socket.on('connect', () => finish(true, undefined, true));
+    },
+    done,
+  );
 }
 
 /** How each check kind runs; shared code looks a kind up here instead of branching on it. */
 export interface CheckKind<S extends CheckSpec> {
-  run(spec: S, timeoutMs: number): Promise<CheckOutcome>;
+  /** Runs one check and calls `done` exactly once with its outcome. */
+  start(spec: S, timeoutMs: number, done: Done): void;
 }
+
+/** Each HTTP check spec's request, built once (a daemon runs the same spec every interval). */
+const requests = new WeakMap<HttpCheckSpec, string>();
 
 export const CHECK_KINDS: { readonly [K in CheckSpec['kind']]: CheckKind<Extract<CheckSpec, { kind: K }>> } =
   {
     http: {
-      run: (spec: HttpCheckSpec, timeoutMs) =>
-        httpCheck(
-          spec.host === undefined
-            ? { address: spec.address, port: spec.port, path: spec.path, timeoutMs }
-            : { address: spec.address, port: spec.port, path: spec.path, host: spec.host, timeoutMs },
-        ),
+      start: (spec: HttpCheckSpec, timeoutMs, done) => {
+        let request = requests.get(spec);
+        if (request === undefined) {
+          request = httpRequest(spec);
+          requests.set(spec, request);
+        }
+        startHttp(spec.address, spec.port, request, timeoutMs, done);
+      },
     },
     tcp: {
-      run: (spec: TcpCheckSpec, timeoutMs) => tcpCheck({ address: spec.address, port: spec.port, timeoutMs }),
+      start: (spec: TcpCheckSpec, timeoutMs, done) => startTcp(spec.address, spec.port, timeoutMs, done),
     },
   };
 
-/** Run the check a spec describes. */
-export function runCheck(spec: CheckSpec, timeoutMs: number): Promise<CheckOutcome> {
+/** Run the check a spec describes, calling `done` once with the outcome (no promise per check). */
+export function startCheck(spec: CheckSpec, timeoutMs: number, done: Done): void {
   const kind = CHECK_KINDS[spec.kind] as CheckKind<CheckSpec> | undefined;
-  if (kind === undefined) return Promise.resolve({ ok: false, latencyMs: 0, error: 'unknown check kind' });
-  return kind.run(spec, timeoutMs);
+  if (kind === undefined) done({ ok: false, latencyMs: 0, error: 'unknown check kind' });
+  else kind.start(spec, timeoutMs, done);
 }
 
+/** Run the check a spec describes. */
+export function runCheck(spec: CheckSpec, timeoutMs: number): Promise<CheckOutcome> {
+  return new Promise((resolve) => startCheck(spec, timeoutMs, resolve));
+}
+
+type Done = (outcome: CheckOutcome) => void;
 type Finish = (ok: boolean, error?: string, reset?: boolean) => void;
 type OnRead = (nread: number, buf: Uint8Array) => boolean;
 
@@ -120,37 +203,36 @@ function probe(
   timeoutMs: number,
   reader: ((finish: Finish) => OnRead) | undefined,
   start: (socket: Socket, finish: Finish) => void,
-): Promise<CheckOutcome> {
-  return new Promise((resolve) => {
-    const began = performance.now();
-    let socket: Socket | undefined;
-    let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const finish: Finish = (ok, error, reset = false) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      // A reset needs a connected TCP handle; anything else (refused, timed out) is just closed.
-      if (reset && socket !== undefined && !socket.destroyed && !socket.connecting) socket.resetAndDestroy();
-      else socket?.destroy();
-      const latencyMs = performance.now() - began;
-      resolve(error === undefined ? { ok, latencyMs } : { ok, latencyMs, error });
-    };
-    try {
-      socket =
-        reader === undefined
-          ? connect({ host: address, port })
-          : connect({ host: address, port, onread: { buffer: readBuffer, callback: reader(finish) } });
-    } catch (err) {
-      finish(false, errorText(err));
-      return;
-    }
-    timer = setTimeout(() => finish(false, `timeout after ${timeoutMs} ms`), timeoutMs);
-    // After settling, late errors (e.g. from the reset) land here and are ignored.
-    socket.on('error', (err) => finish(false, errorText(err)));
-    socket.on('close', () => finish(false, 'connection closed before an answer'));
-    start(socket, finish);
-  });
+  done: Done,
+): void {
+  const began = performance.now();
+  let socket: Socket | undefined;
+  let settled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const finish: Finish = (ok, error, reset = false) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    // A reset needs a connected TCP handle; anything else (refused, timed out) is just closed.
+    if (reset && socket !== undefined && !socket.destroyed && !socket.connecting) socket.resetAndDestroy();
+    else socket?.destroy();
+    const latencyMs = performance.now() - began;
+    done(error === undefined ? { ok, latencyMs } : { ok, latencyMs, error });
+  };
+  try {
+    socket =
+      reader === undefined
+        ? connect({ host: address, port })
+        : connect({ host: address, port, onread: { buffer: readBuffer, callback: reader(finish) } });
+  } catch (err) {
+    finish(false, errorText(err));
+    return;
+  }
+  timer = setTimeout(() => finish(false, `timeout after ${timeoutMs} ms`), timeoutMs);
+  // After settling, late errors (e.g. from the reset) land here and are ignored.
+  socket.on('error', (err) => finish(false, errorText(err)));
+  socket.on('close', () => finish(false, 'connection closed before an answer'));
+  start(socket, finish);
 }
 
 function unbracket(address: string): string {

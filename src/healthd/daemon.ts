@@ -38,7 +38,7 @@ import { HealthdMetrics } from './metrics.ts';
 import { PidWatcher } from './pid-watch.ts';
 import { Scheduler, systemTimers, type Timers } from './scheduler.ts';
 import { buildStatus, type HealthdStatus } from './status.ts';
-import type { HealthdAction, HealthdEvent, HealthdState } from './types.ts';
+import type { HealthdAction, HealthdEvent, HealthdState, LastCheck } from './types.ts';
 import { birdSettled, WithdrawWaiters } from './withdrawal.ts';
 
 /** Default bound of `hold` / `drain` when the request names none. */
@@ -92,6 +92,11 @@ export class HealthdDaemon {
   private control: ControlServer | undefined;
   private http: HttpEndpoint | undefined;
   private queue: HealthdEvent[] = [];
+  /**
+   * The last check result of each VIP, for /status. Kept here, updated in place, not in the core's
+   * state: it decides nothing, and a new state per result would cost a copy 750 times a second.
+   */
+  private readonly lastChecks = new Map<string, { -readonly [K in keyof LastCheck]: LastCheck[K] }>();
   /** 'now': a flush is queued for this turn of the event loop; 'batch': on the batch timer. */
   private flushScheduled: false | 'now' | 'batch' = false;
   private batchTimer: ReturnType<typeof setTimeout> | undefined;
@@ -147,6 +152,7 @@ export class HealthdDaemon {
       timers: this.timers,
       onResult: (vip, outcome, startedAt) => {
         this.metrics.check(vip, outcome.ok, outcome.latencyMs);
+        this.recordCheck(vip, outcome.ok, outcome.latencyMs, outcome.error);
         const event: HealthdEvent =
           outcome.error === undefined
             ? { type: 'check-result', vip, ok: outcome.ok, latencyMs: outcome.latencyMs, startedAt }
@@ -204,7 +210,23 @@ export class HealthdDaemon {
       wall: (t) => this.wall(t),
       now: this.timers.now(),
       pidOf: (vip) => this.pids.status(vip)?.pid,
+      lastCheck: (vip) => this.lastChecks.get(vip),
     });
+  }
+
+  private recordCheck(vip: string, ok: boolean, latencyMs: number, error: string | undefined): void {
+    if (!this.state.vips.has(vip)) return;
+    const at = this.timers.now();
+    const last = this.lastChecks.get(vip);
+    if (last === undefined) {
+      this.lastChecks.set(vip, error === undefined ? { at, ok, latencyMs } : { at, ok, latencyMs, error });
+      return;
+    }
+    last.at = at;
+    last.ok = ok;
+    last.latencyMs = latencyMs;
+    if (error === undefined) delete last.error;
+    else last.error = error;
   }
 
   /** Answers one control request. */
@@ -396,14 +418,16 @@ export class HealthdDaemon {
     const prev = this.state;
     const { state, actions } = decideBatch(prev, events, now);
     this.state = state;
-    this.metrics.sync(prev, state);
     for (const action of actions) this.execute(action);
-    this.waiters.check(state);
+    const ticked = events.some((e) => e.type === 'tick');
+    // The usual batch, check results of VIPs that stay as they are, leaves the very same state:
+    // gauges and deadlines cannot have moved.
+    if (state !== prev || ticked) {
+      this.metrics.sync(prev, state);
+      this.armTick(now, ticked);
+    }
+    if (this.waiters.size > 0) this.waiters.check(state);
     for (const c of [...this.conditions]) if (c.test(state)) c.done(true);
-    this.armTick(
-      now,
-      events.some((e) => e.type === 'tick'),
-    );
   }
 
   private execute(action: HealthdAction): void {
@@ -422,6 +446,7 @@ export class HealthdDaemon {
         return;
       case 'forget':
         this.metrics.forget(action.vip);
+        this.lastChecks.delete(action.vip);
         return;
     }
   }

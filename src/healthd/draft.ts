@@ -39,7 +39,10 @@ export class Draft {
   private readonly hooks: HookAction[] = [];
   private readonly forgets: ForgetAction[] = [];
 
+  private readonly original: HealthdState;
+
   constructor(state: HealthdState, now: number) {
+    this.original = state;
     this.now = now;
     this.options = state.options;
     this.draining = state.draining;
@@ -146,6 +149,17 @@ export class Draft {
     if (changes.length > 0) actions.push({ type: 'bird', changes, reconcile: this.reconcile });
     actions.push(...this.hooks, ...this.forgets);
 
+    const o = this.original;
+    const unchanged =
+      this.vipMap === o.vips &&
+      this.sentMap === o.bird.sent &&
+      this.confirmedMap === o.bird.confirmed &&
+      this.orphanSet === o.bird.orphans &&
+      this.draining === o.draining &&
+      this.birdUp === o.bird.up &&
+      this.retryAt === o.bird.retryAt;
+    // Nothing changed (the usual check result): the same state object, so callers can skip work.
+    if (unchanged) return { state: o, actions };
     const bird: { -readonly [K in keyof HealthdState['bird']]: HealthdState['bird'][K] } = {
       up: this.birdUp,
       sent: this.sentMap,

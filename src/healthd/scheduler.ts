@@ -11,7 +11,7 @@
  * up to one quantum late; the nominal schedule is kept unrounded, so the rate does not drift.
  */
 
-import { type CheckOutcome, runCheck } from './checks.ts';
+import { type CheckOutcome, startCheck } from './checks.ts';
 import type { VipConfig } from './types.ts';
 
 export interface Timers {
@@ -58,7 +58,8 @@ export class Scheduler {
   private readonly entries = new Map<string, Entry>();
   private readonly timers: Timers;
   private readonly onResult: SchedulerOptions['onResult'];
-  private readonly run: (vip: VipConfig) => Promise<CheckOutcome>;
+  /** Runs one check, calling back once (the default path allocates no promise per check). */
+  private readonly start: (vip: VipConfig, done: (outcome: CheckOutcome) => void) => void;
   private readonly random: () => number;
   private readonly jitter: number;
   private readonly quantum: number;
@@ -71,7 +72,21 @@ export class Scheduler {
   constructor(options: SchedulerOptions) {
     this.timers = options.timers;
     this.onResult = options.onResult;
-    this.run = options.run ?? ((vip) => runCheck(vip.check, vip.timeoutMs));
+    const run = options.run;
+    this.start =
+      run === undefined
+        ? (vip, done) => startCheck(vip.check, vip.timeoutMs, done)
+        : (vip, done) => {
+            let pending: Promise<CheckOutcome>;
+            try {
+              pending = run(vip);
+            } catch (err) {
+              pending = Promise.reject(err);
+            }
+            pending.then(done, (err: unknown) =>
+              done({ ok: false, latencyMs: 0, error: err instanceof Error ? err.message : String(err) }),
+            );
+          };
     this.random = options.random ?? Math.random;
     this.jitter = options.jitter ?? 0.1;
     this.quantum = Math.max(1, options.quantumMs ?? 50);
@@ -197,28 +212,24 @@ export class Scheduler {
     entry.running = true;
     const config = entry.config;
     const startedAt = this.timers.now();
-    let pending: Promise<CheckOutcome>;
-    try {
-      pending = this.run(config);
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
-    pending
-      .catch((err: unknown) => ({
-        ok: false,
-        latencyMs: 0,
-        error: err instanceof Error ? err.message : String(err),
-      }))
-      .then((outcome) => {
-        entry.running = false;
-        if (entry.removed) return;
-        const step = entry.config.intervalMs * (1 + this.jitter * (this.random() - 0.5));
-        // An overdue check (slow answer, or asked for again) starts at once.
-        entry.due = entry.again ? this.timers.now() : Math.max(entry.due + step, this.timers.now());
-        entry.again = false;
-        this.arm(entry, entry.due);
-        this.onResult(config.name, outcome, startedAt);
-      });
+    let inside = true;
+    this.start(config, (outcome) => {
+      // A check that settles at once (a bad address) is still handled after this loop turn's firing.
+      if (inside) queueMicrotask(() => this.finished(entry, config, outcome, startedAt));
+      else this.finished(entry, config, outcome, startedAt);
+    });
+    inside = false;
+  }
+
+  private finished(entry: Entry, config: VipConfig, outcome: CheckOutcome, startedAt: number): void {
+    entry.running = false;
+    if (entry.removed) return;
+    const step = entry.config.intervalMs * (1 + this.jitter * (this.random() - 0.5));
+    // An overdue check (slow answer, or asked for again) starts at once.
+    entry.due = entry.again ? this.timers.now() : Math.max(entry.due + step, this.timers.now());
+    entry.again = false;
+    this.arm(entry, entry.due);
+    this.onResult(config.name, outcome, startedAt);
   }
 }
 

@@ -3,7 +3,7 @@
  * a few facts the loop knows (BIRD connection, processes). snake_case JSON, times in ISO 8601.
  */
 
-import type { HealthdState, VipState } from './types.ts';
+import type { HealthdState, LastCheck, VipState } from './types.ts';
 
 /** What BIRD has for a VIP, as far as it confirmed. */
 export type BirdVipState = 'announced' | 'withdrawn' | 'pending' | 'unknown' | 'unmanaged';
@@ -69,6 +69,7 @@ export interface StatusFacts {
   readonly wall: (t: number) => string;
   readonly now: number;
   readonly pidOf: (vip: string) => number | undefined;
+  readonly lastCheck: (vip: string) => LastCheck | undefined;
 }
 
 export function birdVipState(state: HealthdState, v: VipState, managed: boolean): BirdVipState {
@@ -87,6 +88,7 @@ export function buildStatus(state: HealthdState, facts: StatusFacts): HealthdSta
     .sort((a, b) => (a.config.name < b.config.name ? -1 : a.config.name > b.config.name ? 1 : 0))
     .map((v): VipStatus => {
       const pid = facts.pidOf(v.config.name);
+      const last = facts.lastCheck(v.config.name);
       const holdDown = !v.announced && v.holdUntil > facts.now ? facts.wall(v.holdUntil) : undefined;
       return {
         name: v.config.name,
@@ -106,14 +108,14 @@ export function buildStatus(state: HealthdState, facts: StatusFacts): HealthdSta
         fail_streak: v.failStreak,
         since: facts.wall(v.since),
         last_change: facts.wall(v.lastChange),
-        ...(v.lastCheck === undefined
+        ...(last === undefined
           ? {}
           : {
               last_check: {
-                at: facts.wall(v.lastCheck.at),
-                ok: v.lastCheck.ok,
-                latency_ms: Math.round(v.lastCheck.latencyMs * 1000) / 1000,
-                ...(v.lastCheck.error === undefined ? {} : { error: v.lastCheck.error }),
+                at: facts.wall(last.at),
+                ok: last.ok,
+                latency_ms: Math.round(last.latencyMs * 1000) / 1000,
+                ...(last.error === undefined ? {} : { error: last.error }),
               },
             }),
       };

@@ -56,6 +56,7 @@ export type Health = 'unknown' | 'up' | 'down';
 /** What the hooks were last told: the VIP's served (announced) state. */
 export type ServedState = 'up' | 'down';
 
+/** The last check result of a VIP, as /status shows it; kept by the loop around the core, not in its state. */
 export interface LastCheck {
   readonly at: number;
   readonly ok: boolean;
@@ -75,9 +76,9 @@ export interface Removal {
 export interface VipState {
   readonly config: VipConfig;
   readonly health: Health;
-  /** Consecutive successful checks (0 after any failure). */
+  /** Consecutive successful checks (0 after any failure), counted up to `rise`. */
   readonly okStreak: number;
-  /** Consecutive failed checks (0 after any success). */
+  /** Consecutive failed checks (0 after any success), counted up to `fall`. */
   readonly failStreak: number;
   /** Desired announcement: what this daemon wants BIRD to have. */
   readonly announced: boolean;
@@ -97,7 +98,6 @@ export interface VipState {
   readonly epoch: number;
   readonly process: 'unknown' | 'running' | 'exited';
   readonly reported?: ServedState;
-  readonly lastCheck?: LastCheck;
   readonly removal?: Removal;
 }
 

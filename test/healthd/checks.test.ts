@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { httpCheck, runCheck, tcpCheck } from '../../src/healthd/checks.ts';
+import fc from 'fast-check';
+import { httpCheck, runCheck, statusFromBytes, tcpCheck } from '../../src/healthd/checks.ts';
 
 interface TestServer {
   port: number;
@@ -195,5 +196,68 @@ describe('healthd checks', { timeout: 20_000 }, () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('statusFromBytes (the fast path of an HTTP check)', () => {
+  /** What the string path (a regex on the first line) makes of the same bytes; 0: no complete status line. */
+  function byRegex(text: string): number {
+    const eol = text.indexOf('\n');
+    if (eol < 0) return 0;
+    const m = /^HTTP\/\d(?:\.\d)? (\d{3})(?: |$)/.exec(text.slice(0, eol).replace(/\r$/, ''));
+    return m === null ? 0 : Number(m[1]);
+  }
+  const cases: [string, number][] = [
+    ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 200],
+    ['HTTP/1.0 503 Service Unavailable\r\n', 503],
+    ['HTTP/2 204\r\n', 204],
+    ['HTTP/1 200\n', 200],
+    ['HTTP/1.1 200', 0], // line not complete yet
+    ['HTTP/1.1 200 OK', 0],
+    ['HTTP/1.1 2000 OK\r\n', 0],
+    ['HTTP/1.1 20 OK\r\n', 0],
+    ['HTTP/x.1 200 OK\r\n', 0],
+    ['SSH-2.0-OpenSSH_9.2\r\n', 0],
+    ['http/1.1 200 OK\r\n', 0],
+    ['HTTP/1.1 200\rX\n', 0],
+    ['HTTP/1.1 200\r\n', 200],
+  ];
+  for (const [text, status] of cases) {
+    it(`${JSON.stringify(text)} → ${status}`, () => {
+      const buf = Buffer.from(text, 'latin1');
+      assert.equal(statusFromBytes(buf, buf.length), status);
+      assert.equal(byRegex(text), status);
+    });
+  }
+  it('reads only the bytes received, never stale ones after them', () => {
+    const buf = Buffer.alloc(64, 0x20);
+    buf.write('HTTP/1.1 200 OK\r\n', 'latin1');
+    assert.equal(statusFromBytes(buf, 12), 0, '"HTTP/1.1 200" so far');
+    assert.equal(statusFromBytes(buf, 17), 200);
+  });
+  it('agrees with the regex on any bytes', () => {
+    const tail = fc
+      .array(fc.constantFrom('\r', '\n', ' ', 'O', 'K', '0', '\r\n'), { maxLength: 6 })
+      .map((xs) => xs.join(''));
+    const text = fc.oneof(
+      fc
+        .tuple(
+          fc.constantFrom('HTTP/1.1 ', 'HTTP/1.0 ', 'HTTP/2 ', 'HTTP/1. ', 'HTTX/1.1 ', 'HTTP/1.1  '),
+          fc.stringMatching(/^[0-9]{2,4}$/),
+          tail,
+          fc.string({ maxLength: 8 }),
+        )
+        .map((parts) => parts.join('')),
+      fc.string({ maxLength: 40 }),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        const buf = Buffer.from(t, 'latin1');
+        const said = buf.toString('latin1'); // what the bytes say
+        // Same answer whenever the line is complete; the fast path never guesses.
+        assert.equal(statusFromBytes(buf, buf.length), byRegex(said));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -580,6 +580,29 @@ describe('healthd core', () => {
     assert.deepEqual(holdDownFor(vip('a'), 3, 0, 1), { flaps: 1, holdMs: 0 });
   });
 
+  it('one more success of a VIP that is up and announced leaves the very same state', () => {
+    let s = initialState([vip('a'), vip('b', { rise: 3, fall: 2 })], 0);
+    s = decideBatch(s, [UP, ok('a'), ok('a'), ok('b'), ok('b'), ok('b')], 1).state;
+    s = decide(s, { type: 'bird-result', ok: true, changes: on('vip_a', 'vip_b') }, 2).state;
+    assert.equal(s.vips.get('a')?.announced, true);
+    assert.equal(s.vips.get('a')?.okStreak, 2, 'counted up to rise');
+    assert.equal(s.vips.get('b')?.okStreak, 3);
+    const steady = decideBatch(s, [ok('a'), ok('b'), ok('a')], 3);
+    assert.equal(steady.state, s, 'no copy, no new VIP state');
+    assert.deepEqual(steady.actions, []);
+    // A failure still counts, up to fall, and a success after it is a change again.
+    const f1 = decide(s, fail('b'), 4).state;
+    assert.notEqual(f1, s);
+    assert.deepEqual([f1.vips.get('b')?.okStreak, f1.vips.get('b')?.failStreak], [0, 1]);
+    const f3 = decideBatch(f1, [fail('b'), fail('b')], 5).state;
+    assert.deepEqual([f3.vips.get('b')?.health, f3.vips.get('b')?.failStreak], ['down', 2]);
+    assert.equal(
+      decide(f3, fail('b'), 6).state.vips,
+      f3.vips,
+      'a failure of a VIP that is down changes nothing',
+    );
+  });
+
   it('ignores events for unknown VIPs and unknown event types', () => {
     const s = initialState([vip('a')], 0);
     const d = decideBatch(s, [ok('zz'), { type: 'process-exit', vip: 'zz' }], 1);

@@ -134,10 +134,57 @@ describe('pid watch: the watcher', () => {
     [reads, probes] = [0, 0];
     await clock.advance(1000);
     assert.equal(probes, 10, 'one probe per 100 ms tick for the three VIPs');
-    assert.equal(reads, 1, 'one re-read per second for the three VIPs');
+    assert.equal(reads, 0, 'a running process is probed, its file not re-read');
     alive.delete(100);
     await clock.advance(100);
     assert.deepEqual(events.slice(3), ['a process-exit 100', 'b process-exit 100', 'c process-exit 100']);
+    assert.equal(reads, 1, 're-read at once after the death');
+    // A VIP added to the instance is told what is known of its process at once.
+    w.update([
+      vip('a', '/run/single.pid'),
+      vip('b', '/run/single.pid'),
+      vip('c', '/run/single.pid'),
+      vip('d', '/run/single.pid'),
+    ]);
+    assert.deepEqual(events.slice(6), ['d process-exit 100']);
+    alive.add(100);
+    await clock.advance(1000);
+    assert.deepEqual(events.slice(7), [
+      'a process-start 100',
+      'b process-start 100',
+      'c process-start 100',
+      'd process-start 100',
+    ]);
+    // Dropping three VIPs keeps watching the file for the fourth.
+    w.update([vip('d', '/run/single.pid')]);
+    alive.delete(100);
+    await clock.advance(100);
+    assert.deepEqual(events.slice(11), ['d process-exit 100']);
+    w.stop();
+  });
+
+  it('the file of a running process is re-read every verifyMs, so a changed pid is still seen', async () => {
+    const clock = new FakeClock();
+    const files = new Map<string, number>([['/run/a.pid', 100]]);
+    let reads = 0;
+    const events: string[] = [];
+    const w = new PidWatcher({
+      timers: clock,
+      readPid: (p) => {
+        reads++;
+        return files.get(p);
+      },
+      alive: () => true,
+      onEvent: (v, e, pid) => events.push(`${clock.now()} ${v} ${e} ${pid}`),
+    });
+    w.update([vip('a', '/run/a.pid')]);
+    await clock.advance(0);
+    files.set('/run/a.pid', 101); // both alive: e.g. a pid file rewritten by hand
+    await clock.advance(9_000);
+    assert.equal(reads, 1);
+    await clock.advance(1_100);
+    assert.equal(reads, 2);
+    assert.deepEqual(events, ['0 a process-start 100', '10000 a process-start 101']);
     w.stop();
   });
 
