@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/units.ts';
 import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
 import { cleanupLab, cli, eventually, inNs, namespacesWith } from '../lab/lab-client.ts';
@@ -128,5 +129,25 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     });
     assert.equal(failed, 0, `${failed} of ${ok + failed} requests failed`);
     await eventually(() => onBoth([WIKI, ...OTHERS]), 30_000, 'announced again after undrain');
+  });
+
+  it("the supervisor runs healthd with the unit's node options and environment", async () => {
+    const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
+    const r = await inNs(ns('lb1'), [
+      process.execPath,
+      `${ROOT}bin/intentlb.mjs`,
+      'healthd',
+      'status',
+      '--format',
+      'json',
+      '--config',
+      config,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const pid = (JSON.parse(r.stdout) as { pid: number }).pid;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const option of HEALTHD_NODE_OPTIONS) assert.ok(argv.includes(option), argv.join(' '));
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    for (const [k, v] of Object.entries(HEALTHD_ENV)) assert.ok(environ.includes(`${k}=${v}`), `${k}=${v}`);
   });
 });
