@@ -31,21 +31,36 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     for (const v of vips) if ((await hops(v)).length !== 2) return false;
     return true;
   };
-  /** Runs the bench's loader in the client namespace while `during` runs; returns [ok, failed]. */
-  const underLoad = async (ms: number, during: () => Promise<void>): Promise<[number, number]> => {
+  /**
+   * Runs the bench's loader in the client namespace while `during` runs; returns [ok, failed, what
+   * failed: each failed request's error and start time on the clock of `mark`'s labels].
+   */
+  const underLoad = async (
+    ms: number,
+    during: (mark: (label: string) => void) => Promise<void>,
+  ): Promise<[number, number, string]> => {
+    const marks: [string, number][] = [];
+    const mark = (label: string): void => {
+      marks.push([label, Date.now()]);
+    };
     const loader = inNs(
       ns('client'),
       [process.execPath, LOADER, WIKI, '80', '4', String(ms), '1000'],
       ms + 20_000,
     );
     await new Promise((r) => setTimeout(r, 1000));
-    await during();
+    await during(mark);
     const r = await loader;
     assert.equal(r.code, 0, r.stderr);
     const line = r.stdout.split('\n').find((l) => l.startsWith('{'))!;
     const results = (JSON.parse(line) as { results: [number, number, number, string][] }).results;
-    const failed = results.filter((x) => x[2] === 0).length;
-    return [results.length - failed, failed];
+    const failed = results.filter((x) => x[2] === 0);
+    const when = (t: number): string =>
+      marks.map(([label, at]) => `${Math.round(t - at)} ms after ${label}`).join(', ');
+    const what = failed.map(
+      ([start, end, , detail]) => `${detail} (${Math.round(end - start)} ms; ${when(start)})`,
+    );
+    return [results.length - failed.length, failed.length, what.join('; ')];
   };
 
   before(async () => {
@@ -121,13 +136,17 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
     const hd = (cmd: string) =>
       inNs(ns('lb1'), [process.execPath, `${ROOT}bin/intentlb.mjs`, 'healthd', cmd, '--config', config]);
-    const [ok, failed] = await underLoad(5000, async () => {
+    const [ok, failed, what] = await underLoad(5000, async (mark) => {
+      mark('drain');
       assert.equal((await hd('drain')).code, 0);
+      mark('drained');
       assert.equal((await hops(WIKI)).join(), ADDR.lb2, 'drained: routed to lb2 only');
       await new Promise((r) => setTimeout(r, 1000));
+      mark('undrain');
       assert.equal((await hd('undrain')).code, 0);
+      mark('undrained');
     });
-    assert.equal(failed, 0, `${failed} of ${ok + failed} requests failed`);
+    assert.equal(failed, 0, `${failed} of ${ok + failed} requests failed: ${what}`);
     await eventually(() => onBoth([WIKI, ...OTHERS]), 30_000, 'announced again after undrain');
   });
 
