@@ -15,13 +15,18 @@ export type YamlValue =
 
 const PLAIN = /^[A-Za-z0-9_./][A-Za-z0-9_./:@-]*$/;
 const RESERVED = /^(true|false|yes|no|on|off|null|~|y|n)$/i;
+/**
+ * What a YAML 1.1 or 1.2 reader takes for a number, not a string: digits and dots (addresses),
+ * decimal ints and floats with exponents and underscores (`0e0`, `1_000`), hex, octal, binary,
+ * sexagesimal (`1:20`), `.inf` and `.nan`.
+ */
+const NUMERIC =
+  /^(?:[\d.]+|[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[-+]?\.(?:inf|nan))$/i;
 
 function scalar(v: string | number | boolean | null): string {
   if (v === null) return 'null';
   if (typeof v !== 'string') return String(v);
-  return PLAIN.test(v) && !RESERVED.test(v) && !/^[\d.]+$/.test(v) && !v.endsWith(':')
-    ? v
-    : JSON.stringify(v);
+  return PLAIN.test(v) && !RESERVED.test(v) && !NUMERIC.test(v) && !v.endsWith(':') ? v : JSON.stringify(v);
 }
 
 function isScalar(v: YamlValue): v is string | number | boolean | null {
