@@ -145,17 +145,22 @@ const median = (xs: number[]): number => {
     : (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2;
 };
 
-interface Running {
-  spec: DaemonSpec;
+/** A measured process: CPU per round (all, user, system) and RSS samples. */
+interface Sampled {
   pid: number;
-  metricsPort: number;
-  birdSocket: string;
-  announcedS: number;
   cpu: number[];
   user: number[];
   sys: number[];
-  rate: number[];
   rss: number[];
+}
+const sampled = (pid: number): Sampled => ({ pid, cpu: [], user: [], sys: [], rss: [] });
+
+interface Running extends Sampled {
+  spec: DaemonSpec;
+  metricsPort: number;
+  birdSocket: string;
+  announcedS: number;
+  rate: number[];
 }
 
 async function announced(socket: string): Promise<number> {
@@ -261,19 +266,15 @@ try {
     }
     if (up < VIPS) throw new Error(`${spec.label}: only ${up} of ${VIPS} VIPs announced after 60 s`);
     running.push({
+      ...sampled(daemon.pid!),
       spec,
-      pid: daemon.pid!,
       metricsPort,
       birdSocket,
       announcedS: (performance.now() - t0) / 1000,
-      cpu: [],
-      user: [],
-      sys: [],
       rate: [],
-      rss: [],
     });
   }
-  let floor: { pid: number; cpu: number[]; rss: number[] } | undefined;
+  let floor: Sampled | undefined;
   if (values.floor) {
     const child = start(
       [
@@ -286,35 +287,32 @@ try {
       ],
       'floor',
     );
-    floor = { pid: child.pid!, cpu: [], rss: [] };
+    floor = sampled(child.pid!);
   }
   await sleep(2000);
 
+  const measured: Sampled[] = floor === undefined ? running : [...running, floor];
   for (let round = 0; round < ROUNDS; round++) {
     const m0 = await Promise.all(running.map((r) => metrics(r.metricsPort)));
-    const c0 = running.map((r) => cpuTicks(r.pid));
-    const f0 = floor === undefined ? undefined : cpuTicks(floor.pid);
+    const c0 = measured.map((p) => cpuTicks(p.pid));
     const w0 = performance.now();
     while (performance.now() - w0 < SECONDS * 1000) {
       await sleep(500);
-      for (const r of running) r.rss.push(memKiB(r.pid, 'VmRSS'));
-      floor?.rss.push(memKiB(floor.pid, 'VmRSS'));
+      for (const p of measured) p.rss.push(memKiB(p.pid, 'VmRSS'));
     }
-    const c1 = running.map((r) => cpuTicks(r.pid));
-    const f1 = floor === undefined ? undefined : cpuTicks(floor.pid);
+    const c1 = measured.map((p) => cpuTicks(p.pid));
     const m1 = await Promise.all(running.map((r) => metrics(r.metricsPort)));
     const wall = (performance.now() - w0) / 1000;
     const pct = (ticks: number): number => (ticks / HZ / wall) * 100;
+    for (const [i, p] of measured.entries()) {
+      p.user.push(pct(c1[i]!.user - c0[i]!.user));
+      p.sys.push(pct(c1[i]!.sys - c0[i]!.sys));
+      p.cpu.push(pct(c1[i]!.user + c1[i]!.sys - c0[i]!.user - c0[i]!.sys));
+    }
     for (const [i, r] of running.entries()) {
       const checks =
         sum(m1[i]!, 'intentlb_healthd_checks_total') - sum(m0[i]!, 'intentlb_healthd_checks_total');
       r.rate.push(checks / wall);
-      r.user.push(pct(c1[i]!.user - c0[i]!.user));
-      r.sys.push(pct(c1[i]!.sys - c0[i]!.sys));
-      r.cpu.push(pct(c1[i]!.user + c1[i]!.sys - c0[i]!.user - c0[i]!.sys));
-    }
-    if (floor !== undefined && f0 !== undefined && f1 !== undefined) {
-      floor.cpu.push(pct(f1.user + f1.sys - f0.user - f0.sys));
     }
   }
 

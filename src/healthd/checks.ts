@@ -66,16 +66,10 @@ function startHttp(address: string, port: number, request: string, timeoutMs: nu
     (finish: Finish): OnRead =>
     (nread) => {
       // The usual answer: the whole status line in the first chunk, read from the bytes.
-      if (head === '') {
-        const status = statusFromBytes(readBuffer, nread);
-        if (status >= 200 && status < 300) {
-          finish(true, undefined, true);
-          return true;
-        }
-        if (status > 0) {
-          finish(false, `HTTP ${status}`, true);
-          return true;
-        }
+      const fast = head === '' ? statusFromBytes(readBuffer, nread) : 0;
+      if (fast > 0) {
+        answer(finish, String(fast));
+        return true;
       }
       head += readBuffer.toString('latin1', 0, nread); // `buf` is readBuffer
       const eol = head.indexOf('\n');
@@ -86,8 +80,7 @@ function startHttp(address: string, port: number, request: string, timeoutMs: nu
       const line = head.slice(0, eol).replace(/\r$/, '');
       const status = STATUS_LINE.exec(line)?.[1];
       if (status === undefined) finish(false, `not an HTTP status line: ${line.slice(0, 80)}`, true);
-      else if (status[0] === '2') finish(true, undefined, true);
-      else finish(false, `HTTP ${status}`, true);
+      else answer(finish, status);
       return true;
     };
   probe(
@@ -100,6 +93,12 @@ function startHttp(address: string, port: number, request: string, timeoutMs: nu
     },
     done,
   );
+}
+
+/** A three-digit status: ok iff 2xx. */
+function answer(finish: Finish, status: string): void {
+  if (status[0] === '2') finish(true, undefined, true);
+  else finish(false, `HTTP ${status}`, true);
 }
 
 const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 0x30 && b <= 0x39;

@@ -11,7 +11,6 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { pidAlive } from '../runtime/pid.ts';
 import type { Timers } from './scheduler.ts';
 import type { VipConfig } from './types.ts';
@@ -52,21 +51,16 @@ export function pidStep(
 
 export { pidAlive };
 
-/** The pid in a pid file (HAProxy writes one per line; the first is the master). */
+/** {@link readPidFileSync} behind a promise, for callers that await. */
 export async function readPidFile(path: string): Promise<number | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  return parsePid(text);
+  return readPidFileSync(path);
 }
 
 /**
- * {@link readPidFile}, synchronously: what the watcher uses. A pid file is a few bytes in tmpfs;
- * one blocking read costs microseconds, where the promise API's open/fstat/read/close round trips
- * through the thread pool cost ~3 % of a core at 750 files a second.
+ * The pid in a pid file (HAProxy writes one per line; the first is the master); what the watcher
+ * uses. A pid file is a few bytes in tmpfs: one blocking read costs microseconds, where the promise
+ * API's open/fstat/read/close round trips through the thread pool cost ~3 % of a core at 750 files
+ * a second.
  */
 export function readPidFileSync(path: string): number | undefined {
   try {
