@@ -6,7 +6,9 @@
 //                (50 ms × 3) removes its routes at the router (target ≤ 200 ms);
 //   blackhole  — one node's link stays up but drops every packet (`lab link <node> blackhole`):
 //                only BFD can tell;
-//   drain      — `intentlb healthd drain` on one node, then `undrain` (target 0 failed requests);
+//   drain      — `intentlb healthd drain` on one node, then `undrain` (target 0 failed requests),
+//                each run once with the lab router pinning connections to their node and once with
+//                its plain ECMP hash;
 //   vrrp-node, vrrp-blackhole — the same node losses with the site switched to keepalived VRRP
 //                (advert_int 1 by default), on the same lab topology, in the same bench run.
 // Each node loss is followed by a second load while the node comes back (`lab link <node> up`):
@@ -23,6 +25,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setFlowPinning } from '../../src/lab/flow-pinning.ts';
 import { labDown } from '../../src/lab/lab.ts';
 import { type LinkState, setLink } from '../../src/lab/link.ts';
 import { IP, listNamespaces } from '../../src/lab/netns.ts';
@@ -108,7 +111,7 @@ async function until(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
   return false;
 }
 
-let state: LabState;
+let state!: LabState;
 const ns = (host: string): string => state.topology.hosts.find((h) => h.name === host)!.ns;
 const nodeRoot = (node: string): string => state.nodes.find((n) => n.name === node)!.root;
 const healthdConfig = (node: string): string => join(nodeRoot(node), 'etc/intentlb/healthd.yaml');
@@ -364,8 +367,19 @@ try {
   for (let i = 0; i < runs && Date.now() < deadline; i++) record('kill', await killCase(i));
   await nodeCases('node', nodeRuns, 'down', 'anycast');
   await nodeCases('blackhole', blackholeRuns, 'blackhole', 'anycast');
-  console.log(`\ndrain, then undrain (${drainRuns} runs)`);
-  for (let i = 0; i < drainRuns && Date.now() < deadline; i++) record('drain', await drainCase(i));
+  // Each drain run twice, back to back on the same node: with the lab router pinning connections
+  // to their node (its default) and with its plain ECMP hash, which moves them when the VIP's
+  // next hops change (src/lab/flow-pinning.ts).
+  console.log(`\ndrain, then undrain (${drainRuns} runs, each pinned and plain)`);
+  for (let i = 0; i < drainRuns && Date.now() < deadline; i++) {
+    record('drain (router pins flows)', await drainCase(i));
+    await setFlowPinning(state, false);
+    try {
+      record('drain (plain ECMP)', await drainCase(i));
+    } finally {
+      await setFlowPinning(state, true);
+    }
+  }
 
   if (vrrpRuns + vrrpBlackholeRuns > 0 && Date.now() < deadline) {
     await cleanup();

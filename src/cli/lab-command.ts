@@ -96,26 +96,42 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
         '--static-vips',
         'route every VIP to every LB node statically (ECMP) instead of learning it by BGP',
       )
+      .option(
+        '--plain-ecmp',
+        'route each packet by the ECMP hash alone: connections move between nodes when a VIP gains or loses one (default: the router keeps each connection on its node)',
+      )
       .option('--no-deploy', 'wire the network, router and backends only; deploy the LB nodes yourself'),
   ).action(
-    guarded(async (site: string, o: TargetOptions & { staticVips?: boolean; deploy: boolean }) => {
-      const t = targetOf(o);
-      const s = await loadSite(site);
-      if (s === undefined) return;
-      const r = await labUp(s, { ...t, staticVips: o.staticVips === true, deploy: o.deploy, progress });
-      for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
-      const hosts = r.state.topology.hosts;
-      const count = (role: string): number => hosts.filter((h) => h.role === role).length;
-      const vip = r.state.topology.vips[0]?.address;
-      io.stdout(
-        `lab "${t.prefix}": ${s.model.site.name} up in ${(r.ms / 1000).toFixed(1)} s — ${hosts.length} hosts ` +
-          `(router, client, ${count('node')} LB nodes, ${count('backend')} backend hosts), VIPs routed by ${r.state.routing}` +
-          `${r.state.deploy ? '' : ', LB nodes not deployed'}\n` +
-          (vip === undefined
-            ? ''
-            : `  try: intentlb lab exec client -- curl -sk http://${vip.includes(':') ? `[${vip}]` : vip}/\n`),
-      );
-    }),
+    guarded(
+      async (
+        site: string,
+        o: TargetOptions & { staticVips?: boolean; plainEcmp?: boolean; deploy: boolean },
+      ) => {
+        const t = targetOf(o);
+        const s = await loadSite(site);
+        if (s === undefined) return;
+        const r = await labUp(s, {
+          ...t,
+          staticVips: o.staticVips === true,
+          plainEcmp: o.plainEcmp === true,
+          deploy: o.deploy,
+          progress,
+        });
+        for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
+        const hosts = r.state.topology.hosts;
+        const count = (role: string): number => hosts.filter((h) => h.role === role).length;
+        const vip = r.state.topology.vips[0]?.address;
+        io.stdout(
+          `lab "${t.prefix}": ${s.model.site.name} up in ${(r.ms / 1000).toFixed(1)} s — ${hosts.length} hosts ` +
+            `(router, client, ${count('node')} LB nodes, ${count('backend')} backend hosts), VIPs routed by ${r.state.routing}` +
+            `${r.state.flows === undefined ? '' : r.state.flows === 'pinned' ? ', connections pinned to their node' : ', plain ECMP'}` +
+            `${r.state.deploy ? '' : ', LB nodes not deployed'}\n` +
+            (vip === undefined
+              ? ''
+              : `  try: intentlb lab exec client -- curl -sk http://${vip.includes(':') ? `[${vip}]` : vip}/\n`),
+        );
+      },
+    ),
   );
 
   withTarget(

@@ -13,6 +13,7 @@ import { startBackendHost } from './backend-host.ts';
 import { type BackendPlan, planBackends } from './backends.ts';
 import { type DeployNode, deployNode } from './deploy-node.ts';
 import { LabError } from './errors.ts';
+import { setFlowPinning } from './flow-pinning.ts';
 import { listNamespaces } from './netns.ts';
 import { preflight, UP_TOOLS } from './preflight.ts';
 import { type LabProcess, type SpawnSpec, spawnDetached, stopProcesses } from './processes.ts';
@@ -43,6 +44,8 @@ export interface LabTarget {
 export interface UpOptions extends LabTarget {
   /** Route every VIP to every node statically instead of learning them by BGP. */
   staticVips: boolean;
+  /** Let the router's ECMP hash alone route each packet, without flow pinning (`--plain-ecmp`). */
+  plainEcmp?: boolean;
   /** Deploy the LB nodes (`--no-deploy`: network, router and backends only). */
   deploy: boolean;
   progress(line: string): void;
@@ -108,6 +111,7 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
       dir: o.dir,
       site: site.dir,
       routing,
+      ...(routing !== 'onlink' && { flows: o.plainEcmp === true ? ('plain' as const) : ('pinned' as const) }),
       deploy: o.deploy,
       phase: 'starting',
       startedAt: new Date(t0).toISOString(),
@@ -126,6 +130,7 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
 
     progress(`wiring ${wiring.namespaces.length} namespaces and ${topology.segments.length} segments`);
     await wire(wiring);
+    if (s.flows === 'pinned') await setFlowPinning(s, true);
 
     // The router, the backend hosts and the LB nodes do not wait for each other: a node's HAProxy
     // finds its servers by health checks once they listen.
@@ -191,6 +196,14 @@ export async function labApply(site: LabSite, o: ApplyOptions): Promise<LabState
     if (typeof routing === 'object') throw new LabError(routing.error);
     s.topology = topology;
     s.routing = routing;
+    // A site that switched between anycast and VRRP: pinning follows (it means nothing for VRRP).
+    if (routing === 'onlink' && s.flows !== undefined) {
+      await setFlowPinning(s, false);
+      delete s.flows;
+    } else if (routing !== 'onlink' && s.flows === undefined) {
+      s.flows = 'pinned';
+      await setFlowPinning(s, true);
+    }
     s.site = site.dir;
     writeState(s);
 

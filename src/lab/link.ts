@@ -10,9 +10,7 @@
  * its default routes back from the lab's topology. Addresses other programs put on the interface
  * (keepalived's VRRP VIPs) are theirs to restore.
  */
-import { execFile } from 'node:child_process';
-import { findTool } from '../build/run-tool.ts';
-import { IP } from './netns.ts';
+import { nftIn } from './netns.ts';
 import type { LabState } from './state.ts';
 import type { LabHost } from './topology.ts';
 import { runBatch } from './wiring.ts';
@@ -65,16 +63,5 @@ export function linkHost(state: LabState, name: string): LabHost {
 export async function setLink(state: LabState, name: string, to: LinkState): Promise<void> {
   const h = linkHost(state, name);
   if (to !== 'blackhole') await runBatch({ ns: h.ns, lines: linkLines(h, to) });
-  await nft(h.ns, blackholeScript(h, to === 'blackhole'));
-}
-
-function nft(ns: string, script: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const args = ['netns', 'exec', ns, findTool('nft') ?? 'nft', '-f', '-'];
-    const child = execFile(IP, args, { timeout: 30_000, encoding: 'utf8' }, (err, _stdout, stderr) => {
-      if (err === null) resolve();
-      else reject(new Error(`nft -f - in ${ns} failed: ${stderr.trim() || err.message}`));
-    });
-    child.stdin?.end(script);
-  });
+  await nftIn(h.ns, blackholeScript(h, to === 'blackhole'));
 }

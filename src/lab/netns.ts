@@ -1,5 +1,6 @@
-import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { findTool } from '../build/run-tool.ts';
 
 /**
  * Network namespaces for the lab and the tests. Everything here acts inside namespaces this
@@ -77,4 +78,16 @@ export async function stopProcess(child: ChildProcess, graceMs = 2000): Promise<
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** `nft -f -` with `script` inside a namespace; rejects with nft's message. */
+export function nftIn(ns: string, script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const args = ['netns', 'exec', ns, findTool('nft') ?? 'nft', '-f', '-'];
+    const child = execFile(IP, args, { timeout: 30_000, encoding: 'utf8' }, (err, _stdout, stderr) => {
+      if (err === null) resolve();
+      else reject(new Error(`nft -f - in ${ns} failed: ${stderr.trim() || err.message}`));
+    });
+    child.stdin?.end(script);
+  });
 }

@@ -27,6 +27,12 @@ export interface LabState {
   /** The site folder, absolute. */
   site: string;
   routing: VipRouting;
+  /**
+   * Whether the router keeps each connection on the node it started on (flow-pinning.ts): `pinned`
+   * unless `lab up --plain-ecmp`; absent in a VRRP lab (one node holds a VIP) and in labs from
+   * before it existed.
+   */
+  flows?: 'pinned' | 'plain';
   /** The LB nodes were deployed (`lab up` without `--no-deploy`). */
   deploy: boolean;
   /** `starting` until `up` finished. */

@@ -11,6 +11,8 @@ import type { LabHost, LabTopology } from './topology.ts';
 export interface IpBatch {
   /** The namespace the commands act in; undefined: `netns add`/`delete` from the root namespace. */
   ns?: string;
+  /** `ip -4` / `ip -6` for the whole batch (a batch line cannot carry the option). */
+  family?: 4 | 6;
   lines: string[];
 }
 

@@ -29,7 +29,13 @@ export async function unwire(namespaces: readonly string[]): Promise<void> {
 }
 
 export function runBatch(b: IpBatch, force = false): Promise<void> {
-  const args = [...(b.ns === undefined ? [] : ['-n', b.ns]), ...(force ? ['-force'] : []), '-batch', '-'];
+  const args = [
+    ...(b.family === undefined ? [] : [`-${b.family}`]),
+    ...(b.ns === undefined ? [] : ['-n', b.ns]),
+    ...(force ? ['-force'] : []),
+    '-batch',
+    '-',
+  ];
   return run(IP, args, `${b.lines.join('\n')}\n`);
 }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/units.ts';
+import { setFlowPinning } from '../../src/lab/flow-pinning.ts';
 import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
 import { cleanupLab, cli, eventually, inNs, namespacesWith } from '../lab/lab-client.ts';
@@ -13,6 +14,7 @@ import { cleanupLab, cli, eventually, inNs, namespacesWith } from '../lab/lab-cl
 const CAMPUS = new URL('../../examples/campus/', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const LOADER = new URL('../../bench/lab/failover-loader.mjs', import.meta.url).pathname;
+const PROBE = new URL('../lab/keepalive-probe.mjs', import.meta.url).pathname;
 const PREFIX = 'ilba-';
 const DIR = defaultLabDir(PREFIX);
 const WIKI = '198.18.100.12';
@@ -32,8 +34,23 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     return true;
   };
   /**
-   * Runs the bench's loader in the client namespace while `during` runs; returns [ok, failed, what
-   * failed: each failed request's error and start time on the clock of `mark`'s labels].
+   * What the router knows, for a failure message: its route to the wiki VIP and its BGP and BFD
+   * sessions (`birdc` on the router's socket).
+   */
+  const routerView = async (): Promise<string> => {
+    const route = await inNs(ns('router'), ['ip', 'route', 'show', `${WIKI}/32`]);
+    const bird = async (cmd: string[]) =>
+      (await inNs(ns('router'), ['birdc', '-s', state.router.socket, ...cmd])).stdout.trim();
+    return [
+      `router route: ${route.stdout.trim() || '(none)'}`,
+      `router BIRD protocols:\n${await bird(['show', 'protocols'])}`,
+      `router BFD sessions:\n${await bird(['show', 'bfd', 'sessions'])}`,
+    ].join('\n');
+  };
+  /**
+   * Runs the bench's loader in the client namespace while `during` runs. Returns the counts and,
+   * for a failure message, what happened: each failed request's error and start time on the clock
+   * of `mark`'s labels, and per 250 ms which node served how many requests and how many failed.
    */
   const underLoad = async (
     ms: number,
@@ -49,7 +66,11 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
       ms + 20_000,
     );
     await new Promise((r) => setTimeout(r, 1000));
-    await during(mark);
+    try {
+      await during(mark);
+    } finally {
+      await loader;
+    }
     const r = await loader;
     assert.equal(r.code, 0, r.stderr);
     const line = r.stdout.split('\n').find((l) => l.startsWith('{'))!;
@@ -57,10 +78,11 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     const failed = results.filter((x) => x[2] === 0);
     const when = (t: number): string =>
       marks.map(([label, at]) => `${Math.round(t - at)} ms after ${label}`).join(', ');
-    const what = failed.map(
-      ([start, end, , detail]) => `${detail} (${Math.round(end - start)} ms; ${when(start)})`,
-    );
-    return [results.length - failed.length, failed.length, what.join('; ')];
+    const what = failed
+      .slice(0, 20)
+      .map(([start, end, , detail]) => `${detail} (${Math.round(end - start)} ms; ${when(start)})`);
+    if (failed.length > 20) what.push(`… ${failed.length - 20} more`);
+    return [results.length - failed.length, failed.length, `${what.join('; ')}\n${timeline(results, marks)}`];
   };
 
   before(async () => {
@@ -105,26 +127,53 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     const before = [await routes('-4'), await routes('-6')];
     assert.match(before[0]!, /^default via 198\.18\.0\.1 /);
     assert.match(before[1]!, /^default via 2001:db8::1 /);
-    const [ok, failed] = await underLoad(4000, async () => {
-      const down = await cli(['lab', 'link', 'lb2', 'down', '--prefix', PREFIX]);
-      assert.equal(down.code, 0, down.stderr);
-      await eventually(async () => (await hops(WIKI)).join() === ADDR.lb1, 3000, 'lb2 removed by BFD');
-    });
-    assert.ok(ok > 500 && failed < ok / 4, `lb1 kept serving (${ok} ok, ${failed} failed)`);
-    assert.equal(await routes('-4'), '', 'link down flushes the default route');
-    const up = await cli(['lab', 'link', 'lb2', 'up', '--prefix', PREFIX]);
-    assert.equal(up.code, 0, up.stderr);
+    let view = '';
+    try {
+      const [ok, failed, what] = await underLoad(4000, async (mark) => {
+        mark('down');
+        const down = await cli(['lab', 'link', 'lb2', 'down', '--prefix', PREFIX]);
+        assert.equal(down.code, 0, down.stderr);
+        mark('downed');
+        await eventually(
+          async () => (await hops(WIKI)).join() === ADDR.lb1,
+          3000,
+          'lb2 removed by BFD',
+        ).catch(async (e: Error) => {
+          throw new Error(`${e.message}\n${await routerView()}`);
+        });
+        mark('removed');
+        view = await routerView();
+      });
+      assert.ok(
+        ok > 500 && failed < ok / 4,
+        `lb1 kept serving (${ok} ok, ${failed} failed): ${what}\n${view}`,
+      );
+      assert.equal(await routes('-4'), '', 'link down flushes the default route');
+    } finally {
+      const up = await cli(['lab', 'link', 'lb2', 'up', '--prefix', PREFIX]);
+      assert.equal(up.code, 0, up.stderr);
+    }
     assert.deepEqual([await routes('-4'), await routes('-6')], before);
     await eventually(() => onBoth([WIKI, ...OTHERS]), 90_000, 'lb2 announces every VIP again');
   });
 
   it('a blackholed node (link up, path dead) is taken out by BFD and back within seconds of repair', async () => {
-    const hole = await cli(['lab', 'link', 'lb1', 'blackhole', '--prefix', PREFIX]);
-    assert.equal(hole.code, 0, hole.stderr);
-    await eventually(async () => (await hops(WIKI)).join() === ADDR.lb2, 3000, 'lb1 removed by BFD');
-    await new Promise((r) => setTimeout(r, 500));
-    const up = await cli(['lab', 'link', 'lb1', 'up', '--prefix', PREFIX]);
-    assert.equal(up.code, 0, up.stderr);
+    let repaired = false;
+    try {
+      const hole = await cli(['lab', 'link', 'lb1', 'blackhole', '--prefix', PREFIX]);
+      assert.equal(hole.code, 0, hole.stderr);
+      await eventually(async () => (await hops(WIKI)).join() === ADDR.lb2, 3000, 'lb1 removed by BFD').catch(
+        async (e: Error) => {
+          throw new Error(`${e.message}\n${await routerView()}`);
+        },
+      );
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      const up = await cli(['lab', 'link', 'lb1', 'up', '--prefix', PREFIX]);
+      assert.equal(up.code, 0, up.stderr);
+      repaired = true;
+    }
+    assert.ok(repaired);
     // The session went down by an error (BFD), not a link: BIRD waits its `error wait time` before
     // it talks again — 5 s as rendered, where BIRD's default would keep lb1 out for 60 s.
     const t0 = Date.now();
@@ -136,18 +185,76 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
     const hd = (cmd: string) =>
       inNs(ns('lb1'), [process.execPath, `${ROOT}bin/intentlb.mjs`, 'healthd', cmd, '--config', config]);
-    const [ok, failed, what] = await underLoad(5000, async (mark) => {
-      mark('drain');
-      assert.equal((await hd('drain')).code, 0);
-      mark('drained');
-      assert.equal((await hops(WIKI)).join(), ADDR.lb2, 'drained: routed to lb2 only');
-      await new Promise((r) => setTimeout(r, 1000));
-      mark('undrain');
-      assert.equal((await hd('undrain')).code, 0);
-      mark('undrained');
-    });
-    assert.equal(failed, 0, `${failed} of ${ok + failed} requests failed: ${what}`);
+    let undrained = false;
+    try {
+      const [ok, failed, what] = await underLoad(5000, async (mark) => {
+        mark('drain');
+        assert.equal((await hd('drain')).code, 0);
+        mark('drained');
+        assert.equal(
+          (await hops(WIKI)).join(),
+          ADDR.lb2,
+          `drained: routed to lb2 only\n${await routerView()}`,
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+        mark('undrain');
+        assert.equal((await hd('undrain')).code, 0);
+        undrained = true;
+        mark('undrained');
+      });
+      assert.equal(failed, 0, `${failed} of ${ok + failed} requests failed: ${what}`);
+    } finally {
+      if (!undrained) assert.equal((await hd('undrain')).code, 0);
+    }
     await eventually(() => onBoth([WIKI, ...OTHERS]), 30_000, 'announced again after undrain');
+  });
+
+  it('connections open across a drain keep being served by the drained node (the router pins flows)', async () => {
+    assert.equal(state.flows, 'pinned');
+    const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
+    const hd = (cmd: string) =>
+      inNs(ns('lb1'), [process.execPath, `${ROOT}bin/intentlb.mjs`, 'healthd', cmd, '--config', config]);
+    /** 16 keep-alive connections, a request on each before and after lb1's drain. */
+    const acrossDrain = async (): Promise<[string, string][]> => {
+      const probe = inNs(ns('client'), [process.execPath, PROBE, WIKI, '80', '16', '5000'], 20_000);
+      let undrained = false;
+      try {
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.equal((await hd('drain')).code, 0);
+        assert.equal((await hops(WIKI)).join(), ADDR.lb2, 'drained: routed to lb2 only');
+        const r = await probe;
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal((await hd('undrain')).code, 0);
+        undrained = true;
+        return (JSON.parse(r.stdout) as { connections: [string, string][] }).connections;
+      } finally {
+        if (!undrained) await probe.then(() => hd('undrain'));
+        await eventually(() => onBoth([WIKI]), 30_000, 'announced again after undrain');
+      }
+    };
+    const pinned = await acrossDrain();
+    assert.deepEqual(
+      [...new Set(pinned.map(([first]) => first))].sort(),
+      [ADDR.lb1, ADDR.lb2],
+      `the first requests went over both nodes: ${JSON.stringify(pinned)}`,
+    );
+    for (const [first, second] of pinned) assert.equal(second, first, JSON.stringify(pinned));
+
+    // The same with the router's plain ECMP hash: lb1's connections move to lb2, which fails them.
+    // This is what a drain costs behind a router without flow state, and proves the check above
+    // can fail.
+    await setFlowPinning(state, false);
+    try {
+      const plain = await acrossDrain();
+      const onLb1 = plain.filter(([first]) => first === ADDR.lb1);
+      assert.ok(onLb1.length > 0, JSON.stringify(plain));
+      // lb2 resets them, or its firewall drops them as invalid and they time out.
+      for (const [, second] of onLb1)
+        assert.match(second, /ECONNRESET|closed|timeout/, JSON.stringify(plain));
+      for (const [first, second] of plain.filter(([f]) => f === ADDR.lb2)) assert.equal(second, first);
+    } finally {
+      await setFlowPinning(state, true);
+    }
   });
 
   it("the supervisor runs healthd with the unit's node options and environment", async () => {
@@ -170,3 +277,27 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     for (const [k, v] of Object.entries(HEALTHD_ENV)) assert.ok(environ.includes(`${k}=${v}`), `${k}=${v}`);
   });
 });
+
+/**
+ * Per 250 ms from the loader's first request: how many requests each node served (by the address
+ * the backend saw) and how many failed, with the marks where they fell.
+ */
+function timeline(results: [number, number, number, string][], marks: [string, number][]): string {
+  if (results.length === 0) return '(no requests)';
+  const t0 = results[0]![0];
+  const rows = new Map<number, Map<string, number>>();
+  for (const [start, , ok, detail] of results) {
+    const slot = Math.floor((start - t0) / 250);
+    const row = rows.get(slot) ?? new Map<string, number>();
+    const key = ok === 1 ? detail : `failed`;
+    row.set(key, (row.get(key) ?? 0) + 1);
+    rows.set(slot, row);
+  }
+  const lines: string[] = [];
+  for (const [slot, row] of [...rows].sort((a, b) => a[0] - b[0])) {
+    const at = marks.filter(([, t]) => Math.floor((t - t0) / 250) === slot).map(([l]) => ` <${l}>`);
+    const counts = [...row].map(([k, n]) => `${k}=${n}`).join(' ');
+    lines.push(`  +${slot * 250} ms: ${counts}${at.join('')}`);
+  }
+  return lines.join('\n');
+}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatListenSpec } from '../../src/lab/backend/listen-spec.ts';
 import { planBackends } from '../../src/lab/backends.ts';
+import { FLOW_TABLE, flowPinning, flowPinningOff } from '../../src/lab/flow-pinning.ts';
 import { BLACKHOLE_TABLE, blackholeScript, linkLines } from '../../src/lab/link.ts';
 import { preflight } from '../../src/lab/preflight.ts';
 import { deriveTopology, inventoryHosts, type LabTopology } from '../../src/lab/topology.ts';
@@ -185,5 +186,50 @@ describe('lab link', () => {
       blackholeScript(lb1, false),
       `add table inet ${BLACKHOLE_TABLE}\ndelete table inet ${BLACKHOLE_TABLE}\n`,
     );
+  });
+});
+
+describe('flow pinning on the lab router', () => {
+  it('marks each new connection with the LB node its packets leave for; one table per node', async () => {
+    const { topology } = await campusLab();
+    const router = topology.hosts.find((h) => h.role === 'router')!;
+    const p = flowPinning(topology);
+    assert.match(p.nft, /hook postrouting priority mangle;/);
+    assert.match(
+      p.nft,
+      /ct direction original ct state new meta nfproto ipv4 ct mark set rt ip nexthop map \{ 198\.18\.0\.11 : 1001, 198\.18\.0\.12 : 1002 \}/,
+    );
+    assert.match(
+      p.nft,
+      /ct direction original ct state new meta nfproto ipv6 ct mark set rt ip6 nexthop map \{ 2001:db8::11 : 1001, 2001:db8::12 : 1002 \}/,
+    );
+    // Only established connections follow their mark: a SYN sent again is routed afresh.
+    assert.match(
+      p.nft,
+      /hook prerouting priority mangle;[^}]*ct direction original ct state established ct mark != 0 meta mark set ct mark/,
+    );
+    assert.deepEqual(p.ip, [
+      {
+        ns: router.ns,
+        family: 4,
+        lines: [
+          'rule add fwmark 1001 table 1001 priority 1001',
+          'route add default via 198.18.0.11 table 1001',
+          'rule add fwmark 1002 table 1002 priority 1002',
+          'route add default via 198.18.0.12 table 1002',
+        ],
+      },
+      {
+        ns: router.ns,
+        family: 6,
+        lines: [
+          'rule add fwmark 1001 table 1001 priority 1001',
+          'route add default via 2001:db8::11 table 1001',
+          'rule add fwmark 1002 table 1002 priority 1002',
+          'route add default via 2001:db8::12 table 1002',
+        ],
+      },
+    ]);
+    assert.equal(flowPinningOff(), `add table inet ${FLOW_TABLE}\ndelete table inet ${FLOW_TABLE}\n`);
   });
 });
