@@ -6,7 +6,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y --no-install-recommends \
-  haproxy bird2 keepalived nftables icinga2 wrk \
+  haproxy bird2 keepalived nftables icinga2 wrk systemd \
   iproute2 procps openssl curl ca-certificates
 # The distribution starts these services on install; intentlb runs its own instances instead.
 for s in haproxy bird keepalived icinga2; do

@@ -36,6 +36,9 @@ import { vrrpVariant } from '../../test/helpers/vrrp-site.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const LOADER = new URL('./failover-loader.mjs', import.meta.url).pathname;
+const PROBE = new URL('./keepalive-probe.mjs', import.meta.url).pathname;
+/** Keep-alive connections the drain case holds open across drain and undrain. */
+const HELD = 16;
 const PREFIX = 'ilbf-';
 const DIR = defaultLabDir(PREFIX);
 const EVERY_MS = 4;
@@ -182,6 +185,8 @@ interface Outcome {
   /** From the event to the start of the last failed request, ms. */
   eventToLastMs: number;
   spread: string;
+  /** Keep-alive connections served after the event by the node they started on, of those held. */
+  held?: [number, number];
 }
 function analyse(what: string, results: [number, number, number, string][], event: number): Outcome {
   const failed = results.filter((r) => r[2] === 0);
@@ -197,6 +202,11 @@ function analyse(what: string, results: [number, number, number, string][], even
     spread: [...by].map(([k, n]) => `${k}:${n}`).join(' '),
   };
 }
+/** Held keep-alive connections kept over the runs, or – for cases without them. */
+const held = (os: Outcome[]): string => {
+  const hs = os.flatMap((o) => (o.held === undefined ? [] : [o.held]));
+  return hs.length === 0 ? '–' : `${hs.reduce((a, x) => a + x[0], 0)} of ${hs.reduce((a, x) => a + x[1], 0)}`;
+};
 const q = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
@@ -295,6 +305,9 @@ async function drainCase(i: number): Promise<Outcome> {
   const vip = VIPS[0]!.address;
   const l = load(vip, 6000);
   await l.started;
+  // Beside the load: HELD keep-alive connections, a request on each every 250 ms through the drain
+  // and the undrain, as long-lived clients would hold them.
+  const held = inNs(ns('client'), [process.execPath, PROBE, vip, '80', String(HELD), '6500', '250'], 20_000);
   await sleep(1500);
   const event = performance.timeOrigin + performance.now();
   const d = await inNs(ns(node), [
@@ -320,11 +333,18 @@ async function drainCase(i: number): Promise<Outcome> {
   ]);
   if (u.code !== 0) throw new Error(`undrain on ${node}: ${u.out}`);
   const results = await l.done;
+  const h = await held;
+  if (h.code !== 0) throw new Error(`keep-alive probe: ${h.out}`);
+  const conns = (
+    JSON.parse(h.out.split('\n').find((x) => x.startsWith('{'))!) as { connections: [string, string][] }
+  ).connections;
+  const kept = conns.filter(([a, b]) => a === b && /^198\./.test(a)).length;
   const o = analyse(
     `drain+undrain ${node} (drain answered in ${drainedMs.toFixed(0)} ms${gone ? '' : ', ROUTE STILL THERE'})`,
     results,
     event,
   );
+  o.held = [kept, conns.length];
   if (!(await until(() => everyVipOnBoth(VIPS.map((v) => v.address)), 30_000)))
     throw new Error(`${node}: not re-announced after undrain`);
   return o;
@@ -337,7 +357,7 @@ const record = (k: string, o: Outcome): void => {
   table[k] ??= [];
   table[k]!.push(o);
   console.log(
-    `  [${((performance.now() - T0) / 1000).toFixed(0)} s] ${o.what}: ${o.failed}/${o.requests} failed, window ${o.windowMs.toFixed(0)} ms, event→last failure ${o.eventToLastMs.toFixed(0)} ms  [${o.spread}]`,
+    `  [${((performance.now() - T0) / 1000).toFixed(0)} s] ${o.what}: ${o.failed}/${o.requests} failed, window ${o.windowMs.toFixed(0)} ms, event→last failure ${o.eventToLastMs.toFixed(0)} ms${o.held === undefined ? '' : `, held connections kept ${o.held[0]}/${o.held[1]}`}  [${o.spread}]`,
   );
 };
 const deadline = Date.now() + 45 * 60_000;
@@ -402,11 +422,13 @@ try {
       .map((x) => x.toFixed(1))
       .join(' ')}`,
   );
-  console.log('| case | runs | failed requests (total) | window p50 | p99 | max | event→last failure max |');
+  console.log(
+    '| case | runs | failed requests (total) | window p50 | p99 | max | event→last failure max | held connections kept |',
+  );
   for (const [k, os] of Object.entries(table)) {
     const w = os.map((o) => o.windowMs);
     console.log(
-      `| ${k} | ${os.length} | ${os.reduce((a, o) => a + o.failed, 0)} of ${os.reduce((a, o) => a + o.requests, 0)} | ${q(w, 50).toFixed(0)} ms | ${q(w, 99).toFixed(0)} ms | ${Math.max(...w).toFixed(0)} ms | ${Math.max(...os.map((o) => o.eventToLastMs)).toFixed(0)} ms |`,
+      `| ${k} | ${os.length} | ${os.reduce((a, o) => a + o.failed, 0)} of ${os.reduce((a, o) => a + o.requests, 0)} | ${q(w, 50).toFixed(0)} ms | ${q(w, 99).toFixed(0)} ms | ${Math.max(...w).toFixed(0)} ms | ${Math.max(...os.map((o) => o.eventToLastMs)).toFixed(0)} ms | ${held(os)} |`,
     );
   }
 }

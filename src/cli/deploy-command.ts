@@ -4,13 +4,7 @@ import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import pc from 'picocolors';
 import { renderSite } from '../build/build.ts';
-import {
-  type ApplyOptions,
-  type ApplyResult,
-  applyNode,
-  linkSystemdUnit,
-  rollbackNode,
-} from '../deploy/apply.ts';
+import { type ApplyOptions, type ApplyResult, applyNode, rollbackNode } from '../deploy/apply.ts';
 import { chooseControl, type ProcessControl } from '../deploy/control.ts';
 import { drainService } from '../deploy/drain.ts';
 import { describeOp } from '../deploy/haproxy-diff.ts';
@@ -20,6 +14,7 @@ import { computePlan, describeAction, type Plan } from '../deploy/plan.ts';
 import { formatStatus, nodeStatus } from '../deploy/status.ts';
 import { currentGeneration, openStore, readApplied, readGeneration, type Store } from '../deploy/store.ts';
 import { Supervisor } from '../deploy/supervisor.ts';
+import { installSystemdUnits } from '../deploy/systemd-units.ts';
 import { IP } from '../lab/netns.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { compileSite, report } from './site-input.ts';
@@ -282,7 +277,8 @@ function applyOptions(
 ): ApplyOptions {
   const pc0 = control(store);
   const log = (l: string): void => io.stdout(`${l}\n`);
-  if (pc0.kind === 'systemd') linkSystemdUnit(store);
+  // systemd: the HAProxy template, BIRD's, healthd's and keepalived's units where systemd finds them.
+  if (pc0.kind === 'systemd') installSystemdUnits(store.layout);
   return {
     store,
     control: pc0,

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { instancePaths } from '../render/haproxy/paths.ts';
 import type { RenderedFile } from '../render/types.ts';
@@ -497,11 +497,4 @@ function writeInstanceRecord(store: Store, actions: readonly Action[]): void {
     if (a.kind === 'stop') delete rec[a.instance];
   }
   writeAtomic(path, `${JSON.stringify(rec, null, 2)}\n`);
-}
-
-/** systemd finds the template unit through a link to the installed one. */
-export function linkSystemdUnit(store: Store): void {
-  const link = '/etc/systemd/system/haproxy@.service';
-  const target = `${store.layout.etc}/systemd/haproxy@.service`;
-  if (!existsSync(link)) symlinkSync(target, link);
 }

@@ -9,6 +9,7 @@ import {
   supervisorSocket,
   type UnitStatus,
 } from './supervisor.ts';
+import { SYSTEMD_PATTERNS, systemdUnitName, unitNameOf } from './systemd-units.ts';
 
 /**
  * Starting and stopping a node's processes, whoever runs them: systemd (`haproxy@<instance>`
@@ -100,37 +101,35 @@ export class SystemdControl implements ProcessControl {
     return r.output;
   }
 
-  async start(unit: string): Promise<{ already: boolean }> {
+  /**
+   * Starts the unit and enables it, so it comes back after a reboot (`haproxy@web` is
+   * `haproxy@web.service`, `bird` is `intentlb-bird.service`: systemd-units.ts).
+   */
+  async start(name: string): Promise<{ already: boolean }> {
+    const unit = systemdUnitName(name);
     const active = (await runTool('systemctl', ['is-active', '--quiet', unit])).ok;
     if (active) return { already: true };
     await this.#systemctl('daemon-reload');
-    await this.#systemctl('start', unit);
+    await this.#systemctl('enable', '--now', unit);
     return { already: false };
   }
 
-  async stop(unit: string): Promise<void> {
-    await this.#systemctl('stop', unit);
+  /** Stops the unit and disables it: a removed instance does not come back at boot. */
+  async stop(name: string): Promise<void> {
+    await this.#systemctl('disable', '--now', systemdUnitName(name));
   }
 
   async units(): Promise<UnitStatus[]> {
-    const out = await this.#systemctl(
-      'list-units',
-      '--plain',
-      '--no-legend',
-      '--all',
-      'haproxy@*.service',
-      'bird.service',
-      'keepalived.service',
-    );
-    return out
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => {
-        const [unit = '', , active = '', sub = ''] = l.trim().split(/\s+/);
-        const name = unit.replace(/\.service$/, '');
-        const state = active === 'active' ? 'running' : sub === 'auto-restart' ? 'backoff' : 'stopped';
-        return { name, state, pid: null, restarts: 0, since: '', lastExit: null } satisfies UnitStatus;
-      });
+    const out = await this.#systemctl('list-units', '--plain', '--no-legend', '--all', ...SYSTEMD_PATTERNS);
+    const units: UnitStatus[] = [];
+    for (const l of out.split('\n')) {
+      const [unit = '', , active = '', sub = ''] = l.trim().split(/\s+/);
+      const name = unitNameOf(unit);
+      if (name === undefined) continue;
+      const state = active === 'active' ? 'running' : sub === 'auto-restart' ? 'backoff' : 'stopped';
+      units.push({ name, state, pid: null, restarts: 0, since: '', lastExit: null });
+    }
+    return units;
   }
 
   async running(): Promise<Set<string>> {

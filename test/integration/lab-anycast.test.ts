@@ -14,7 +14,7 @@ import { cleanupLab, cli, eventually, inNs, namespacesWith } from '../lab/lab-cl
 const CAMPUS = new URL('../../examples/campus/', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const LOADER = new URL('../../bench/lab/failover-loader.mjs', import.meta.url).pathname;
-const PROBE = new URL('../lab/keepalive-probe.mjs', import.meta.url).pathname;
+const PROBE = new URL('../../bench/lab/keepalive-probe.mjs', import.meta.url).pathname;
 const PREFIX = 'ilba-';
 const DIR = defaultLabDir(PREFIX);
 const WIKI = '198.18.100.12';
@@ -214,9 +214,9 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
     const hd = (cmd: string) =>
       inNs(ns('lb1'), [process.execPath, `${ROOT}bin/intentlb.mjs`, 'healthd', cmd, '--config', config]);
-    /** 16 keep-alive connections, a request on each before and after lb1's drain. */
+    /** 16 keep-alive connections, a request on each every 250 ms, before and through lb1's drain. */
     const acrossDrain = async (): Promise<[string, string][]> => {
-      const probe = inNs(ns('client'), [process.execPath, PROBE, WIKI, '80', '16', '5000'], 20_000);
+      const probe = inNs(ns('client'), [process.execPath, PROBE, WIKI, '80', '16', '5000', '250'], 20_000);
       let undrained = false;
       try {
         await new Promise((r) => setTimeout(r, 1000));

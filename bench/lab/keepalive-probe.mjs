@@ -1,18 +1,22 @@
-// A lab probe run with plain node inside the client's namespace (test/integration/lab-anycast):
+// A lab probe run with plain node inside the client's namespace (bench/lab/failover.ts,
+// test/integration/lab-anycast.test.ts):
 //
-//   node keepalive-probe.mjs <host> <port> <connections> <hold_ms>
+//   node keepalive-probe.mjs <host> <port> <connections> <duration_ms> <every_ms>
 //
 // Opens <connections> HTTP/1.1 keep-alive connections one after another (so the router's L4 ECMP
-// hash spreads them over the nodes), sends one request on each, holds them all open for <hold_ms>
-// from the start, then sends a second request on each. Prints one JSON line:
-// {"connections": [[first, second], ...]} where each entry is the address the backend saw (which
-// LB node passed the request on) or the error. Every step has a timeout: it stops by itself.
+// hash spreads them over the nodes) and sends one request on each; then, until <duration_ms> from
+// the start, a request on each every <every_ms>, as long-lived clients would. Prints one JSON
+// line: {"connections": [[first, then], ...]}: `first` is the address the backend saw on the first
+// request (which LB node passed it on) or its error; `then` is the first later answer that differs
+// from it (another node, or an error), or `first` again when every answer was the same. Every
+// request has a timeout: it stops by itself.
 import net from 'node:net';
 
-const [host, portArg, countArg, holdArg] = process.argv.slice(2);
+const [host, portArg, countArg, durationArg, everyArg] = process.argv.slice(2);
 const port = Number(portArg);
 const count = Number(countArg);
-const hold = Number(holdArg);
+const duration = Number(durationArg);
+const every = Number(everyArg);
 const t0 = Date.now();
 
 /** One connection: resolves with an `ask()` that sends a request and reads one whole answer. */
@@ -84,8 +88,18 @@ const conns = [];
 for (let i = 0; i < count; i++) conns.push(await open());
 const first = [];
 for (const c of conns) first.push(await c.ask());
-await new Promise((r) => setTimeout(r, Math.max(0, t0 + hold - Date.now())));
-const second = await Promise.all(conns.map((c) => c.ask()));
+const then = [...first];
+const changed = first.map(() => false);
+while (Date.now() + every < t0 + duration) {
+  await new Promise((r) => setTimeout(r, every));
+  const answers = await Promise.all(conns.map((c, i) => (changed[i] ? then[i] : c.ask())));
+  for (const [i, a] of answers.entries()) {
+    if (!changed[i] && a !== first[i]) {
+      changed[i] = true;
+      then[i] = a;
+    }
+  }
+}
 for (const c of conns) c.close();
-process.stdout.write(`${JSON.stringify({ connections: first.map((f, i) => [f, second[i]]) })}\n`);
+process.stdout.write(`${JSON.stringify({ connections: first.map((f, i) => [f, then[i]]) })}\n`);
 process.exit(0);

@@ -1,0 +1,138 @@
+/**
+ * The node's processes as systemd units, for nodes where systemd runs (`intentlb apply` without
+ * `--root`). HAProxy instances use the rendered template `haproxy@.service`; BIRD, the health
+ * checker and keepalived get units written by `apply` on the node itself, from the same
+ * `unitSpec` the built-in supervisor runs, so both run the same command line (the health
+ * checker's node options and environment included) and point at this node's intentlb install.
+ *
+ * They are named `intentlb-<name>.service` and conflict with the distribution's own `bird.service`
+ * and `keepalived.service`, which read other configuration files and another control socket.
+ */
+import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NodeLayout } from '../render/types.ts';
+import { writeAtomic } from './store.ts';
+import { type UnitSpec, unitSpec } from './units.ts';
+
+export const SYSTEMD_DIR = '/etc/systemd/system';
+
+/** The units `apply` writes, by the name the supervisor and `apply` use for them. */
+const OWN_UNITS: Record<string, { description: string; conflicts?: string; after?: string }> = {
+  bird: {
+    description: 'BIRD for intentlb: BGP sessions with BFD, the VIP announcements',
+    conflicts: 'bird.service',
+  },
+  healthd: {
+    description: 'intentlb healthd: announces each VIP while this node serves it',
+    after: 'intentlb-bird.service',
+  },
+  keepalived: { description: 'keepalived for intentlb: VRRP for the VIPs', conflicts: 'keepalived.service' },
+};
+
+/** `haproxy@web` → `haproxy@web.service`, `bird` → `intentlb-bird.service`. */
+export function systemdUnitName(name: string): string {
+  if (name.startsWith('haproxy@')) return `${name}.service`;
+  if (name in OWN_UNITS) return `intentlb-${name}.service`;
+  throw new Error(`unknown unit ${name} (haproxy@<instance>, bird, healthd, keepalived)`);
+}
+
+/** The reverse of `systemdUnitName`; undefined for a unit that is not intentlb's. */
+export function unitNameOf(systemdUnit: string): string | undefined {
+  const m = /^(haproxy@[A-Za-z0-9_.-]+|intentlb-(bird|healthd|keepalived))\.service$/.exec(systemdUnit);
+  if (m === null) return undefined;
+  return m[2] ?? m[1];
+}
+
+/** The patterns `systemctl list-units` takes to list every unit of intentlb's. */
+export const SYSTEMD_PATTERNS = [
+  'haproxy@*.service',
+  ...Object.keys(OWN_UNITS).map((n) => `intentlb-${n}.service`),
+];
+
+/**
+ * One word of an `Exec*=` line: systemd splits on whitespace and expands `%` specifiers and `$`
+ * variables, so those are quoted and escaped.
+ */
+export function execWord(s: string): string {
+  const escaped = s.replaceAll('%', '%%').replaceAll('$', '$$$$');
+  return /[\s"'\\;]/.test(s) || s === ''
+    ? `"${escaped.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+    : escaped;
+}
+
+/** A `.service` file for one of the node's own processes (not the HAProxy template). */
+export function systemdUnitFile(layout: NodeLayout, name: string): string {
+  const own = OWN_UNITS[name];
+  if (own === undefined) throw new Error(`no unit file for ${name}: ${Object.keys(OWN_UNITS).join(', ')}`);
+  const spec: UnitSpec = unitSpec(layout, name);
+  const lines = [
+    '# Written by intentlb apply on this node; apply rewrites it. Do not edit.',
+    '[Unit]',
+    `Description=${own.description}`,
+    'After=network-online.target' + (own.after === undefined ? '' : ` ${own.after}`),
+    'Wants=network-online.target',
+    ...(own.conflicts === undefined ? [] : [`Conflicts=${own.conflicts}`]),
+    'PartOf=intentlb.target',
+    '',
+    '[Service]',
+    'Type=simple',
+    ...Object.entries(spec.env ?? {}).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`),
+    `ExecStartPre=/bin/mkdir -p ${execWord(layout.run)}`,
+    `ExecStart=${[spec.command, ...spec.args].map(execWord).join(' ')}`,
+    `KillSignal=${spec.stopSignal}`,
+    `TimeoutStopSec=${Math.ceil(spec.stopTimeoutMs / 1000)}s`,
+    'Restart=always',
+    'RestartSec=1s',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** `intentlb.target`: every unit of intentlb's, started at boot. */
+export const TARGET_FILE = [
+  '# Written by intentlb apply on this node; apply rewrites it. Do not edit.',
+  '[Unit]',
+  "Description=intentlb: this load-balancer node's processes",
+  'Wants=network-online.target',
+  'After=network-online.target',
+  '',
+  '[Install]',
+  'WantedBy=multi-user.target',
+  '',
+].join('\n');
+
+/**
+ * Puts the node's units where systemd finds them: the HAProxy template as a link to the installed
+ * one, and `intentlb.target` and the `intentlb-*.service` files written when their content
+ * changed. Returns the files it wrote (systemd needs `daemon-reload` after a change).
+ */
+export function installSystemdUnits(layout: NodeLayout, dir = SYSTEMD_DIR): string[] {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const link = join(dir, 'haproxy@.service');
+  const target = `${layout.etc}/systemd/haproxy@.service`;
+  if (!existsSync(link) && !isLink(link)) symlinkSync(target, link);
+  const files: [string, string][] = [
+    ['intentlb.target', TARGET_FILE],
+    ...Object.keys(OWN_UNITS).map((n): [string, string] => [systemdUnitName(n), systemdUnitFile(layout, n)]),
+  ];
+  for (const [file, content] of files) {
+    const path = join(dir, file);
+    if (existsSync(path) && readFileSync(path, 'utf8') === content) continue;
+    writeAtomic(path, content);
+    written.push(path);
+  }
+  return written;
+}
+
+function isLink(path: string): boolean {
+  try {
+    readlinkSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
