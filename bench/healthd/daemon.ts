@@ -9,14 +9,16 @@
  * all threads) and its RSS (sampled every 0.5 s, and the peak).
  *
  *   node --import tsx bench/healthd/daemon.ts [--vips N] [--seconds S] [--rounds R]
- *        [--daemon 'label=[env:KEY=VALUE ...] launcher [node option ...]'] ... [--floor]
+ *        [--daemon 'label=[env:KEY=VALUE ...] [check:key=value ...] launcher [node option ...]'] ...
+ *        [--floor]
  *
  * Several `--daemon`s run side by side, each with its own BIRD, all checking the same HAProxy and
  * all pinned to the same CPU, so they share whatever else the machine does: compare them within
  * one run, not across runs (on a shared machine the same daemon measures ±2 points of CPU from one
  * hour to the next). The default is the one the unit starts: `bin/intentlb.mjs` with the unit's
  * node options and environment (src/deploy/units.ts); a `--daemon` gets only the environment its
- * `env:` words give. A launcher is a path relative to this
+ * `env:` words give; `check:` words add to every VIP's check (e.g. `check:reuse_ms=0`: a new
+ * connection per check). A launcher is a path relative to this
  * checkout or absolute (e.g. another checkout's bin/intentlb.mjs, with its bundle built:
  * `node scripts/bundle.mjs` there). This checkout's bundle is rebuilt first (what `npm ci` leaves on
  * a node). Daemons run on CPU 0, HAProxy and the BIRDs on the last CPU. Target (issue #6): 750
@@ -61,6 +63,8 @@ interface DaemonSpec {
   nodeOptions: string[];
   /** The `env:KEY=VALUE` words of the --daemon value (nothing else is added to this environment). */
   env: Record<string, string>;
+  /** The `check:key=value` words: added to every VIP's `check` in its healthd.yaml. */
+  check: Record<string, string>;
 }
 /** What the unit starts: its environment and node options (src/deploy/units.ts). */
 const unitDaemon = [
@@ -80,13 +84,19 @@ const specs: DaemonSpec[] = (values.daemon ?? [unitDaemon]).map((text) => {
       .filter((w) => w.startsWith('env:'))
       .map((w) => [w.slice(4, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
   );
-  const [launcher, ...nodeOptions] = words.filter((w) => !w.startsWith('env:'));
+  const check = Object.fromEntries(
+    words
+      .filter((w) => w.startsWith('check:'))
+      .map((w) => [w.slice(6, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+  );
+  const [launcher, ...nodeOptions] = words.filter((w) => !w.startsWith('env:') && !w.startsWith('check:'));
   if (launcher === undefined) throw new Error(`--daemon ${text}: no launcher`);
   return {
     label: text.slice(0, eq),
     launcher: isAbsolute(launcher) ? launcher : join(ROOT, launcher),
     nodeOptions,
     env,
+    check,
   };
 });
 
@@ -215,7 +225,7 @@ try {
       '}',
     );
     vips.push(
-      `  - { name: vip${i}, prefixes: [${prefix}], protocols: [vip_${i}], check: { kind: http, address: 127.0.0.1, port: ${haproxyPort}, path: ${path} }, interval_ms: 1000, timeout_ms: 1000, rise: 2, fall: 3, hold_down_ms: 5000, pidfile: ../pids/vip${i}.pid }`,
+      `  - { name: vip${i}, prefixes: [${prefix}], protocols: [vip_${i}], check: { kind: http, address: 127.0.0.1, port: ${haproxyPort}, path: ${path}CHECK_EXTRA }, interval_ms: 1000, timeout_ms: 1000, rise: 2, fall: 3, hold_down_ms: 5000, pidfile: ../pids/vip${i}.pid }`,
     );
   }
   writeFileSync(join(dir, 'bird.conf'), `${birdConf.join('\n')}\n`);
@@ -239,7 +249,14 @@ try {
         'control: healthd.sock',
         `listen: { address: 127.0.0.1, port: ${metricsPort} }`,
         'vips:',
-        ...vips,
+        ...vips.map((v) =>
+          v.replace(
+            'CHECK_EXTRA',
+            Object.entries(spec.check)
+              .map(([k, x]) => `, ${k}: ${x}`)
+              .join(''),
+          ),
+        ),
         '',
       ].join('\n'),
     );

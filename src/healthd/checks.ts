@@ -7,10 +7,14 @@
  * `{ ok, latencyMs, error? }` and the socket is always destroyed. Once the answer is known the
  * connection is closed with a reset (SO_LINGER 0), as HAProxy's own checks do, so thousands of
  * checks per second leave no TIME_WAIT sockets behind to exhaust ephemeral ports.
+ *
+ * A daemon's HTTP checks (`check.reuse_ms`, 30 s by default) run on a kept keep-alive connection
+ * instead, which is far cheaper still: kept-http.ts.
  */
 
 import { connect, isIPv6, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { keptRequest, startKeptHttp } from './kept-http.ts';
 import type { CheckSpec, HttpCheckSpec, TcpCheckSpec } from './types.ts';
 
 export interface CheckOutcome {
@@ -163,12 +167,17 @@ export const CHECK_KINDS: { readonly [K in CheckSpec['kind']]: CheckKind<Extract
   {
     http: {
       start: (spec: HttpCheckSpec, timeoutMs, done) => {
+        const reuse = (spec.reuseMs ?? 0) > 0;
         let request = requests.get(spec);
         if (request === undefined) {
-          request = httpRequest(spec);
+          const address = unbracket(spec.address);
+          request = reuse
+            ? keptRequest(spec.host ?? hostHeader(address, spec.port), spec.path)
+            : httpRequest(spec);
           requests.set(spec, request);
         }
-        startHttp(spec.address, spec.port, request, timeoutMs, done);
+        if (reuse) startKeptHttp(spec, unbracket(spec.address), request, spec.reuseMs!, timeoutMs, done);
+        else startHttp(spec.address, spec.port, request, timeoutMs, done);
       },
     },
     tcp: {

@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { locate, type PathSegment, parseSource } from '../load/source-file.ts';
+import { DEFAULT_REUSE_MS } from './kept-http.ts';
 import type { VipConfig } from './types.ts';
 
 /** A hook command: the program and its first arguments; the VIP name and state are appended. */
@@ -89,6 +90,7 @@ const checkSchema = z.discriminatedUnion(
       port: z.int().min(1).max(65535),
       path: z.string().startsWith('/', { error: 'the monitor path starts with /' }),
       host: z.string().min(1).optional(),
+      reuse_ms: z.int().min(0).max(86_400_000).optional(),
     }),
     z.strictObject({ kind: z.literal('tcp'), address, port: z.int().min(1).max(65535) }),
   ],
@@ -291,6 +293,7 @@ function toConfig(raw: Raw, file: string): HealthdConfig {
             port: v.check.port,
             path: v.check.path,
             ...(v.check.host === undefined ? {} : { host: v.check.host }),
+            reuseMs: v.check.reuse_ms ?? DEFAULT_REUSE_MS,
           }
         : { kind: 'tcp' as const, address: v.check.address, port: v.check.port };
     return {

@@ -13,6 +13,11 @@ export interface HttpCheckSpec {
   readonly path: string;
   /** Host header; defaults to the address (and port). */
   readonly host?: string;
+  /**
+   * Checks reuse one keep-alive connection until it is this old (ms), then open a fresh one;
+   * absent or 0: a new connection for every check (kept-http.ts).
+   */
+  readonly reuseMs?: number;
 }
 
 /** A TCP connect to the VIP; healthy when the handshake completes. */

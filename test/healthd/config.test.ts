@@ -63,6 +63,30 @@ function edit(n: number, text: string | null): string {
 }
 
 describe('healthd.yaml loader', () => {
+  it('check.reuse_ms: 0 opens a new connection for every check', () => {
+    const { config, problems } = parseHealthdConfig(
+      edit(
+        18,
+        '    check: { kind: http, address: "198.18.100.10", port: 8999, path: /_intentlb/health, reuse_ms: 0 }',
+      ),
+      FILE,
+    );
+    assert.deepEqual(problems, []);
+    assert.equal((config!.vips[0]!.check as { reuseMs?: number }).reuseMs, 0);
+    const bad = parseHealthdConfig(
+      edit(
+        18,
+        '    check: { kind: http, address: "198.18.100.10", port: 8999, path: /_intentlb/health, reuse_ms: -1 }',
+      ),
+      FILE,
+    );
+    assert.equal(bad.config, undefined);
+    assert.ok(
+      bad.problems.some((p) => /reuse_ms/.test(JSON.stringify(p))),
+      JSON.stringify(bad.problems),
+    );
+  });
+
   it('maps every field onto the core configuration', () => {
     const { config, problems } = parseHealthdConfig(BASE, FILE);
     assert.deepEqual(problems, []);
@@ -82,7 +106,14 @@ describe('healthd.yaml loader', () => {
       name: 'web-www',
       prefixes: ['198.18.100.10/32', '2001:db8:100::10/128'],
       protocols: ['vip_web_www', 'vip6_web_www'],
-      check: { kind: 'http', address: '198.18.100.10', port: 8999, path: '/_intentlb/health' },
+      // One keep-alive connection per VIP, renewed every 30 s, unless `reuse_ms` says otherwise.
+      check: {
+        kind: 'http',
+        address: '198.18.100.10',
+        port: 8999,
+        path: '/_intentlb/health',
+        reuseMs: 30_000,
+      },
       intervalMs: 500,
       timeoutMs: 400,
       rise: 3,

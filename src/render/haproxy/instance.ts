@@ -128,6 +128,8 @@ function renderMonitor(
   w.line('mode http');
   for (const a of inst.addresses) w.tokens(1, 'bind', hostPort(a, port), freebind && 'transparent');
   w.line('timeout client 5s');
+  // Also the keep-alive timeout (none is set): healthd keeps one connection per VIP and asks every
+  // 500 ms (render/healthd), well inside it, so the connection lasts until healthd renews it.
   w.line('timeout http-request 2s');
   monitorLines(w, model, services);
   w.line('http-request deny');
