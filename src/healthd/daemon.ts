@@ -34,6 +34,7 @@ import { type ControlServer, startControlServer } from './control-server.ts';
 import { decideBatch, initialState, nextDeadline } from './core.ts';
 import { type HookOutcome, HookRunner, hookLogFields, type RunCommand } from './hooks.ts';
 import { type HttpEndpoint, startHttp } from './http.ts';
+import { closeKeptConnections } from './kept-http.ts';
 import { HealthdMetrics } from './metrics.ts';
 import { PidWatcher } from './pid-watch.ts';
 import { Scheduler, systemTimers, type Timers } from './scheduler.ts';
@@ -572,6 +573,7 @@ export class HealthdDaemon {
     this.batchTimer = undefined;
     this.scheduler.stop();
     this.pids.stop();
+    closeKeptConnections(this.config.vips.flatMap((v) => (v.check.kind === 'http' ? [v.check] : [])));
     this.waiters.cancelAll('healthd stopped');
     for (const c of [...this.conditions]) c.done(false);
     await Promise.all([this.control?.close(), this.http?.close(), this.bird?.stop()]);

@@ -58,6 +58,16 @@ type Answer =
 
 /** The kept connection of each check spec (a daemon runs the same spec every interval). */
 const kept = new WeakMap<HttpCheckSpec, Kept>();
+/**
+ * Resets the kept connections of these check specs (a daemon stopping). Kept connections never
+ * keep the process alive on their own (they are unref'd): a check in flight has its timer for that.
+ */
+export function closeKeptConnections(specs: Iterable<HttpCheckSpec>): void {
+  for (const spec of specs) {
+    const c = kept.get(spec);
+    if (c !== undefined) close(spec, c);
+  }
+}
 
 /** The request a kept-connection check sends (HTTP/1.1 keeps the connection by default). */
 export function keptRequest(host: string, path: string): string {
@@ -138,6 +148,7 @@ function open(spec: HttpCheckSpec, address: string, request: string): Kept {
     port: spec.port,
     onread: { buffer: readBuffer, callback: (n) => read(spec, c, n) },
   });
+  c.socket.unref();
   kept.set(spec, c);
   c.socket.write(request, 'latin1');
   c.socket.on('error', (err) => fail(spec, c, err.message));

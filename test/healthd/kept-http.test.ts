@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CheckOutcome, runCheck } from '../../src/healthd/checks.ts';
+import { closeKeptConnections } from '../../src/healthd/kept-http.ts';
 import type { HttpCheckSpec } from '../../src/healthd/types.ts';
 import { requireTool, withTempDir } from '../helpers/tools.ts';
 
@@ -46,6 +47,7 @@ async function serve(onRequest: (s: Socket, n: number, conn: number) => void) {
   };
 }
 
+const CHECKS = new URL('../../src/healthd/checks.ts', import.meta.url).pathname;
 const OK =
   'HTTP/1.1 200 OK\r\ncontent-length: 58\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n' +
   '<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n';
@@ -175,6 +177,39 @@ describe('HTTP checks on a kept connection', { timeout: 30_000 }, () => {
       // 1: ok, and the extra bytes end the connection; 2 (fresh): silent, timeout; 3, 4: fresh, ok.
       assert.deepEqual(oks(r), ['ok', 'timeout after 200 ms', 'ok', 'ok']);
       assert.equal(s.stats.connections, 3);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a kept connection never keeps the process alive; closeKeptConnections resets them', async () => {
+    const s = await serve((sock) => sock.write(OK));
+    try {
+      // A process whose only check is done exits at once, its kept connection still open.
+      const spec = s.spec();
+      const code = `import { runCheck } from '${CHECKS}'; const r = await runCheck(${JSON.stringify(spec)}, 500); console.log(r.ok);`;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      const exit = await Promise.race([
+        new Promise<number | null>((r) => child.once('exit', r)),
+        sleep(10_000).then(() => 'still running' as const),
+      ]);
+      if (exit === 'still running') child.kill('SIGKILL');
+      assert.equal(exit, 0);
+      assert.equal(out.trim(), 'true');
+
+      const mine = s.spec();
+      assert.deepEqual(oks(await checks(mine, 2)), ['ok', 'ok']);
+      const before = s.stats.resets;
+      closeKeptConnections([mine]);
+      await sleep(50);
+      assert.equal(s.stats.resets, before + 1);
+      assert.deepEqual(oks(await checks(mine, 1)), ['ok'], 'the next check opens a fresh one');
     } finally {
       await s.stop();
     }
