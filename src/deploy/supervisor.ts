@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import { findTool } from '../build/run-tool.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { pidAlive } from '../runtime/pid.ts';
 import { listenUnix, type UnixServer } from '../runtime/unix-server.ts';
@@ -223,7 +224,13 @@ export class Supervisor {
     unit.tail = [];
     unit.startedAt = Date.now();
     this.#setState(unit, 'starting');
-    const child = spawn(spec.command, spec.args, {
+    // Niceness through `nice -n`, which then execs the command: it applies before the first
+    // thread starts, and the PID is the command's own.
+    const [command, args] =
+      spec.nice === undefined
+        ? [spec.command, spec.args]
+        : [findTool('nice') ?? 'nice', ['-n', String(spec.nice), spec.command, ...spec.args]];
+    const child = spawn(command, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(spec.env === undefined ? {} : { env: { ...process.env, ...spec.env } }),
     });

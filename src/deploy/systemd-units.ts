@@ -79,6 +79,7 @@ export function systemdUnitFile(layout: NodeLayout, name: string): string {
     ...Object.entries(spec.env ?? {}).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`),
     `ExecStartPre=/bin/mkdir -p ${execWord(layout.run)}`,
     `ExecStart=${[spec.command, ...spec.args].map(execWord).join(' ')}`,
+    ...(spec.nice === undefined ? [] : [`Nice=${spec.nice}`]),
     `KillSignal=${spec.stopSignal}`,
     `TimeoutStopSec=${Math.ceil(spec.stopTimeoutMs / 1000)}s`,
     'Restart=always',

@@ -56,6 +56,7 @@ describe('systemd units of a node', () => {
   it("BIRD runs intentlb's configuration on intentlb's socket and conflicts with the distribution's", () => {
     const unit = systemdUnitFile(DEFAULT_LAYOUT, 'bird');
     assert.match(unit, /\nConflicts=bird\.service\n/);
+    assert.match(unit, /\nNice=-10\n/, 'BFD at 50 ms × 3 needs BIRD to run ahead of ordinary work');
     assert.match(
       unit,
       /\nExecStart=\S*bird -f -c \/etc\/intentlb\/bird\/intentlb\.conf -s \/run\/intentlb\/bird\.ctl -P \/run\/intentlb\/bird\.pid\n/,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/units.ts';
+import { BIRD_NICE, HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/units.ts';
 import { setFlowPinning } from '../../src/lab/flow-pinning.ts';
 import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
@@ -257,7 +257,7 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     }
   });
 
-  it("the supervisor runs healthd with the unit's node options and environment", async () => {
+  it("the supervisor runs healthd with the unit's node options and environment, BIRD at its niceness", async () => {
     const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
     const r = await inNs(ns('lb1'), [
       process.execPath,
@@ -275,6 +275,14 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     for (const option of HEALTHD_NODE_OPTIONS) assert.ok(argv.includes(option), argv.join(' '));
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
     for (const [k, v] of Object.entries(HEALTHD_ENV)) assert.ok(environ.includes(`${k}=${v}`), `${k}=${v}`);
+    // BIRD runs at the unit's niceness, every thread of it (BFD has its own).
+    const bird = Number(readFileSync(join(root('lb1'), 'run/intentlb/bird.pid'), 'utf8').trim());
+    assert.match(readFileSync(`/proc/${bird}/cmdline`, 'utf8'), /bird/);
+    for (const task of readdirSync(`/proc/${bird}/task`)) {
+      const stat = readFileSync(`/proc/${bird}/task/${task}/stat`, 'utf8');
+      const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      assert.equal(nice, BIRD_NICE, `bird thread ${task}: nice ${nice}`);
+    }
   });
 });
 
