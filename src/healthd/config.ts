@@ -42,6 +42,11 @@ export interface HealthdConfig {
   readonly bird: BirdLinkConfig;
   /** The control socket (unix, JSON lines). */
   readonly control: string;
+  /**
+   * Where an operator's `drain` is remembered, so a node drained for maintenance stays drained
+   * across a restart of healthd or of the machine until `undrain` (absent: not remembered).
+   */
+  readonly stateFile?: string;
   /** HTTP `/metrics` and `/status`. */
   readonly listen: { readonly address: string; readonly port: number };
   /** After a withdraw is confirmed by BIRD, wait this long for the network before reporting it done. */
@@ -120,6 +125,7 @@ const schema = z.strictObject({
     timeout_ms: ms(100).default(DEFAULT_BIRD_TIMEOUT_MS),
   }),
   control: path,
+  state: path.optional(),
   listen: z.strictObject({ address, port: z.int().min(0).max(65535) }),
   converge_ms: ms(0).default(DEFAULT_CONVERGE_MS),
   hooks: z
@@ -316,6 +322,7 @@ function toConfig(raw: Raw, file: string): HealthdConfig {
     mode: raw.mode,
     bird: { socket: abs(raw.bird.socket), pollMs: raw.bird.poll_ms, timeoutMs: raw.bird.timeout_ms },
     control: abs(raw.control),
+    ...(raw.state === undefined ? {} : { stateFile: abs(raw.state) }),
     listen: { address: raw.listen.address, port: raw.listen.port },
     convergeMs: raw.converge_ms,
     hooks: {

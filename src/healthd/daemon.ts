@@ -38,6 +38,7 @@ import { closeKeptConnections } from './kept-http.ts';
 import { HealthdMetrics } from './metrics.ts';
 import { PidWatcher } from './pid-watch.ts';
 import { Scheduler, systemTimers, type Timers } from './scheduler.ts';
+import { readDrain, writeStateFile } from './state-file.ts';
 import { buildStatus, type HealthdStatus } from './status.ts';
 import type { HealthdAction, HealthdEvent, HealthdState, LastCheck } from './types.ts';
 import { birdSettled, WithdrawWaiters } from './withdrawal.ts';
@@ -314,6 +315,7 @@ export class HealthdDaemon {
     const vips = [...before.vips.keys()].sort();
     const outcome = this.waiters.wait(before, vips, (s) => s.draining, timeoutMs);
     this.post({ type: 'drain' });
+    this.rememberDrain(true);
     const o = await outcome;
     return o.ok
       ? { ok: true, cmd: 'drain', vips: o.vips, waited_ms: o.waitedMs, converged: o.converged }
@@ -322,6 +324,7 @@ export class HealthdDaemon {
 
   undrain(): ResumeReply {
     this.post({ type: 'undrain' });
+    this.rememberDrain(false);
     return { ok: true, cmd: 'undrain', vips: [...this.state.vips.keys()].sort() };
   }
 
@@ -343,6 +346,17 @@ export class HealthdDaemon {
   }
 
   private async open(): Promise<void> {
+    const kept = readDrain(this.config.stateFile);
+    if (kept.error !== undefined)
+      this.logger.error({ file: this.config.stateFile, error: kept.error }, 'state file');
+    if (kept.drained) {
+      // Before the first check: nothing is announced until `undrain`.
+      this.logger.warn(
+        { since: kept.since, file: this.config.stateFile },
+        'starting drained (healthd drain was not undone): `intentlb healthd undrain` announces again',
+      );
+      this.post({ type: 'drain' });
+    }
     this.control = await startControlServer(this.config.control, (r) => this.handle(r));
     this.http = await startHttp(this.config.listen, this.httpRoutes());
     this.pids.update(this.config.vips);
@@ -539,6 +553,23 @@ export class HealthdDaemon {
     this.pids.update(next.vips);
     this.logger.info({ added, removed, changed }, 'configuration reloaded');
     return { ok: true, cmd: 'reload', added, removed, changed };
+  }
+
+  /**
+   * The operator's drain, written where a restart reads it (`state` in healthd.yaml). The drain
+   * of a shutdown is not: a node that stops withdraws, and announces again when it starts.
+   */
+  private rememberDrain(drained: boolean): void {
+    const file = this.config.stateFile;
+    if (file === undefined) return;
+    try {
+      writeStateFile(file, drained);
+    } catch (err) {
+      this.logger.error(
+        { file, error: err instanceof Error ? err.message : String(err) },
+        'drain not remembered',
+      );
+    }
   }
 
   private async shutdownNow(reason: string): Promise<void> {

@@ -314,6 +314,59 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
     });
   });
 
+  it("an operator's drain outlives a restart until undrain; a shutdown's withdraw does not", async () => {
+    await withTempDir(async (dir) => {
+      const bird = new FakeBird(join(dir, 'bird.ctl'), ['vip_b']);
+      await bird.start();
+      const b = await tcpTarget();
+      const file = join(dir, 'healthd.yaml');
+      const withState = JSON.parse(config(dir, { a: 1, b: b.port }, ['b'])) as Record<string, unknown>;
+      writeFileSync(file, JSON.stringify({ ...withState, state: 'state/healthd-state.json' }));
+      const stateFile = join(dir, 'state/healthd-state.json');
+      const socket = join(dir, 'healthd.sock');
+      const logs: Record<string, unknown>[] = [];
+      const start = () =>
+        HealthdDaemon.start({
+          configPath: file,
+          log: { write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) },
+          defaultMetrics: false,
+          birdReconnectMaxMs: 200,
+        });
+      let daemon: HealthdDaemon | undefined;
+      try {
+        daemon = await start();
+        await eventually(() => bird.enabled('vip_b') === true, 10_000, 'announced');
+        // A shutdown withdraws but leaves nothing behind: the next start announces.
+        await daemon.shutdown('test');
+        assert.equal(existsSync(stateFile), false);
+        daemon = await start();
+        await eventually(() => bird.enabled('vip_b') === true, 10_000, 'announced after a plain restart');
+
+        assert.equal((await healthdControl(socket, { cmd: 'drain' }, 10_000)).ok, true);
+        assert.equal((JSON.parse(readFileSync(stateFile, 'utf8')) as { drained: boolean }).drained, true);
+        await daemon.shutdown('test');
+        daemon = await start();
+        // Checks pass, yet nothing is announced: the node is still drained.
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(bird.enabled('vip_b'), false, 'still drained after the restart');
+        assert.ok(logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('starting drained')));
+        const http = `http://127.0.0.1:${daemon.httpAddress?.port}`;
+        assert.equal(((await (await fetch(`${http}/status`)).json()) as HealthdStatus).draining, true);
+
+        assert.equal((await healthdControl(socket, { cmd: 'undrain' }, 5000)).ok, true);
+        assert.deepEqual(JSON.parse(readFileSync(stateFile, 'utf8')), { drained: false });
+        await eventually(() => bird.enabled('vip_b') === true, 10_000, 'announced after undrain');
+        await daemon.shutdown('test');
+        daemon = await start();
+        await eventually(() => bird.enabled('vip_b') === true, 10_000, 'announced after the next restart');
+      } finally {
+        await daemon?.shutdown('test cleanup');
+        await bird.stop();
+        b.server.close();
+      }
+    });
+  });
+
   it('refuses to start on a bad configuration, naming file, line and field', async () => {
     await withTempDir(async (dir) => {
       const file = join(dir, 'healthd.yaml');

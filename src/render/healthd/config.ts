@@ -35,6 +35,7 @@ export const renderHealthd: Renderer = (model, node, layout) => {
     mode: model.site.ha.mode,
     bird: { socket: `${layout.run}/bird.ctl` },
     control: `${layout.run}/healthd.sock`,
+    state: `${layout.state}/healthd-state.json`,
     listen: { address: node.address, port: 9300 },
     converge_ms: CONVERGE_MS,
     hooks: { on_up: [], on_down: [], timeout_ms: 5000 },
