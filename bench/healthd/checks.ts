@@ -16,10 +16,11 @@ import { type AddressInfo, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { httpCheck } from '../../src/healthd/checks.ts';
+import { httpCheck, runCheck } from '../../src/healthd/checks.ts';
 import { decideBatch, initialState } from '../../src/healthd/core.ts';
+import { DEFAULT_REUSE_MS } from '../../src/healthd/kept-http.ts';
 import { Scheduler, systemTimers } from '../../src/healthd/scheduler.ts';
-import type { HealthdEvent, VipConfig } from '../../src/healthd/types.ts';
+import type { HealthdEvent, HttpCheckSpec, VipConfig } from '../../src/healthd/types.ts';
 import { monitorHaproxyConfig } from './monitor-haproxy.ts';
 
 const HAPROXY = '/usr/sbin/haproxy';
@@ -71,8 +72,11 @@ async function startServer(port: number, dir: string): Promise<{ kind: string; c
   throw new Error('monitor server did not come up');
 }
 
-/** (a) Closed loop: `concurrency` checks always in flight for `seconds`. */
-async function maxRate(port: number, concurrency: number, seconds: number) {
+/**
+ * (a) Closed loop: `concurrency` checks always in flight for `seconds`; `kept`: each in-flight
+ * slot is one VIP whose checks reuse a keep-alive connection (what the daemon does by default).
+ */
+async function maxRate(port: number, concurrency: number, seconds: number, kept = false) {
   let done = 0;
   let failed = 0;
   const latencies: number[] = [];
@@ -80,8 +84,11 @@ async function maxRate(port: number, concurrency: number, seconds: number) {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   async function worker(): Promise<void> {
+    const spec: HttpCheckSpec = { kind: 'http', address: '127.0.0.1', port, path: PATH, reuseMs: 30_000 };
     while (performance.now() < end) {
-      const r = await httpCheck({ address: '127.0.0.1', port, path: PATH, timeoutMs: 2000 });
+      const r = kept
+        ? await runCheck(spec, 2000)
+        : await httpCheck({ address: '127.0.0.1', port, path: PATH, timeoutMs: 2000 });
       done++;
       if (!r.ok) failed++;
       if (done % 16 === 0) latencies.push(r.latencyMs);
@@ -106,7 +113,7 @@ async function steady(port: number, seconds: number) {
     name: `vip${i}`,
     prefixes: [`198.18.${100 + Math.floor(i / 250)}.${i % 250}/32`],
     protocols: [`vip${i}`],
-    check: { kind: 'http', address: '127.0.0.1', port, path: PATH },
+    check: { kind: 'http', address: '127.0.0.1', port, path: PATH, reuseMs: DEFAULT_REUSE_MS },
     intervalMs: 1000,
     timeoutMs: 1000,
     rise: 2,
@@ -194,10 +201,11 @@ async function main(): Promise<void> {
         `(${s.rssBeforeMiB.toFixed(0)} MiB before: node + tsx), ` +
         `${s.failed} failed, ${s.announced} announced, ${s.birdActions} bird actions |`,
     );
-    for (const n of CONCURRENCY) {
-      const r = await maxRate(port, n, MAX_SECONDS);
+    for (const [n, kept] of CONCURRENCY.flatMap((c) => [[c, false] as const, [c, true] as const])) {
+      const r = await maxRate(port, n, MAX_SECONDS, kept);
+      const how = kept ? 'kept connections' : 'a connection per check';
       rows.push(
-        `| max rate, ${n} in flight, ${MAX_SECONDS} s | ${r.rate.toFixed(0)} checks/s | ${r.cpuPct.toFixed(0)} % | ` +
+        `| max rate, ${n} in flight, ${how}, ${MAX_SECONDS} s | ${r.rate.toFixed(0)} checks/s | ${r.cpuPct.toFixed(0)} % | ` +
           `${perCpuSecond(r.rate, r.cpuPct)} | p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
           `${r.failed} failed |`,
       );
