@@ -17,8 +17,10 @@
  * back in prerouting, and a policy rule per node sends marked packets to a table whose only route
  * is that node. Replies and traffic to anything that is not an LB node are untouched.
  */
+import { execFile } from 'node:child_process';
+import { findTool } from '../build/run-tool.ts';
 import { familyOf } from '../vocabulary/strings.ts';
-import { nftIn } from './netns.ts';
+import { IP, nftIn } from './netns.ts';
 import type { LabState } from './state.ts';
 import type { LabTopology } from './topology.ts';
 import { runBatch } from './wiring.ts';
@@ -114,4 +116,16 @@ export async function setFlowPinning(s: LabState, on: boolean): Promise<void> {
     await runBatch({ ...b, lines: b.lines.map((l) => l.replace(/^route add /, 'route replace ')) });
   }
   await nftIn(router.ns, plan.nft);
+}
+
+/** Whether the router's namespace has the pinning table now. */
+export function flowPinningOn(routerNs: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(
+      IP,
+      ['netns', 'exec', routerNs, findTool('nft') ?? 'nft', 'list', 'table', 'inet', FLOW_TABLE],
+      { timeout: 10_000 },
+      (err) => resolve(err === null),
+    );
+  });
 }

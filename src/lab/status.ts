@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { BirdClient } from '../runtime/bird-client.ts';
 import { familyOf } from '../vocabulary/strings.ts';
+import { flowPinningOn } from './flow-pinning.ts';
 import { IP, listNamespaces } from './netns.ts';
 import { isAlive } from './processes.ts';
 import type { LabState } from './state.ts';
@@ -15,6 +16,8 @@ export interface LabStatus {
   dir: string;
   site: string;
   routing: LabState['routing'];
+  /** Whether the router pins connections to their node now (read from its nftables); not for VRRP. */
+  flows?: 'pinned' | 'plain';
   phase: LabState['phase'];
   startedAt: string;
   hosts: { name: string; role: string; ns: string; addresses: string[]; namespace: boolean }[];
@@ -63,7 +66,9 @@ export async function labStatus(s: LabState): Promise<LabStatus> {
     processes,
     healthy: hosts.every((h) => h.namespace) && processes.every((p) => p.alive),
   };
-  const kernel = await kernelRoutes(s.topology.hosts.find((h) => h.role === 'router')!.ns);
+  const routerNs = s.topology.hosts.find((h) => h.role === 'router')!.ns;
+  if (s.routing !== 'onlink') out.flows = (await flowPinningOn(routerNs)) ? 'pinned' : 'plain';
+  const kernel = await kernelRoutes(routerNs);
   const held = s.routing === 'onlink' ? await heldAddresses(s) : undefined;
   try {
     const c = await BirdClient.connect(s.router.socket, { timeoutMs: 2000 });
@@ -99,7 +104,8 @@ export async function labStatus(s: LabState): Promise<LabStatus> {
 export function formatStatus(st: LabStatus): string {
   const lines: string[] = [];
   lines.push(
-    `lab "${st.prefix}" (${st.phase}, since ${st.startedAt}): site ${st.site}, VIPs routed by ${st.routing}; state in ${st.dir}`,
+    `lab "${st.prefix}" (${st.phase}, since ${st.startedAt}): site ${st.site}, VIPs routed by ${st.routing}` +
+      `${st.flows === undefined ? '' : st.flows === 'pinned' ? ', connections pinned to their node' : ', plain ECMP'}; state in ${st.dir}`,
   );
   lines.push('', 'hosts:');
   const w = Math.max(...st.hosts.map((h) => h.name.length));

@@ -211,6 +211,8 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
 
   it('connections open across a drain keep being served by the drained node (the router pins flows)', async () => {
     assert.equal(state.flows, 'pinned');
+    const status = async () => (await cli(['lab', 'status', '--prefix', PREFIX])).stdout.split('\n')[0]!;
+    assert.match(await status(), /VIPs routed by bgp, connections pinned to their node;/);
     const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
     const hd = (cmd: string) =>
       inNs(ns('lb1'), [process.execPath, `${ROOT}bin/intentlb.mjs`, 'healthd', cmd, '--config', config]);
@@ -245,6 +247,7 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     // can fail.
     await setFlowPinning(state, false);
     try {
+      assert.match(await status(), /VIPs routed by bgp, plain ECMP;/);
       const plain = await acrossDrain();
       const onLb1 = plain.filter(([first]) => first === ADDR.lb1);
       assert.ok(onLb1.length > 0, JSON.stringify(plain));
