@@ -17,6 +17,8 @@
  *   reload's old worker going away): a close while idle only drops it, and a kept connection that
  *   fails before the first byte of an answer is retried once on a fresh connection within the same
  *   check (the request is an idempotent GET), so neither counts as a failed check;
+ * - a check may go out while the previous answer's body is still arriving: the rest of it is
+ *   skipped first; a body over 64 KiB ends the connection instead;
  * - a timeout, a malformed answer or bytes nobody asked for end the connection;
  * - a connection is only closed by healthd with a reset, so no TIME_WAIT is left behind.
  */
@@ -31,6 +33,8 @@ export const DEFAULT_REUSE_MS = 30_000;
 
 /** A response head longer than this is not HAProxy's monitor answer. */
 const MAX_HEAD = 8192;
+/** A body longer than this is not worth reading past: the connection ends after its head. */
+const MAX_BODY = 65_536;
 const STATUS_LINE = /^HTTP\/(\d)(?:\.(\d))? (\d{3})(?: |$)/;
 const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)[ \t]*(?:\r\n|$)/i;
 const CONNECTION_CLOSE = /\r\nconnection:[ \t]*close[ \t]*(?:\r\n|$)/i;
@@ -103,7 +107,9 @@ export function startKeptHttp(
 
   const attempt = (retry: boolean): void => {
     let c = kept.get(spec);
-    if (c !== undefined && (c.dead || c.skip > 0 || c.pending !== null || began - c.openedAt >= reuseMs)) {
+    // A connection still receiving the last answer's body is fine to ask on: the rest of that body
+    // comes first, then the new answer (read() skips it).
+    if (c !== undefined && (c.dead || c.pending !== null || began - c.openedAt >= reuseMs)) {
       close(spec, c);
       c = undefined;
     }
@@ -213,7 +219,11 @@ function read(spec: HttpCheckSpec, c: Kept, n: number): boolean {
   const length = CONTENT_LENGTH.exec(head)?.[1];
   const http10 = m[1] === '1' && (m[2] ?? '0') === '0';
   const closeAfter =
-    length === undefined || http10 || CONNECTION_CLOSE.test(head) || bodyHere > Number(length);
+    length === undefined ||
+    http10 ||
+    CONNECTION_CLOSE.test(head) ||
+    bodyHere > Number(length) ||
+    Number(length) > MAX_BODY;
   c.skip = closeAfter ? 0 : Number(length) - bodyHere;
   answer(spec, c, { kind: 'status', status: Number(m[3]) }, closeAfter);
   return true;

@@ -5,6 +5,7 @@ import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
 import { type CheckOutcome, runCheck } from '../../src/healthd/checks.ts';
 import { closeKeptConnections } from '../../src/healthd/kept-http.ts';
 import type { HttpCheckSpec } from '../../src/healthd/types.ts';
@@ -165,6 +166,21 @@ describe('HTTP checks on a kept connection', { timeout: 30_000 }, () => {
     }
   });
 
+  it("a check asked while the last answer's body is still on its way: the rest is skipped, same connection", async () => {
+    // The server sends each answer's head at once, and its 10-byte body only when the next request
+    // comes: every check after the first starts with body bytes still owed.
+    const s = await serve((sock, n) => {
+      if (n > 1) sock.write('0123456789');
+      sock.write(`HTTP/1.1 ${n === 3 ? 503 : 200} X\r\nContent-Length: 10\r\n\r\n`);
+    });
+    try {
+      assert.deepEqual(oks(await checks(s.spec(), 4)), ['ok', 'ok', 'HTTP 503', 'ok']);
+      assert.equal(s.stats.connections, 1);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('a timeout fails the check and drops the connection; bytes nobody asked for drop it too', async () => {
     let all = 0;
     const s = await serve((sock) => {
@@ -179,6 +195,69 @@ describe('HTTP checks on a kept connection', { timeout: 30_000 }, () => {
       assert.equal(s.stats.connections, 3);
     } finally {
       await s.stop();
+    }
+  });
+
+  it('property: any answers, split anywhere, give each check its own status on one connection', async () => {
+    const answer = fc.record({
+      status: fc.constantFrom(200, 204, 299, 301, 404, 500, 503),
+      body: fc.string({ maxLength: 120 }),
+      cuts: fc.array(fc.nat(), { maxLength: 4 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(answer, { minLength: 1, maxLength: 5 }), async (answers) => {
+        let i = 0;
+        const s = await serve(async (sock) => {
+          const a = answers[i++]!;
+          const body = Buffer.from(a.body, 'utf8');
+          const bytes = Buffer.concat([
+            Buffer.from(`HTTP/1.1 ${a.status} X\r\nContent-Length: ${body.length}\r\n\r\n`, 'latin1'),
+            body,
+          ]);
+          let from = 0;
+          for (const cut of [...a.cuts.map((c) => c % (bytes.length + 1))].sort((x, y) => x - y)) {
+            if (cut > from) sock.write(bytes.subarray(from, cut));
+            from = Math.max(from, cut);
+            await sleep(1);
+          }
+          sock.write(bytes.subarray(from));
+        });
+        try {
+          const got = oks(await checks(s.spec(), answers.length, 5));
+          const want = answers.map((a) => (a.status < 300 ? 'ok' : `HTTP ${a.status}`));
+          assert.deepEqual(got, want);
+          assert.equal(s.stats.connections, 1);
+        } finally {
+          await s.stop();
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('IPv6: a bracketed address, the Host header in brackets, one connection', async () => {
+    const seen: string[] = [];
+    const server = createServer((sock) => {
+      sock.on('error', () => {});
+      sock.on('data', (d) => {
+        seen.push(d.toString('latin1'));
+        sock.write(OK);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '::1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const spec: HttpCheckSpec = { kind: 'http', address: '[::1]', port, path: '/h', reuseMs: 30_000 };
+      assert.deepEqual(oks(await checks(spec, 3)), ['ok', 'ok', 'ok']);
+      assert.equal(seen.length, 3);
+      assert.ok(
+        seen.every((r) => r.startsWith(`GET /h HTTP/1.1\r\nHost: [::1]:${port}\r\n`)),
+        seen[0],
+      );
+      assert.ok(!seen[0]!.includes('Connection: close'));
+      closeKeptConnections([spec]);
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 
