@@ -197,6 +197,15 @@ export function runCheck(spec: CheckSpec, timeoutMs: number): Promise<CheckOutco
   return new Promise((resolve) => startCheck(spec, timeoutMs, resolve));
 }
 
+/** TCP connections the checks of this process have opened (per check, or kept: kept-http.ts). */
+let connectionsOpened = 0;
+export function countConnection(): void {
+  connectionsOpened++;
+}
+export function checkConnectionsOpened(): number {
+  return connectionsOpened;
+}
+
 type Done = (outcome: CheckOutcome) => void;
 type Finish = (ok: boolean, error?: string, reset?: boolean) => void;
 type OnRead = (nread: number, buf: Uint8Array) => boolean;
@@ -227,6 +236,7 @@ function probe(
     const latencyMs = performance.now() - began;
     done(error === undefined ? { ok, latencyMs } : { ok, latencyMs, error });
   };
+  countConnection();
   try {
     socket =
       reader === undefined

@@ -24,6 +24,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { countConnection } from './checks.ts';
 import type { HttpCheckSpec } from './types.ts';
 
 type Done = (outcome: { ok: boolean; latencyMs: number; error?: string }) => void;
@@ -149,6 +150,7 @@ function open(spec: HttpCheckSpec, address: string, request: string): Kept {
     head: '',
     skip: 0,
   };
+  countConnection();
   c.socket = connect({
     host: address,
     port: spec.port,

@@ -5,6 +5,7 @@
  */
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { checkConnectionsOpened } from './checks.ts';
 import type { HookResult } from './hooks.ts';
 import type { HealthdState, ServedState, VipState } from './types.ts';
 
@@ -63,6 +64,18 @@ export class HealthdMetrics {
           c.shownOk = c.ok;
           c.shownFail = c.fail;
         }
+      },
+    });
+    // The process's count when this registry started, so the counter starts at 0 with it.
+    let shownConnections = checkConnectionsOpened();
+    new Counter({
+      name: `${P}check_connections_total`,
+      help: 'TCP connections opened by the checks; HTTP checks keep one per VIP (check.reuse_ms), so far fewer than checks_total.',
+      registers,
+      collect() {
+        const opened = checkConnectionsOpened();
+        if (opened > shownConnections) this.inc(opened - shownConnections);
+        shownConnections = opened;
       },
     });
     this.vipState = new Gauge({

@@ -16,7 +16,9 @@ import { FakeBird } from './fake-bird.ts';
 /** An HTTP check target on loopback whose answer the test flips. */
 async function httpTarget(): Promise<{ server: HttpServer; port: number; status: { code: number } }> {
   const status = { code: 200 };
-  const server = createHttpServer((_req, res) => res.writeHead(status.code).end());
+  // With a length, as HAProxy's monitor answers (node's default would be chunked, which ends a
+  // kept connection after each answer).
+  const server = createHttpServer((_req, res) => res.writeHead(status.code, { 'Content-Length': 0 }).end());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as AddressInfo).port, status };
 }
@@ -133,6 +135,22 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
             assert.ok(logs.some((l) => l.msg === 'announce' && l.vip === 'a'));
           },
         );
+
+        await t("a's HTTP checks reuse one connection; b's TCP checks open one each", async () => {
+          await new Promise((r) => setTimeout(r, 600));
+          const text = await (await fetch(`${http}/metrics`)).text();
+          const value = (re: RegExp): number =>
+            [...text.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0);
+          const checksA = value(/^intentlb_healthd_checks_total\{vip="a",result="\w+"\} (\d+)$/gm);
+          const checksB = value(/^intentlb_healthd_checks_total\{vip="b",result="\w+"\} (\d+)$/gm);
+          const connections = value(/^intentlb_healthd_check_connections_total (\d+)$/gm);
+          assert.ok(checksA >= 10, `a checked ${checksA} times`);
+          // b: one per check, give or take the one in flight; a: one for all of them.
+          assert.ok(
+            connections >= checksB && connections <= checksB + 3,
+            `${connections} connections, b ${checksB}, a ${checksA}`,
+          );
+        });
 
         await t('drain: every VIP in ONE BIRD operation; answered once confirmed and converged', async () => {
           const before = bird.batches.length;
