@@ -79,16 +79,15 @@ const specs: DaemonSpec[] = (values.daemon ?? [unitDaemon]).map((text) => {
     .slice(eq + 1)
     .split(' ')
     .filter((x) => x !== '');
-  const env = Object.fromEntries(
-    words
-      .filter((w) => w.startsWith('env:'))
-      .map((w) => [w.slice(4, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
-  );
-  const check = Object.fromEntries(
-    words
-      .filter((w) => w.startsWith('check:'))
-      .map((w) => [w.slice(6, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
-  );
+  /** The `<prefix>KEY=VALUE` words as a record. */
+  const prefixed = (prefix: string): Record<string, string> =>
+    Object.fromEntries(
+      words
+        .filter((w) => w.startsWith(prefix))
+        .map((w) => [w.slice(prefix.length, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+    );
+  const env = prefixed('env:');
+  const check = prefixed('check:');
   const [launcher, ...nodeOptions] = words.filter((w) => !w.startsWith('env:') && !w.startsWith('check:'));
   if (launcher === undefined) throw new Error(`--daemon ${text}: no launcher`);
   return {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MODES } from '../lab/backend/types.ts';
 import { setBackendMode } from '../lab/backend-control.ts';
+import { flowsText } from '../lab/flow-pinning.ts';
 import {
   hostNamespace,
   LabError,
@@ -124,7 +125,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
         io.stdout(
           `lab "${t.prefix}": ${s.model.site.name} up in ${(r.ms / 1000).toFixed(1)} s — ${hosts.length} hosts ` +
             `(router, client, ${count('node')} LB nodes, ${count('backend')} backend hosts), VIPs routed by ${r.state.routing}` +
-            `${r.state.flows === undefined ? '' : r.state.flows === 'pinned' ? ', connections pinned to their node' : ', plain ECMP'}` +
+            flowsText(r.state.flows) +
             `${r.state.deploy ? '' : ', LB nodes not deployed'}\n` +
             (vip === undefined
               ? ''

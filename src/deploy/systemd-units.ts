@@ -8,7 +8,7 @@
  * They are named `intentlb-<name>.service` and conflict with the distribution's own `bird.service`
  * and `keepalived.service`, which read other configuration files and another control socket.
  */
-import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeLayout } from '../render/types.ts';
 import { writeAtomic } from './store.ts';
@@ -115,7 +115,11 @@ export function installSystemdUnits(layout: NodeLayout, dir = SYSTEMD_DIR): stri
   const written: string[] = [];
   const link = join(dir, 'haproxy@.service');
   const target = `${layout.etc}/systemd/haproxy@.service`;
-  if (!existsSync(link) && !isLink(link)) symlinkSync(target, link);
+  try {
+    lstatSync(link); // there already, even as a dangling link: leave it
+  } catch {
+    symlinkSync(target, link);
+  }
   const files: [string, string][] = [
     ['intentlb.target', TARGET_FILE],
     ...Object.keys(OWN_UNITS).map((n): [string, string] => [systemdUnitName(n), systemdUnitFile(layout, n)]),
@@ -127,13 +131,4 @@ export function installSystemdUnits(layout: NodeLayout, dir = SYSTEMD_DIR): stri
     written.push(path);
   }
   return written;
-}
-
-function isLink(path: string): boolean {
-  try {
-    readlinkSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -14,6 +14,7 @@
 
 import { connect, isIPv6, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { countConnection } from './check-connections.ts';
 import { keptRequest, startKeptHttp } from './kept-http.ts';
 import type { CheckSpec, HttpCheckSpec, TcpCheckSpec } from './types.ts';
 
@@ -168,15 +169,15 @@ export const CHECK_KINDS: { readonly [K in CheckSpec['kind']]: CheckKind<Extract
     http: {
       start: (spec: HttpCheckSpec, timeoutMs, done) => {
         const reuse = (spec.reuseMs ?? 0) > 0;
+        const address = unbracket(spec.address);
         let request = requests.get(spec);
         if (request === undefined) {
-          const address = unbracket(spec.address);
           request = reuse
             ? keptRequest(spec.host ?? hostHeader(address, spec.port), spec.path)
             : httpRequest(spec);
           requests.set(spec, request);
         }
-        if (reuse) startKeptHttp(spec, unbracket(spec.address), request, spec.reuseMs!, timeoutMs, done);
+        if (reuse) startKeptHttp(spec, address, request, spec.reuseMs!, timeoutMs, done);
         else startHttp(spec.address, spec.port, request, timeoutMs, done);
       },
     },
@@ -195,15 +196,6 @@ export function startCheck(spec: CheckSpec, timeoutMs: number, done: Done): void
 /** Run the check a spec describes. */
 export function runCheck(spec: CheckSpec, timeoutMs: number): Promise<CheckOutcome> {
   return new Promise((resolve) => startCheck(spec, timeoutMs, resolve));
-}
-
-/** TCP connections the checks of this process have opened (per check, or kept: kept-http.ts). */
-let connectionsOpened = 0;
-export function countConnection(): void {
-  connectionsOpened++;
-}
-export function checkConnectionsOpened(): number {
-  return connectionsOpened;
 }
 
 type Done = (outcome: CheckOutcome) => void;

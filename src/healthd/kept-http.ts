@@ -24,10 +24,11 @@
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { countConnection } from './checks.ts';
+import { countConnection } from './check-connections.ts';
+import type { CheckOutcome } from './checks.ts';
 import type { HttpCheckSpec } from './types.ts';
 
-type Done = (outcome: { ok: boolean; latencyMs: number; error?: string }) => void;
+type Done = (outcome: CheckOutcome) => void;
 
 /** Default for `check.reuse_ms`: how long one connection serves a VIP's checks. */
 export const DEFAULT_REUSE_MS = 30_000;
@@ -59,7 +60,12 @@ interface Kept {
 
 type Answer =
   | { kind: 'status'; status: number }
-  | { kind: 'error'; error: string /** no byte of an answer had arrived */; early: boolean };
+  | {
+      kind: 'error';
+      error: string;
+      /** No byte of an answer had arrived. */
+      early: boolean;
+    };
 
 /** The kept connection of each check spec (a daemon runs the same spec every interval). */
 const kept = new WeakMap<HttpCheckSpec, Kept>();

@@ -5,7 +5,7 @@
  */
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { checkConnectionsOpened } from './checks.ts';
+import { checkConnectionsOpened } from './check-connections.ts';
 import type { HookResult } from './hooks.ts';
 import type { HealthdState, ServedState, VipState } from './types.ts';
 

@@ -4,8 +4,8 @@
  * `undrain`. Holds are not kept: a hold belongs to the `apply` that made it, and a healthd that
  * restarts under it checks the instance afresh anyway.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeAtomic } from '../deploy/store.ts';
 
 interface StateFile {
   drained: boolean;
@@ -34,17 +34,8 @@ export function readDrain(file: string | undefined): { drained: boolean; since?:
   }
 }
 
-/** Writes the state atomically (temp file, fsync, rename). */
+/** Writes the state atomically (temp file, fsync, rename: deploy/store.ts). */
 export function writeStateFile(file: string, drained: boolean, now = new Date()): void {
   const state: StateFile = drained ? { drained, since: now.toISOString() } : { drained };
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, `${JSON.stringify(state)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writeAtomic(file, `${JSON.stringify(state)}\n`);
 }

@@ -90,6 +90,12 @@ export function flowPinning(topology: LabTopology): FlowPinning {
   return { nft: `${nft.join('\n')}\n`, ip };
 }
 
+/** How `lab up` and `lab status` say it: `, connections pinned to their node`, `, plain ECMP`, or nothing. */
+export function flowsText(flows: 'pinned' | 'plain' | undefined): string {
+  if (flows === undefined) return '';
+  return flows === 'pinned' ? ', connections pinned to their node' : ', plain ECMP';
+}
+
 /** The `nft -f` script that removes the pinning (the policy rules without marks are inert). */
 export function flowPinningOff(): string {
   return `add table inet ${FLOW_TABLE}\ndelete table inet ${FLOW_TABLE}\n`;

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { BirdClient } from '../runtime/bird-client.ts';
 import { familyOf } from '../vocabulary/strings.ts';
-import { flowPinningOn } from './flow-pinning.ts';
+import { flowPinningOn, flowsText } from './flow-pinning.ts';
 import { IP, listNamespaces } from './netns.ts';
 import { isAlive } from './processes.ts';
 import type { LabState } from './state.ts';
@@ -105,7 +105,7 @@ export function formatStatus(st: LabStatus): string {
   const lines: string[] = [];
   lines.push(
     `lab "${st.prefix}" (${st.phase}, since ${st.startedAt}): site ${st.site}, VIPs routed by ${st.routing}` +
-      `${st.flows === undefined ? '' : st.flows === 'pinned' ? ', connections pinned to their node' : ', plain ECMP'}; state in ${st.dir}`,
+      `${flowsText(st.flows)}; state in ${st.dir}`,
   );
   lines.push('', 'hosts:');
   const w = Math.max(...st.hosts.map((h) => h.name.length));

@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { type CheckOutcome, runCheck } from '../../src/healthd/checks.ts';
 import { closeKeptConnections } from '../../src/healthd/kept-http.ts';
 import type { HttpCheckSpec } from '../../src/healthd/types.ts';
-import { requireTool, withTempDir } from '../helpers/tools.ts';
+import { pidAlive } from '../../src/runtime/pid.ts';
+import { freePort, requireTool, withTempDir } from '../helpers/tools.ts';
 
 /** A server whose connections `onRequest` answers; it records connections and requests. */
 async function serve(onRequest: (s: Socket, n: number, conn: number) => void) {
@@ -347,7 +348,7 @@ describe('HTTP checks on a kept connection', { timeout: 30_000 }, () => {
         // exits instead of waiting for hard-stop-after.
         const after = await checks(spec, 20, 100);
         assert.deepEqual(oks(after), Array(20).fill('ok'));
-        const left = workersBefore.filter((pid) => alive(pid));
+        const left = workersBefore.filter((pid) => pidAlive(pid));
         assert.deepEqual(left, [], `old worker(s) ${left.join(' ')} still running 2 s after the reload`);
       } finally {
         master.kill('SIGTERM');
@@ -357,26 +358,9 @@ describe('HTTP checks on a kept connection', { timeout: 30_000 }, () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 /** The worker PIDs of the master-worker HAProxy whose pid file is in `dir`. */
 function workers(dir: string): number[] {
   const master = Number(readFileSync(join(dir, 'pid'), 'utf8').trim().split('\n')[0]);
   const children = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim();
   return children === '' ? [] : children.split(/\s+/).map(Number);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

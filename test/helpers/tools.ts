@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findTool } from '../../src/build/run-tool.ts';
@@ -31,4 +32,20 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T> | T): Promi
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (listen on 0, read the port, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
 }

@@ -29,6 +29,16 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     const r = await inNs(ns('router'), ['ip', 'route', 'show', `${vip}/32`]);
     return [...r.stdout.matchAll(/via (\S+)/g)].map((m) => m[1]!).sort();
   };
+  /** `intentlb healthd <cmd...>` against lb1's healthd, inside lb1's namespace. */
+  const hd = (...cmd: string[]) =>
+    inNs(ns('lb1'), [
+      process.execPath,
+      `${ROOT}bin/intentlb.mjs`,
+      'healthd',
+      ...cmd,
+      '--config',
+      join(root('lb1'), 'etc/intentlb/healthd.yaml'),
+    ]);
   const onBoth = async (vips: string[]): Promise<boolean> => {
     for (const v of vips) if ((await hops(v)).length !== 2) return false;
     return true;
@@ -182,9 +192,6 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
   });
 
   it('a planned drain and undrain under load loses no request', async () => {
-    const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
-    const hd = (cmd: string) =>
-      inNs(ns('lb1'), [process.execPath, `${ROOT}bin/intentlb.mjs`, 'healthd', cmd, '--config', config]);
     let undrained = false;
     try {
       const [ok, failed, what] = await underLoad(5000, async (mark) => {
@@ -213,9 +220,6 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
     assert.equal(state.flows, 'pinned');
     const status = async () => (await cli(['lab', 'status', '--prefix', PREFIX])).stdout.split('\n')[0]!;
     assert.match(await status(), /VIPs routed by bgp, connections pinned to their node;/);
-    const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
-    const hd = (cmd: string) =>
-      inNs(ns('lb1'), [process.execPath, `${ROOT}bin/intentlb.mjs`, 'healthd', cmd, '--config', config]);
     /** 16 keep-alive connections, a request on each every 250 ms, before and through lb1's drain. */
     const acrossDrain = async (): Promise<[string, string][]> => {
       const probe = inNs(ns('client'), [process.execPath, PROBE, WIKI, '80', '16', '5000', '250'], 20_000);
@@ -261,17 +265,7 @@ describe('anycast failover in the lab (BGP, healthd)', { timeout: 600_000 }, () 
   });
 
   it("the supervisor runs healthd with the unit's node options and environment, BIRD at its niceness", async () => {
-    const config = join(root('lb1'), 'etc/intentlb/healthd.yaml');
-    const r = await inNs(ns('lb1'), [
-      process.execPath,
-      `${ROOT}bin/intentlb.mjs`,
-      'healthd',
-      'status',
-      '--format',
-      'json',
-      '--config',
-      config,
-    ]);
+    const r = await hd('status', '--format', 'json');
     assert.equal(r.code, 0, r.stderr);
     const pid = (JSON.parse(r.stdout) as { pid: number }).pid;
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { Agent, type IncomingMessage, request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
@@ -14,7 +14,7 @@ import { encodeProxyV1, encodeProxyV2 } from '../../src/lab/backend/proxy-encode
 import { type BackendHandle, startBackend } from '../../src/lab/backend/server.ts';
 import { generateSelfSigned, type TlsMaterial } from '../../src/lab/backend/tls.ts';
 import type { ListenSpec, Protocol } from '../../src/lab/backend/types.ts';
-import { requireTool, withTempDir } from '../helpers/tools.ts';
+import { freePort, requireTool, withTempDir } from '../helpers/tools.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -993,17 +993,6 @@ async function serverStates(statsPath: string): Promise<Map<string, ServerState>
     });
   }
   return states;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, LOCALHOST, () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 describe('real HAProxy 2.6 health checks', () => {

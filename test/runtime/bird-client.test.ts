@@ -19,6 +19,7 @@ import {
   pipelineChunks,
   replyMessage,
 } from '../../src/runtime/bird-client.ts';
+import { pidAlive } from '../../src/runtime/pid.ts';
 import { requireTool, withTempDir } from '../helpers/tools.ts';
 
 const fixture = (name: string): string =>
@@ -476,22 +477,13 @@ protocol static vip_b { disabled; ipv4; route 198.18.100.11/32 blackhole; }
 ${extra}`;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function stop(child: ChildProcess): Promise<void> {
   const pid = child.pid;
   if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   process.kill(pid, 'SIGTERM');
   const timer = setTimeout(() => {
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
   }, 3000);
   await exited;
   clearTimeout(timer);

@@ -19,7 +19,8 @@ import {
   parseUptime,
   splitCsvLine,
 } from '../../src/runtime/haproxy-parse.ts';
-import { requireTool, withTempDir } from '../helpers/tools.ts';
+import { pidAlive } from '../../src/runtime/pid.ts';
+import { freePort, requireTool, withTempDir } from '../helpers/tools.ts';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
@@ -262,19 +263,6 @@ describe('haproxy client against a fake socket', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() =>
-        typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 async function waitFor<T>(what: string, fn: () => Promise<T>, timeoutMs = 10000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -289,27 +277,18 @@ async function waitFor<T>(what: string, fn: () => Promise<T>, timeoutMs = 10000)
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function stop(child: ChildProcess, extraPids: readonly number[]): Promise<void> {
   const pid = child.pid;
   if (pid !== undefined && child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     process.kill(pid, 'SIGTERM');
     const timer = setTimeout(() => {
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
     }, 3000);
     await exited;
     clearTimeout(timer);
   }
-  for (const p of extraPids) if (alive(p)) process.kill(p, 'SIGKILL');
+  for (const p of extraPids) if (pidAlive(p)) process.kill(p, 'SIGKILL');
 }
 
 function haproxyConfig(dir: string, port: number): string {
@@ -457,7 +436,11 @@ test('against a real haproxy 2.6 (master-worker)', { timeout: 90000 }, async (t)
         assert.equal(result.newWorkers.length, 1);
         assert.notEqual(result.newWorkers[0], before.pid);
         assert.deepEqual(await master.waitForExit([before.pid], { timeoutMs: 10000 }), []);
-        await waitFor('the old worker process to be gone', async () => assert.ok(!alive(before.pid)), 5000);
+        await waitFor(
+          'the old worker process to be gone',
+          async () => assert.ok(!pidAlive(before.pid)),
+          5000,
+        );
         // The new worker serves the admin socket; runtime changes did not survive the reload.
         assert.equal((await stat('s1')).weight, 10);
         assert.equal(Number((await admin.showInfo()).Pid), result.newWorkers[0]);
