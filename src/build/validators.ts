@@ -77,10 +77,6 @@ const validators: Validator[] = [
   perFile('icinga2', /^icinga2\/[^/]+\.conf$/, validateIcinga),
 ];
 
-export function registerValidator(v: Validator): void {
-  if (!validators.some((x) => x.tool === v.tool)) validators.push(v);
-}
-
 export function allValidators(): readonly Validator[] {
   return validators;
 }

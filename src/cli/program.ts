@@ -13,12 +13,6 @@ import { compileSite, diagnosticsJson, report } from './site-input.ts';
 
 export type { Register };
 
-const registrations: Register[] = [];
-
-export function registerCommands(r: Register): void {
-  registrations.push(r);
-}
-
 /**
  * Runs the command line in-process. Returns the exit code: 0 clean (warnings allowed), 1 errors,
  * 2 usage. Never prints a stack trace for a user's mistake.
@@ -105,6 +99,5 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     registerLab(program, io, setExit);
     registerHealthd(program, io, setExit);
     registerDeploy(program, io, setExit);
-    for (const r of registrations) r(program, io, setExit);
   });
 }

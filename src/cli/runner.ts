@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { OperationError } from '../deploy/errors.ts';
+import { version } from '../runtime/version.ts';
 import { type CliIo, UsageError } from './io.ts';
 
 /** Adds commands to the program. */
@@ -19,7 +20,7 @@ export async function runProgram(argv: readonly string[], io: CliIo, define: Reg
   };
   const program = new Command('intentlb')
     .description('Intent-driven, highly available HAProxy load balancing')
-    .version('0.1.0')
+    .version(version())
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout(s),

@@ -1,12 +1,10 @@
 /**
  * How the lab starts its backend program. Through tsx each Node process spends ~0.35 s of CPU
  * compiling before it serves; a site has dozens of backend hosts, so the lab bundles the program
- * once into plain JavaScript (esbuild, the compiler tsx itself uses) and starts that in ~0.06 s.
- * Without esbuild it falls back to tsx.
+ * once into plain JavaScript (esbuild, a pinned development dependency) and starts that in ~0.06 s.
+ * Without esbuild (an install without development dependencies) it falls back to tsx.
  */
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { REPO } from '../runtime/paths.ts';
 
 const MAIN = join(REPO, 'src', 'lab', 'backend', 'main.ts');
@@ -29,8 +27,7 @@ interface Esbuild {
 export async function backendCommand(dir: string): Promise<string[]> {
   const outfile = join(dir, 'backend.mjs');
   try {
-    const requireFromTsx = createRequire(fileURLToPath(import.meta.resolve('tsx')));
-    const esbuild = requireFromTsx('esbuild') as Esbuild;
+    const esbuild = (await import('esbuild')) as Esbuild;
     await esbuild.build({
       entryPoints: [MAIN],
       bundle: true,

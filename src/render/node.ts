@@ -19,7 +19,7 @@ export interface Target {
 
 const always = (): boolean => true;
 
-/** The targets every node gets; other stages add theirs with `registerTarget`. */
+/** The targets every node gets. */
 const targets: Target[] = [
   { name: 'haproxy', applies: always, render: renderHaproxy },
   { name: 'systemd', applies: always, render: renderSystemd },
@@ -29,10 +29,6 @@ const targets: Target[] = [
   { name: 'nftables', applies: always, render: renderNftables },
   { name: 'icinga2', applies: always, render: renderIcinga2 },
 ];
-
-export function registerTarget(t: Target): void {
-  if (!targets.some((x) => x.name === t.name)) targets.push(t);
-}
 
 export function sha256(text: string): string {
   return hash('sha256', text, 'hex');

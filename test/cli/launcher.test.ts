@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { before, describe, it } from 'node:test';
+import { execFile, execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 
 // bin/intentlb.mjs runs the bundle (dist/cli/*.mjs, scripts/bundle.mjs) when it is fresh and the
 // TypeScript sources through tsx otherwise: both must be the same program.
@@ -50,5 +52,72 @@ describe('the launcher: bundle and sources are the same program', () => {
       assert.ok(!healthd.includes(marker), `${marker} is not in the healthd bundle`);
     }
     assert.ok(healthd.includes('function registerHealthd'));
+  });
+});
+
+describe('an installation without development dependencies (npm ci --omit=dev)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'intentlb-omit-dev-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const cli = (args: string[]): { code: number; out: string } => {
+    try {
+      const out = execFileSync(process.execPath, [join(dir, 'bin/intentlb.mjs'), ...args], {
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: '1' },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 60_000,
+      });
+      return { code: 0, out };
+    } catch (e) {
+      const err = e as { status: number; stdout: string; stderr: string };
+      return { code: err.status, out: `${err.stdout}${err.stderr}` };
+    }
+  };
+
+  before(() => {
+    execFileSync(process.execPath, [`${ROOT}scripts/bundle.mjs`], { cwd: ROOT });
+    for (const p of [
+      'bin',
+      'dist',
+      'src',
+      'scripts',
+      'examples',
+      'package.json',
+      'package-lock.json',
+      '.npmrc',
+    ])
+      cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+    // `prepare` runs too and must keep the copied bundles although esbuild is not installed.
+    execFileSync('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      stdio: 'ignore',
+      timeout: 300_000,
+    });
+  });
+
+  it('has neither tsx nor esbuild, and runs the bundle', () => {
+    assert.equal(existsSync(join(dir, 'node_modules/tsx')), false);
+    assert.equal(existsSync(join(dir, 'node_modules/esbuild')), false);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.deepEqual(cli(['--version']), { code: 0, out: `${pkg.version}\n` });
+    const r = cli(['check', 'examples/campus']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /ok$/m);
+  });
+
+  it('runs the bundle even when a source file is newer (no tsx to run the sources with)', () => {
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(dir, 'src/compile.ts'), later, later);
+    const r = cli(['check', 'examples/campus', '--format', 'json']);
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(JSON.parse(r.out), { diagnostics: [] });
+  });
+
+  it('says what to do when there is neither a bundle nor tsx', () => {
+    rmSync(join(dir, 'dist'), { recursive: true, force: true });
+    const r = cli(['check', 'examples/campus']);
+    assert.equal(r.code, 70);
+    assert.match(r.out, /npm ci/);
   });
 });
