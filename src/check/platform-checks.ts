@@ -47,6 +47,16 @@ export function checkPlatform(
     }
   }
   const vrrp = ctx.site.ha.mode === 'vrrp' ? ctx.site.ha.vrrp : undefined;
+  if (vrrp?.unicast && ctx.site.nodes.length < 2) {
+    // keepalived rejects `unicast_peer {}` with no peer (exit 5): a check that passed would fail the build.
+    out.push(
+      diag('E_SITE', {
+        message: 'unicast VRRP needs at least two nodes: with one there is no peer to advertise to',
+        at: locate(ctx.siteFile, ['nodes'], 'key'),
+        hint: 'add the second node, or set ha.vrrp.unicast: false (multicast advertisements)',
+      }),
+    );
+  }
   if (vrrp) {
     const n = groupInstances(services, ctx.site).length;
     const last = vrrp.routerIdBase + n - 1;

@@ -752,11 +752,25 @@ const invalid: InvalidCase[] = [
         'site: test',
         'nodes:',
         '  - { name: lb1, address: 198.18.0.11 }',
+        '  - { name: lb2, address: 198.18.0.12 }',
         'ha: { mode: vrrp, vrrp: { interface: eth0, router_id_base: 255 } }',
         'tls: { policy: intermediate, certs: certs }',
       ),
     },
-    errors: [{ code: 'E_SITE', file: 'site.yaml', line: 4, column: 60 }],
+    errors: [{ code: 'E_SITE', file: 'site.yaml', line: 5, column: 60 }],
+  },
+  {
+    name: 'E_SITE: unicast VRRP with one node (keepalived rejects a unicast block without peers)',
+    files: {
+      'site.yaml': yaml(
+        'site: test',
+        'nodes:',
+        '  - { name: lb1, address: 198.18.0.11 }',
+        'ha: { mode: vrrp, vrrp: { interface: eth0, router_id_base: 50 } }',
+        'tls: { policy: intermediate, certs: certs }',
+      ),
+    },
+    errors: [{ code: 'E_SITE', file: 'site.yaml', line: 2, column: 1 }],
   },
   {
     name: 'E_TYPE: a BGP community beyond 16 bits',

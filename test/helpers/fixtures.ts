@@ -6,21 +6,26 @@ import type { Diagnostic } from '../../src/diagnostics/index.ts';
 import { diskFs, load } from '../../src/load/index.ts';
 import type { RenderedFile } from '../../src/render/types.ts';
 
+export { listFiles } from './files.ts';
+
 export const FIXTURES = new URL('../../fixtures/', import.meta.url).pathname;
+/** Invalid sites, one folder each, with the diagnostics they must produce (`expected.json`). */
+export const ERROR_FIXTURES = join(FIXTURES, '_error_');
 /** Goldens are rendered as of this date, so certificate-expiry warnings never drift. */
 export const FIXTURE_NOW = new Date('2026-11-22T00:00:00Z');
 
-export function fixtureCases(): string[] {
-  return readdirSync(FIXTURES)
-    .filter((n) => !n.startsWith('_') && statSync(join(FIXTURES, n)).isDirectory())
+export function fixtureCases(dir = FIXTURES): string[] {
+  return readdirSync(dir)
+    .filter((n) => !n.startsWith('_') && statSync(join(dir, n)).isDirectory())
     .sort();
 }
 
 /** Compiles a fixture's site and renders every node; golden comparisons leave certs/ out. */
 export async function renderFixture(
   name: string,
+  dir = FIXTURES,
 ): Promise<{ nodes: { name: string; files: RenderedFile[] }[]; diagnostics: Diagnostic[] }> {
-  const root = join(FIXTURES, name, 'site');
+  const root = join(dir, name, 'site');
   const l = load(diskFs(root));
   const c = await compile(l.value, { now: FIXTURE_NOW });
   if (!c.model) return { nodes: [], diagnostics: [...l.diagnostics, ...c.diagnostics] };
@@ -32,21 +37,4 @@ export async function renderFixture(
 
 export function isGolden(path: string): boolean {
   return !path.startsWith('certs/');
-}
-
-/** Every file below a folder, relative, with `/`. */
-export function listFiles(dir: string, prefix = ''): string[] {
-  let out: string[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(join(dir, prefix));
-  } catch {
-    return [];
-  }
-  for (const n of names.sort()) {
-    const rel = prefix ? `${prefix}/${n}` : n;
-    if (statSync(join(dir, rel)).isDirectory()) out = out.concat(listFiles(dir, rel));
-    else out.push(rel);
-  }
-  return out;
 }
