@@ -1,9 +1,10 @@
 // Hitless reloads: wrk sends requests through one VIP to a backend while the VIP's HAProxy is
 // reloaded again and again, three ways side by side: ours (master-worker, `reload` on the master
-// socket, as `src/deploy/apply.ts` does), a naive restart (stop, start) and a legacy `-sf` reload
-// (new standalone process, no fd passing). Counts failed requests per way and connection mode, and
-// the workers left 2 s after the last reload. Everything runs in a throwaway network namespace with
-// 198.18.0.0/15 addresses; each case stops reloading after 1.8 times its nominal time (count / rate).
+// socket, as `src/deploy/instance-actions.ts` does), a naive restart (stop, start) and a legacy
+// `-sf` reload (new standalone process, no fd passing). Counts failed requests per way and
+// connection mode, and the workers left 2 s after the last reload. Everything runs in a throwaway
+// network namespace with 198.18.0.0/15 addresses; each case stops reloading after 1.8 times its
+// nominal time (count / rate).
 //
 // Usage: node --import tsx bench/deploy/hitless.ts [--reloads 1000] [--other-reloads 100]
 //   [--rate 10] [--connections 64] [--threads 2] [--methods ours,naive,legacy] [--modes close,keepalive]

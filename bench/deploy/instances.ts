@@ -150,7 +150,7 @@ class MasterWorker {
 }
 
 /**
- * Ours, as `src/deploy/apply.ts` reloads: save the servers' state for `load-server-state-from-file`,
+ * Ours, as `src/deploy/instance-actions.ts` reloads: save the servers' state for `load-server-state-from-file`,
  * then `reload` on the master CLI, verified through `show proc` ({@link MasterClient.reload}).
  */
 export class MasterReload extends MasterWorker implements Reloader {

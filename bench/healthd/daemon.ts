@@ -16,7 +16,7 @@
  * all pinned to the same CPU, so they share whatever else the machine does: compare them within
  * one run, not across runs (on a shared machine the same daemon measures ±2 points of CPU from one
  * hour to the next). The default is the one the unit starts: `bin/intentlb.mjs` with the unit's
- * node options and environment (src/deploy/units.ts); a `--daemon` gets only the environment its
+ * node options and environment (src/deploy/services/healthd.ts); a `--daemon` gets only the environment its
  * `env:` words give; `check:` words add to every VIP's check (e.g. `check:reuse_ms=0`: a new
  * connection per check). A launcher is a path relative to this
  * checkout or absolute (e.g. another checkout's bin/intentlb.mjs, with its bundle built:
@@ -32,7 +32,7 @@ import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/units.ts';
+import { HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/services/index.ts';
 import { BirdClient } from '../../src/runtime/bird-client.ts';
 import { monitorHaproxyConfig } from './monitor-haproxy.ts';
 
@@ -66,7 +66,7 @@ interface DaemonSpec {
   /** The `check:key=value` words: added to every VIP's `check` in its healthd.yaml. */
   check: Record<string, string>;
 }
-/** What the unit starts: its environment and node options (src/deploy/units.ts). */
+/** What the unit starts: its environment and node options (src/deploy/services/healthd.ts). */
 const unitDaemon = [
   'intentlb=',
   ...Object.entries(HEALTHD_ENV).map(([k, v]) => `env:${k}=${v} `),

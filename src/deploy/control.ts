@@ -9,7 +9,7 @@ import {
   supervisorSocket,
   type UnitStatus,
 } from './supervisor.ts';
-import { SYSTEMD_PATTERNS, systemdUnitName, unitNameOf } from './systemd-units.ts';
+import { systemdPatterns, systemdUnitName, unitNameOf } from './systemd-units.ts';
 
 /**
  * Starting and stopping a node's processes, whoever runs them: systemd (`haproxy@<instance>`
@@ -120,7 +120,7 @@ export class SystemdControl implements ProcessControl {
   }
 
   async units(): Promise<UnitStatus[]> {
-    const out = await this.#systemctl('list-units', '--plain', '--no-legend', '--all', ...SYSTEMD_PATTERNS);
+    const out = await this.#systemctl('list-units', '--plain', '--no-legend', '--all', ...systemdPatterns());
     const units: UnitStatus[] = [];
     for (const l of out.split('\n')) {
       const [unit = '', , active = '', sub = ''] = l.trim().split(/\s+/);

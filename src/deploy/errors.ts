@@ -3,3 +3,6 @@
  * supervisor, an unknown service): the CLI prints the message and exits 1, without a stack trace.
  */
 export class OperationError extends Error {}
+
+/** An action of apply that failed; the message names the instance or service and the tool's answer. */
+export class ActionError extends Error {}

@@ -2,9 +2,10 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeLayout } from '../render/types.ts';
+import { socketAnswers } from '../runtime/socket-answers.ts';
 import type { ProcessControl } from './control.ts';
 import type { Action } from './plan.ts';
-import { healthdSocket, socketAnswers } from './units.ts';
+import { healthdSocket } from './services/index.ts';
 
 export type InstanceAction = Extract<Action, { instance: string }>;
 

@@ -1,5 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import { classifyInstanceChange, type RuntimeOp } from './haproxy-diff.ts';
+import { type NodeFlags, nodeServices } from './services/index.ts';
 
 /** One file that differs between what is installed and what the site generates now. */
 export interface FileChange {
@@ -16,19 +17,15 @@ export type Action =
   | { kind: 'stop'; instance: string; reason: string }
   | { kind: 'address-add'; address: string }
   | { kind: 'address-remove'; address: string }
-  | {
-      kind: 'service';
-      service: 'bird' | 'nftables' | 'keepalived' | 'healthd';
-      verb: string;
-      reason: string;
-    };
+  /** A node service's action (services/: its name and the verb it declares). */
+  | { kind: 'service'; service: string; verb: string; reason: string };
 
 export interface Plan {
   files: FileChange[];
   actions: Action[];
 }
 
-export interface PlanInput {
+export interface PlanInput extends NodeFlags {
   /** The tree the site renders to now (path → content). */
   next: ReadonlyMap<string, string>;
   /** The installed generation (what `<etc>` points to). */
@@ -37,12 +34,6 @@ export interface PlanInput {
   applied: ReadonlyMap<string, string>;
   /** Instances running now, or null when unknown (no process control reachable). */
   running: ReadonlySet<string> | null;
-  /** Whether apply manages the VIP addresses on `lo` (anycast). */
-  manageAddresses: boolean;
-  /** Whether apply loads the nftables ruleset. */
-  manageFirewall: boolean;
-  /** Whether the node runs BIRD and healthd (anycast). */
-  anycast: boolean;
 }
 
 const INSTANCE = /^haproxy\/(.+)\.cfg$/;
@@ -90,16 +81,6 @@ function fileDiff(path: string, before: string | undefined, after: string | unde
         .join('\n');
   return { path, change, diff };
 }
-
-const SERVICE_FILES: Record<
-  string,
-  { service: 'bird' | 'nftables' | 'keepalived' | 'healthd'; verb: string }
-> = {
-  'bird/intentlb.conf': { service: 'bird', verb: 'configure' },
-  'nftables/intentlb.nft': { service: 'nftables', verb: 'load' },
-  'keepalived/keepalived.conf': { service: 'keepalived', verb: 'reload' },
-  'healthd.yaml': { service: 'healthd', verb: 'reload' },
-};
 
 /**
  * What converging the node takes. Files are compared with the installed generation; actions with
@@ -152,17 +133,12 @@ export function computePlan(input: PlanInput): Plan {
     for (const a of [...oldAddresses].sort())
       if (!newAddresses.has(a)) actions.push({ kind: 'address-remove', address: a });
   }
-  for (const [path, s] of Object.entries(SERVICE_FILES)) {
-    if (s.service === 'nftables' && !input.manageFirewall) continue;
-    if ((s.service === 'healthd' || s.service === 'bird') && !input.anycast) continue;
-    if (applied.get(path) !== next.get(path) && next.has(path)) {
-      actions.push({
-        kind: 'service',
-        service: s.service,
-        verb: s.verb,
-        reason: applied.has(path) ? `${path} changed` : `${path} added`,
-      });
-    }
+  for (const s of nodeServices()) {
+    if (!s.applies(input)) continue;
+    const changed = s.files.filter((p) => next.has(p) && applied.get(p) !== next.get(p));
+    if (changed.length === 0) continue;
+    const reason = changed.map((p) => `${p} ${applied.has(p) ? 'changed' : 'added'}`).join(', ');
+    actions.push({ kind: 'service', service: s.name, verb: s.verb, reason });
   }
   return { files, actions };
 }

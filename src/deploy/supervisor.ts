@@ -5,9 +5,10 @@ import { dirname, join } from 'node:path';
 import { findTool } from '../build/run-tool.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { pidAlive } from '../runtime/pid.ts';
+import { socketAnswers } from '../runtime/socket-answers.ts';
 import { listenUnix, type UnixServer } from '../runtime/unix-server.ts';
 import { writeAtomic } from './store.ts';
-import { socketAnswers, type UnitSpec, unitSpec } from './units.ts';
+import { type UnitSpec, unitSpec } from './units.ts';
 
 /**
  * The built-in supervisor (`intentlb supervise`): systemd's job for labs and containers. It keeps

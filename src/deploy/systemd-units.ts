@@ -1,53 +1,43 @@
 /**
  * The node's processes as systemd units, for nodes where systemd runs (`intentlb apply` without
- * `--root`). HAProxy instances use the rendered template `haproxy@.service`; BIRD, the health
- * checker and keepalived get units written by `apply` on the node itself, from the same
- * `unitSpec` the built-in supervisor runs, so both run the same command line (the health
- * checker's node options and environment included) and point at this node's intentlb install.
+ * `--root`). HAProxy instances use the rendered template `haproxy@.service`; every node service
+ * with a process (services/: BIRD, the health checker, keepalived) gets a unit written by `apply`
+ * on the node itself, from the same `unitSpec` the built-in supervisor runs, so both run the same
+ * command line (the health checker's node options and environment included) and point at this
+ * node's intentlb install.
  *
- * They are named `intentlb-<name>.service` and conflict with the distribution's own `bird.service`
- * and `keepalived.service`, which read other configuration files and another control socket.
+ * They are named `intentlb-<name>.service` and conflict with the distribution's unit for the same
+ * daemon (`bird.service`, `keepalived.service`), which reads other configuration files and listens
+ * on another control socket.
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeLayout } from '../render/types.ts';
+import { nodeService, unitServiceNames, unknownUnit } from './services/index.ts';
 import { writeAtomic } from './store.ts';
-import { type UnitSpec, unitSpec } from './units.ts';
+import { HAPROXY_UNIT, type UnitSpec, unitSpec } from './units.ts';
 
 export const SYSTEMD_DIR = '/etc/systemd/system';
-
-/** The units `apply` writes, by the name the supervisor and `apply` use for them. */
-const OWN_UNITS: Record<string, { description: string; conflicts?: string; after?: string }> = {
-  bird: {
-    description: 'BIRD for intentlb: BGP sessions with BFD, the VIP announcements',
-    conflicts: 'bird.service',
-  },
-  healthd: {
-    description: 'intentlb healthd: announces each VIP while this node serves it',
-    after: 'intentlb-bird.service',
-  },
-  keepalived: { description: 'keepalived for intentlb: VRRP for the VIPs', conflicts: 'keepalived.service' },
-};
 
 /** `haproxy@web` → `haproxy@web.service`, `bird` → `intentlb-bird.service`. */
 export function systemdUnitName(name: string): string {
   if (name.startsWith('haproxy@')) return `${name}.service`;
-  if (name in OWN_UNITS) return `intentlb-${name}.service`;
-  throw new Error(`unknown unit ${name} (haproxy@<instance>, bird, healthd, keepalived)`);
+  if (nodeService(name)?.unit !== undefined) return `intentlb-${name}.service`;
+  throw unknownUnit(name);
 }
 
 /** The reverse of `systemdUnitName`; undefined for a unit that is not intentlb's. */
 export function unitNameOf(systemdUnit: string): string | undefined {
-  const m = /^(haproxy@[A-Za-z0-9_.-]+|intentlb-(bird|healthd|keepalived))\.service$/.exec(systemdUnit);
-  if (m === null) return undefined;
-  return m[2] ?? m[1];
+  const name = systemdUnit.endsWith('.service') ? systemdUnit.slice(0, -'.service'.length) : '';
+  if (HAPROXY_UNIT.test(name)) return name;
+  const own = name.startsWith('intentlb-') ? name.slice('intentlb-'.length) : '';
+  return nodeService(own)?.unit === undefined ? undefined : own;
 }
 
 /** The patterns `systemctl list-units` takes to list every unit of intentlb's. */
-export const SYSTEMD_PATTERNS = [
-  'haproxy@*.service',
-  ...Object.keys(OWN_UNITS).map((n) => `intentlb-${n}.service`),
-];
+export function systemdPatterns(): string[] {
+  return ['haproxy@*.service', ...unitServiceNames().map((n) => `intentlb-${n}.service`)];
+}
 
 /**
  * One word of an `Exec*=` line: systemd splits on whitespace and expands `%` specifiers and `$`
@@ -62,8 +52,8 @@ export function execWord(s: string): string {
 
 /** A `.service` file for one of the node's own processes (not the HAProxy template). */
 export function systemdUnitFile(layout: NodeLayout, name: string): string {
-  const own = OWN_UNITS[name];
-  if (own === undefined) throw new Error(`no unit file for ${name}: ${Object.keys(OWN_UNITS).join(', ')}`);
+  const own = nodeService(name)?.unit?.systemd;
+  if (own === undefined) throw new Error(`no unit file for ${name}: ${unitServiceNames().join(', ')}`);
   const spec: UnitSpec = unitSpec(layout, name);
   const lines = [
     '# Written by intentlb apply on this node; apply rewrites it. Do not edit.',
@@ -122,7 +112,7 @@ export function installSystemdUnits(layout: NodeLayout, dir = SYSTEMD_DIR): stri
   }
   const files: [string, string][] = [
     ['intentlb.target', TARGET_FILE],
-    ...Object.keys(OWN_UNITS).map((n): [string, string] => [systemdUnitName(n), systemdUnitFile(layout, n)]),
+    ...unitServiceNames().map((n): [string, string] => [systemdUnitName(n), systemdUnitFile(layout, n)]),
   ];
   for (const [file, content] of files) {
     const path = join(dir, file);

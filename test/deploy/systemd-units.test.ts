@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runTool } from '../../src/build/run-tool.ts';
 import { SystemdControl } from '../../src/deploy/control.ts';
+import { HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/services/index.ts';
 import { rootLayout } from '../../src/deploy/store.ts';
 import {
   execWord,
@@ -12,8 +13,9 @@ import {
   systemdUnitName,
   unitNameOf,
 } from '../../src/deploy/systemd-units.ts';
-import { BIN, HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/units.ts';
+import { unitSpec } from '../../src/deploy/units.ts';
 import { DEFAULT_LAYOUT } from '../../src/render/types.ts';
+import { BIN, REPO as ROOT } from '../../src/runtime/paths.ts';
 import { requireTool, withTempDir } from '../helpers/tools.ts';
 
 describe('systemd units of a node', () => {
@@ -100,6 +102,28 @@ describe('systemd units of a node', () => {
       const r = await runTool(analyze, ['verify', ...files.map((f) => join(dir, f))], { timeoutMs: 60_000 });
       assert.ok(r.ok, r.output);
       assert.equal(r.output.trim(), '', r.output);
+    });
+  });
+
+  it('the HAProxy template runs the haproxy systemd finds, as the supervisor finds it by name', async () => {
+    const analyze = requireTool('systemd-analyze');
+    requireTool('haproxy');
+    await withTempDir(async (dir) => {
+      // A golden file: the template as rendered (test/render pins it to the renderer's output).
+      const template = readFileSync(
+        join(ROOT, 'fixtures/http-basic/expected/lb1/systemd/haproxy@.service'),
+        'utf8',
+      );
+      const commands = template
+        .split('\n')
+        .filter((l) => /^Exec(StartPre|Start|Reload)=\S*haproxy /.test(l))
+        .map((l) => l.slice(l.indexOf('=') + 1).split(' ')[0]);
+      assert.deepEqual(commands, ['haproxy', 'haproxy', 'haproxy']);
+      assert.match(unitSpec(DEFAULT_LAYOUT, 'haproxy@web').command, /(^|\/)haproxy$/);
+      writeFileSync(join(dir, 'haproxy@.service'), template);
+      // verify resolves a bare command in systemd's search path and fails when it finds none.
+      const r = await runTool(analyze, ['verify', join(dir, 'haproxy@web.service')], { timeoutMs: 60_000 });
+      assert.ok(r.ok, r.output);
     });
   });
 

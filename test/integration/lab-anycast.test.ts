@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIRD_NICE, HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/units.ts';
+import { BIRD_NICE, HEALTHD_ENV, HEALTHD_NODE_OPTIONS } from '../../src/deploy/services/index.ts';
 import { setFlowPinning } from '../../src/lab/flow-pinning.ts';
 import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';

@@ -20,12 +20,9 @@ export const renderSystemd: Renderer = (_model, _node, layout) => {
   w.line('Type=notify', 0);
   w.line(`Environment="CONFIG=${p.config}" "PIDFILE=${p.pidFile}" "MASTER=${p.masterSocket}"`, 0);
   w.line(`ExecStartPre=/bin/mkdir -p ${layout.run}/haproxy ${layout.state}/haproxy`, 0);
-  w.line(`ExecStartPre=/usr/sbin/haproxy -Ws -f ${env('CONFIG')} -c -q`, 0);
-  w.line(
-    `ExecStart=/usr/sbin/haproxy -Ws -f ${env('CONFIG')} -p ${env('PIDFILE')} -S ${env('MASTER')},mode,600`,
-    0,
-  );
-  w.line(`ExecReload=/usr/sbin/haproxy -Ws -f ${env('CONFIG')} -c -q`, 0);
+  w.line(`ExecStartPre=haproxy -Ws -f ${env('CONFIG')} -c -q`, 0);
+  w.line(`ExecStart=haproxy -Ws -f ${env('CONFIG')} -p ${env('PIDFILE')} -S ${env('MASTER')},mode,600`, 0);
+  w.line(`ExecReload=haproxy -Ws -f ${env('CONFIG')} -c -q`, 0);
   w.line('ExecReload=/bin/kill -USR2 $MAINPID', 0);
   w.line('KillMode=mixed', 0);
   w.line('Restart=on-failure', 0);

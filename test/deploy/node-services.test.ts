@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { findTool } from '../../src/build/run-tool.ts';
+import { applyNode } from '../../src/deploy/apply.ts';
+import type { ProcessControl } from '../../src/deploy/control.ts';
+import { actionOrder } from '../../src/deploy/execute.ts';
+import type { Hooks } from '../../src/deploy/hooks.ts';
+import { type Action, computePlan } from '../../src/deploy/plan.ts';
+import {
+  type NodeFlags,
+  type NodeService,
+  nodeServices,
+  registerNodeService,
+  type ServiceContext,
+} from '../../src/deploy/services/index.ts';
+import { currentGeneration, openStore, rootLayout } from '../../src/deploy/store.ts';
+import { Supervisor } from '../../src/deploy/supervisor.ts';
+import {
+  installSystemdUnits,
+  systemdPatterns,
+  systemdUnitFile,
+  systemdUnitName,
+  unitNameOf,
+} from '../../src/deploy/systemd-units.ts';
+import { unitSpec } from '../../src/deploy/units.ts';
+import { DEFAULT_LAYOUT } from '../../src/render/types.ts';
+import { withTempDir } from '../helpers/tools.ts';
+
+const ALL: NodeFlags = { manageAddresses: true, manageFirewall: true, anycast: true };
+
+const serviceActions = (actions: readonly Action[]): string[] =>
+  actions.flatMap((a) => (a.kind === 'service' ? [`${a.verb} ${a.service} (${a.reason})`] : []));
+
+/** The plan for a first install of `files` (nothing applied, nothing running). */
+const firstPlan = (files: Record<string, string>, flags: NodeFlags = ALL) =>
+  computePlan({
+    next: new Map(Object.entries(files)),
+    installed: new Map(),
+    applied: new Map(),
+    running: null,
+    ...flags,
+  });
+
+describe('the node services table', () => {
+  it('holds BIRD, nftables, keepalived and healthd, in the order plan lists them', () => {
+    assert.deepEqual(
+      nodeServices().map((s) => s.name),
+      ['bird', 'nftables', 'keepalived', 'healthd'],
+    );
+  });
+
+  for (const s of nodeServices()) {
+    it(`${s.name}: a change to its files is its action in the plan; its unit is the same for the supervisor and systemd`, async () => {
+      for (const file of s.files) {
+        assert.deepEqual(serviceActions(firstPlan({ [file]: 'x' }).actions), [
+          `${s.verb} ${s.name} (${file} added)`,
+        ]);
+      }
+      if (s.unit === undefined) {
+        assert.throws(() => unitSpec(DEFAULT_LAYOUT, s.name), /unknown unit/);
+        assert.throws(() => systemdUnitName(s.name), /unknown unit/);
+        return;
+      }
+      const spec = unitSpec(DEFAULT_LAYOUT, s.name);
+      assert.deepEqual(spec, { name: s.name, ...s.unit.spec(DEFAULT_LAYOUT) });
+      const unit = systemdUnitName(s.name);
+      assert.equal(unit, `intentlb-${s.name}.service`);
+      assert.equal(unitNameOf(unit), s.name);
+      assert.ok(systemdPatterns().includes(unit));
+      const file = systemdUnitFile(DEFAULT_LAYOUT, s.name);
+      assert.ok(file.includes(`\nDescription=${s.unit.systemd.description}\n`), file);
+      assert.ok(file.includes(`\nKillSignal=${spec.stopSignal}\n`), file);
+      await withTempDir((dir) => {
+        assert.ok(installSystemdUnits(DEFAULT_LAYOUT, dir).includes(join(dir, unit)));
+        assert.equal(readFileSync(join(dir, unit), 'utf8'), file);
+      });
+    });
+  }
+
+  it('each service says on which nodes apply manages it', () => {
+    const files = Object.fromEntries(nodeServices().flatMap((s) => s.files.map((f) => [f, 'x'])));
+    for (const flags of [
+      ALL,
+      { manageAddresses: false, manageFirewall: false, anycast: false },
+      { manageAddresses: false, manageFirewall: true, anycast: false },
+      { manageAddresses: true, manageFirewall: false, anycast: true },
+    ]) {
+      assert.deepEqual(
+        firstPlan(files, flags).actions.flatMap((a) => (a.kind === 'service' ? [a.service] : [])),
+        nodeServices()
+          .filter((s) => s.applies(flags))
+          .map((s) => s.name),
+      );
+    }
+  });
+});
+
+/** A fake control: the supervisor kind, nothing running, every start recorded. */
+function fakeControl(started: string[]): ProcessControl {
+  return {
+    kind: 'supervisor',
+    start: async (u) => {
+      started.push(u);
+      return { already: false };
+    },
+    stop: async () => {},
+    running: async () => new Set(),
+    units: async () => [],
+  };
+}
+
+const noHooks: Hooks = {
+  before: async () => {},
+  after: async () => {},
+  healthdConfigChanged: async () => {},
+  birdReconfigured: async () => {},
+};
+
+describe('a service added to the table alone', () => {
+  /** `script` failover: runs an operator's script; the firewall-like kind before the instances. */
+  const seen: string[] = [];
+  const script: NodeService = {
+    name: 'script',
+    files: ['script/failover.sh', 'script/failover.env'],
+    verb: 'run',
+    phase: 'before-instances',
+    applies: (flags) => !flags.anycast,
+    async act(ctx: ServiceContext) {
+      const text = readFileSync(join(ctx.layout.etc, 'script/failover.sh'), 'utf8');
+      seen.push(text);
+      if (text === 'bad') throw new Error('script refused');
+    },
+    unit: {
+      spec: () => ({
+        command: findTool('sleep') ?? 'sleep',
+        args: ['30'],
+        readySocket: null,
+        stopSignal: 'SIGTERM',
+        stopTimeoutMs: 2000,
+      }),
+      systemd: { description: 'a failover script for intentlb', after: 'intentlb-keepalived.service' },
+    },
+  };
+  const vrrp: NodeFlags = { manageAddresses: false, manageFirewall: true, anycast: false };
+
+  it('shows up in plan actions and apply order', () => {
+    const undo = registerNodeService(script);
+    try {
+      const next = {
+        'keepalived/keepalived.conf': 'k',
+        'nftables/intentlb.nft': 'n',
+        'script/failover.sh': 's',
+        'script/failover.env': 'e',
+      };
+      const plan = firstPlan(next, vrrp);
+      assert.deepEqual(serviceActions(plan.actions), [
+        'load nftables (nftables/intentlb.nft added)',
+        'reload keepalived (keepalived/keepalived.conf added)',
+        'run script (script/failover.sh added, script/failover.env added)',
+      ]);
+      assert.deepEqual(serviceActions(firstPlan(next, ALL).actions), [
+        'load nftables (nftables/intentlb.nft added)',
+        'reload keepalived (keepalived/keepalived.conf added)',
+      ]);
+      const instance: Action[] = [
+        { kind: 'address-remove', address: '198.18.50.10' },
+        { kind: 'stop', instance: 'b', reason: 'instance removed' },
+        { kind: 'start', instance: 'a', reason: 'new instance' },
+        ...plan.actions,
+        { kind: 'address-add', address: '198.18.50.20' },
+      ];
+      const order = [...instance]
+        .sort((a, b) => actionOrder(a) - actionOrder(b))
+        .map((a) => (a.kind === 'service' ? a.service : a.kind));
+      assert.deepEqual(order, [
+        'address-add',
+        'nftables',
+        'script',
+        'start',
+        'stop',
+        'address-remove',
+        'keepalived',
+      ]);
+    } finally {
+      undo();
+    }
+  });
+
+  it('apply runs its action, and rolls it back with the node when it fails', async () => {
+    const undo = registerNodeService(script);
+    try {
+      await withTempDir(async (dir) => {
+        const store = openStore(dir);
+        const started: string[] = [];
+        const opts = {
+          store,
+          control: fakeControl(started),
+          hooks: noHooks,
+          log: () => {},
+          ...vrrp,
+          manageFirewall: false,
+        };
+        seen.length = 0;
+        const files = (sh: string) => [
+          { path: 'script/failover.sh', content: sh },
+          { path: 'script/failover.env', content: 'A=1' },
+        ];
+        const first = await applyNode(files('v1'), 'r1', opts);
+        assert.equal(first.ok, true, first.error);
+        assert.deepEqual(serviceActions(first.plan.actions), [
+          'run script (script/failover.sh added, script/failover.env added)',
+        ]);
+        assert.deepEqual(seen, ['v1']);
+        const again = await applyNode(files('v1'), 'r1', opts);
+        assert.deepEqual(again.plan.actions, [], 'unchanged: nothing to run');
+        const bad = await applyNode(files('bad'), 'r2', opts);
+        assert.equal(bad.ok, false);
+        assert.equal(bad.rolledBack, true);
+        assert.match(bad.error ?? '', /script refused/);
+        assert.deepEqual(seen, ['v1', 'bad', 'v1'], 'rolled back: the action runs on the old file');
+        assert.equal(currentGeneration(store), first.generation);
+        assert.deepEqual(started, [], 'no process control for a service that acts alone');
+      });
+    } finally {
+      undo();
+    }
+  });
+
+  it('is a unit of the supervisor and of systemd, and goes away with its registration', async () => {
+    const undo = registerNodeService(script);
+    try {
+      const spec = unitSpec(DEFAULT_LAYOUT, 'script');
+      assert.equal(spec.name, 'script');
+      assert.equal(systemdUnitName('script'), 'intentlb-script.service');
+      assert.equal(unitNameOf('intentlb-script.service'), 'script');
+      assert.ok(systemdPatterns().includes('intentlb-script.service'));
+      const file = systemdUnitFile(DEFAULT_LAYOUT, 'script');
+      assert.match(file, /\nDescription=a failover script for intentlb\n/);
+      assert.match(file, /\nAfter=network-online\.target intentlb-keepalived\.service\n/);
+      assert.match(file, /\nExecStart=\S*sleep 30\n/);
+      await withTempDir(async (dir) => {
+        assert.ok(installSystemdUnits(DEFAULT_LAYOUT, dir).includes(join(dir, 'intentlb-script.service')));
+        const supervisor = new Supervisor({ layout: rootLayout(dir), log: () => {} });
+        try {
+          assert.deepEqual(await supervisor.start('script'), { ok: true });
+          assert.deepEqual(
+            supervisor.status().map((u) => [u.name, u.state]),
+            [['script', 'running']],
+          );
+          assert.deepEqual(await supervisor.stop('script'), { ok: true });
+        } finally {
+          await supervisor.close();
+        }
+      });
+    } finally {
+      undo();
+    }
+    assert.throws(() => unitSpec(DEFAULT_LAYOUT, 'script'), /unknown unit script/);
+    assert.throws(() => systemdUnitName('script'), /unknown unit script/);
+    assert.equal(unitNameOf('intentlb-script.service'), undefined);
+    assert.ok(!systemdPatterns().includes('intentlb-script.service'));
+    assert.deepEqual(serviceActions(firstPlan({ 'script/failover.sh': 's' }, vrrp).actions), []);
+  });
+
+  it('refuses a name that is taken, haproxy, or not a plain word', () => {
+    assert.throws(() => registerNodeService({ ...script, name: 'bird' }), /exists/);
+    assert.throws(() => registerNodeService({ ...script, name: 'haproxy' }), /exists/);
+    assert.throws(() => registerNodeService({ ...script, name: 'a b' }), /bad node service name/);
+  });
+});
