@@ -4,11 +4,8 @@ import ipaddr from 'ipaddr.js';
 const UNSAFE = /[\s#"'`\\;{}$]/;
 
 export function isInjectionSafe(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return false;
-  }
-  return !UNSAFE.test(s);
+  // C1 controls (U+0085 NEL) and U+2028/U+2029 too: line breaks to some readers, refused by renderers.
+  return !hasControl(s) && !UNSAFE.test(s);
 }
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
