@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
 import {
+  hasControl,
   isHostname,
   isInjectionSafe,
   isStrictIP,
@@ -108,7 +109,21 @@ export const checkSchema = z.strictObject({
   type: z.enum(CHECK_TYPES).optional(),
   path: urlPath.optional(),
   host: hostname.optional(),
-  expect: z.union([z.number().int().min(100).max(599), token('an expected status or string')]).optional(),
+  // A string the answer must contain: spaces and quotes are fine (the renderer quotes it); line
+  // breaks and control characters are not (HAProxy's strong quotes cannot hold them).
+  expect: z
+    .union([
+      z.number().int().min(100).max(599),
+      z
+        .string()
+        .min(1)
+        .max(200)
+        .refine((s) => !hasControl(s), {
+          message: 'an expected string holds no line breaks or control characters',
+          params: injection,
+        }),
+    ])
+    .optional(),
   interval: duration.optional(),
   timeout: duration.optional(),
   rise: z.number().int().min(1).max(100).optional(),

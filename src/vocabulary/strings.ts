@@ -4,11 +4,8 @@ import ipaddr from 'ipaddr.js';
 const UNSAFE = /[\s#"'`\\;{}$]/;
 
 export function isInjectionSafe(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return false;
-  }
-  return !UNSAFE.test(s);
+  // C1 controls (U+0085 NEL) and U+2028/U+2029 too: line breaks to some readers, refused by renderers.
+  return !hasControl(s) && !UNSAFE.test(s);
 }
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
@@ -116,4 +113,15 @@ export function closest(word: string, candidates: readonly string[]): string | u
     }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** C0 and C1 controls, DEL and the Unicode line and paragraph separators. */
+export function isControlCode(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+}
+
+/** Whether `s` holds a control character or a line break of any kind (`isControlCode`). */
+export function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (isControlCode(s.charCodeAt(i))) return true;
+  return false;
 }
