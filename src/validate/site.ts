@@ -1,6 +1,7 @@
 import { type Diagnostic, diag, type Location, type Result } from '../diagnostics/index.ts';
 import { type LoadedSite, locate, type SourceFile } from '../load/index.ts';
 import type { SiteModel } from '../model/index.ts';
+import { birdSymbol } from '../vocabulary/names.ts';
 import {
   ansibleInventorySchema,
   dnsSchema,
@@ -150,6 +151,10 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
       } else seen.set(v, i);
     }
   });
+  out.push(
+    ...symbolConflicts(file, 'node', s.nodes, ['nodes']),
+    ...symbolConflicts(file, 'peer', s.ha?.bgp?.peers ?? [], ['ha', 'bgp', 'peers']),
+  );
   const mode = s.ha?.mode ?? 'none';
   if (mode === 'anycast' && !s.ha?.bgp) {
     out.push(
@@ -167,6 +172,41 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
       }),
     );
   }
+  return out;
+}
+
+/**
+ * Names that become one BIRD symbol (`a-b`, `a.b`, `a_b`): peers are the sessions `bgp_<peer>`,
+ * and the lab router names a session `<peer>_<node>`. Exact repeats of a node name are E_SITE above.
+ */
+function symbolConflicts(
+  file: SourceFile,
+  what: string,
+  list: readonly { name: string }[],
+  path: readonly (string | number)[],
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((x, i) => {
+    const key = birdSymbol(x.name);
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, i);
+      return;
+    }
+    const other = list[first]!.name;
+    if (other === x.name && what === 'node') return;
+    out.push(
+      diag('E_NAME_CONFLICT', {
+        message: `${what} ${x.name} and ${what} ${other} are one name in BIRD (${key})`,
+        at: locate(file, [...path, i, 'name'], 'value'),
+        hint: 'rename one: names that differ only in `-`, `.` or `_` collide',
+        related: [
+          { ...locate(file, [...path, first, 'name'], 'value'), message: `${what} ${other} is here` },
+        ],
+      }),
+    );
+  });
   return out;
 }
 

@@ -1,4 +1,7 @@
 import type { InstanceModel } from '../../model/index.ts';
+import { birdSymbol } from '../../vocabulary/names.ts';
+
+export { birdSymbol };
 
 /** A BIRD static protocol that carries one address family of an instance's VIPs. */
 export interface VipProtocol {
@@ -25,9 +28,4 @@ export function vipProtocols(inst: InstanceModel): VipProtocol[] {
     out.push({ name: `vip6_${birdSymbol(inst.name)}`, family: 'ipv6', prefixes: v6.map((a) => `${a}/128`) });
   }
   return out;
-}
-
-/** A name usable as a bare BIRD symbol: `-` and `.` (and anything else) become `_`. */
-export function birdSymbol(name: string): string {
-  return name.replace(/[^A-Za-z0-9_]/g, '_');
 }
