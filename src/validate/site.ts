@@ -152,8 +152,21 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
     }
   });
   out.push(
-    ...symbolConflicts(file, 'node', s.nodes, ['nodes']),
-    ...symbolConflicts(file, 'peer', s.ha?.bgp?.peers ?? [], ['ha', 'bgp', 'peers']),
+    ...symbolConflicts(
+      file,
+      'node',
+      s.nodes.map((n, i) => ({ name: n.name, path: ['nodes', i, 'name'] })),
+    ),
+    ...symbolConflicts(
+      file,
+      'peer',
+      (s.ha?.bgp?.peers ?? []).map((p, i) => ({ name: p.name, path: ['ha', 'bgp', 'peers', i, 'name'] })),
+    ),
+    ...symbolConflicts(
+      file,
+      'team',
+      Object.keys(s.teams ?? {}).map((name) => ({ name, path: ['teams', name] })),
+    ),
   );
   const mode = s.ha?.mode ?? 'none';
   if (mode === 'anycast' && !s.ha?.bgp) {
@@ -177,36 +190,38 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
 
 /**
  * Names that become one BIRD symbol (`a-b`, `a.b`, `a_b`): peers are the sessions `bgp_<peer>`,
- * and the lab router names a session `<peer>_<node>`. Exact repeats of a node name are E_SITE above.
+ * teams name the HAProxy instances of `per-group` (announced as `vip_<team>`), and the lab router
+ * names a session `<peer>_<node>`. Exact repeats of a node name are E_SITE above.
  */
 function symbolConflicts(
   file: SourceFile,
   what: string,
-  list: readonly { name: string }[],
-  path: readonly (string | number)[],
+  list: readonly { name: string; path: (string | number)[] }[],
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const seen = new Map<string, number>();
-  list.forEach((x, i) => {
+  const seen = new Map<string, { name: string; path: (string | number)[] }>();
+  for (const x of list) {
     const key = birdSymbol(x.name);
     const first = seen.get(key);
     if (first === undefined) {
-      seen.set(key, i);
-      return;
+      seen.set(key, x);
+      continue;
     }
-    const other = list[first]!.name;
-    if (other === x.name && what === 'node') return;
+    if (first.name === x.name && what === 'node') continue;
     out.push(
       diag('E_NAME_CONFLICT', {
-        message: `${what} ${x.name} and ${what} ${other} are one name in BIRD (${key})`,
-        at: locate(file, [...path, i, 'name'], 'value'),
+        message: `${what} ${x.name} and ${what} ${first.name} are one name in BIRD (${key})`,
+        at: locate(file, x.path, what === 'team' ? 'key' : 'value'),
         hint: 'rename one: names that differ only in `-`, `.` or `_` collide',
         related: [
-          { ...locate(file, [...path, first, 'name'], 'value'), message: `${what} ${other} is here` },
+          {
+            ...locate(file, first.path, what === 'team' ? 'key' : 'value'),
+            message: `${what} ${first.name} is here`,
+          },
         ],
       }),
     );
-  });
+  }
   return out;
 }
 

@@ -800,7 +800,7 @@ const invalid: InvalidCase[] = [
     errors: [{ code: 'E_NAME_CONFLICT', file: 'services/web/shop.yaml', line: 1, column: 1 }],
   },
   {
-    name: 'E_NAME_CONFLICT: BGP peers rr-1 and rr_1 would be one BIRD protocol',
+    name: 'E_NAME_CONFLICT: BGP peers rr-1 and rr_1, teams web-x and web_x would be one BIRD name',
     files: {
       'site.yaml': withFiles(BASE_SITE)['site.yaml']!.replace(
         'peers: [{ name: rr1, address: 198.18.0.1, as: 65000 }]',
