@@ -158,6 +158,15 @@ class SiteReader {
   private list(dir: string): Entry[] {
     const room = this.limits.entries - this.entries;
     const entries = this.fs.list(dir, room);
+    if ('refused' in entries) {
+      this.refuse(
+        dir,
+        `${dir} cannot be read (${describeRefusal(entries.refused)})`,
+        'E_FILE',
+        HINTS.unreadable,
+      );
+      return [];
+    }
     this.entries += entries.length;
     if (entries.length > room) {
       this.stop(
@@ -253,11 +262,15 @@ const HINTS = {
   link: 'intentlb reads only regular files inside the site folder: put the file itself here',
   special: 'intentlb reads only regular files: remove it',
   notFolder: 'intentlb reads only real folders inside the site folder: put the folder itself here',
-  unreadable: 'make the file readable by the user running intentlb',
+  unreadable: 'make it readable by the user running intentlb',
   large: 'an intent file is a few hundred bytes: split it, or remove what does not belong',
   entries: 'remove what does not belong to the site, or split the site',
   total: 'remove what does not belong to the site, or split the site',
 } as const;
+
+function describeRefusal(r: Refusal): string {
+  return r.why === 'unreadable' ? r.detail : r.why;
+}
 
 /** A file that was refused: later stages treat it as one that did not parse. */
 function unparsed(path: string): SourceFile {

@@ -42,10 +42,10 @@ export interface SiteFs {
   /** The text of a regular file of at most `maxBytes` bytes. */
   read(path: string, maxBytes: number): ReadResult;
   /**
-   * Entries of a folder (in no particular order), at most `max` of them: a longer answer means
-   * the folder holds more. [] when it does not exist.
+   * Entries of a folder (in no particular order), at most `max` + 1 of them: a longer answer
+   * than `max` means the folder holds more. [] when it does not exist.
    */
-  list(path: string, max: number): Entry[];
+  list(path: string, max: number): Entry[] | { refused: Refusal };
 }
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -94,8 +94,10 @@ export function diskFs(root: string): SiteFs {
       let dir: ReturnType<typeof opendirSync>;
       try {
         dir = opendirSync(full(path));
-      } catch {
-        return out;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return out;
+        return { refused: { why: 'unreadable', detail: code ?? String(e) } };
       }
       try {
         for (let e = dir.readSync(); e !== null && out.length < max + 1; e = dir.readSync()) {

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../../src/compile.ts';
 import type { Diagnostic } from '../../src/diagnostics/index.ts';
-import { diskFs, LOAD_LIMITS, load } from '../../src/load/index.ts';
+import { diskFs, LOAD_LIMITS, load, type SiteFs } from '../../src/load/index.ts';
 import { BASE_SITE } from '../helpers/base-site.ts';
 import { type FileOverrides, NOW, withFiles, yaml } from '../helpers/site.ts';
 import { cli } from '../lab/lab-client.ts';
@@ -309,6 +309,21 @@ describe('load: hostile files on disk', () => {
     assert.deepEqual(l.diagnostics.map(where), [
       { code: 'E_LIMIT', file: 'services/db/pg.yaml', line: 1, column: 1 },
     ]);
+  });
+
+  it('a folder that cannot be listed is E_FILE, not a silent hole in the site', () => {
+    // The tests run as root, where no mode makes a folder unreadable: the file system says EACCES.
+    const disk = diskFs(siteDir());
+    const fs: SiteFs = {
+      ...disk,
+      list: (path, max) =>
+        path === 'services/web' ? { refused: { why: 'unreadable', detail: 'EACCES' } } : disk.list(path, max),
+    };
+    const l = load(fs);
+    assert.deepEqual(l.diagnostics.map(where), [
+      { code: 'E_FILE', file: 'services/web', line: 1, column: 1 },
+    ]);
+    assert.deepEqual(l.value.refused, ['services/web']);
   });
 
   it('the example site and every fixture still load without a diagnostic', () => {
