@@ -87,14 +87,12 @@ export async function compile(loaded: LoadedSite, opts: CompileOptions): Promise
   diagnostics.push(...checkPlatform(services, scopes, ctx));
   diagnostics.push(...checkCertExpiry(ctx.site, new Set(services.flatMap((s) => s.certs)), opts.now));
 
-  // A file that did not parse was reported by `load`, not here; its services are missing, so no model.
-  const unparsed = [
-    loaded.site,
-    loaded.inventory,
-    loaded.dns,
-    ...loaded.defaults.values(),
-    ...loaded.services,
-  ].some((f) => f !== undefined && !f.ok);
+  // A file that did not parse or was refused was reported by `load`, not here; its services are
+  // missing, so no model.
+  const unparsed =
+    [loaded.site, loaded.inventory, loaded.dns, ...loaded.defaults.values(), ...loaded.services].some(
+      (f) => f !== undefined && !f.ok,
+    ) || loaded.refused.length > 0;
   const model =
     hasErrors(diagnostics) || unparsed
       ? undefined

@@ -29,7 +29,17 @@ export const CODES = {
   E_ROUTE: { severity: 'error', summary: 'a route or redirect that can never match or is incomplete' },
   E_PROTOCOL: { severity: 'error', summary: 'an option that the service protocol cannot honour' },
   E_SITE: { severity: 'error', summary: 'a platform setting in site.yaml that cannot work' },
-  E_NAME_CONFLICT: { severity: 'error', summary: 'two service ids collide as instance or BIRD names' },
+  E_NAME_CONFLICT: { severity: 'error', summary: 'two names collide once mapped to instance or BIRD names' },
+  E_NAME: {
+    severity: 'error',
+    summary: 'a file, folder, host, group, node, peer, team, server or site name outside the name grammar',
+  },
+  E_FILE: {
+    severity: 'error',
+    summary: 'a symbolic link, special file or unreadable file where the site needs a regular file or folder',
+  },
+  E_LIMIT: { severity: 'error', summary: 'a file too large, nested too deep, or a site with too many files' },
+  E_DUPLICATE_FILE: { severity: 'error', summary: 'a .yml file next to the .yaml file of the same name' },
   W_CERT_EXPIRY: { severity: 'warning', summary: 'a certificate expires within 30 days' },
   W_ROUTE_SHADOWED: { severity: 'warning', summary: 'a route is hidden by an earlier, broader one' },
   W_DNS_UNCHECKED: { severity: 'warning', summary: 'an FQDN could not be checked against DNS' },

@@ -1,6 +1,7 @@
 import { type Diagnostic, diag, type Location, type Result } from '../diagnostics/index.ts';
 import { type LoadedSite, locate, type SourceFile } from '../load/index.ts';
 import type { SiteModel } from '../model/index.ts';
+import { birdSymbol } from '../vocabulary/names.ts';
 import {
   ansibleInventorySchema,
   dnsSchema,
@@ -150,6 +151,23 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
       } else seen.set(v, i);
     }
   });
+  out.push(
+    ...symbolConflicts(
+      file,
+      'node',
+      s.nodes.map((n, i) => ({ name: n.name, path: ['nodes', i, 'name'] })),
+    ),
+    ...symbolConflicts(
+      file,
+      'peer',
+      (s.ha?.bgp?.peers ?? []).map((p, i) => ({ name: p.name, path: ['ha', 'bgp', 'peers', i, 'name'] })),
+    ),
+    ...symbolConflicts(
+      file,
+      'team',
+      Object.keys(s.teams ?? {}).map((name) => ({ name, path: ['teams', name] })),
+    ),
+  );
   const mode = s.ha?.mode ?? 'none';
   if (mode === 'anycast' && !s.ha?.bgp) {
     out.push(
@@ -164,6 +182,43 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
       diag('E_SITE', {
         message: 'ha.mode vrrp needs ha.vrrp (interface, router_id_base)',
         at: locate(file, ['ha', 'mode'], 'value'),
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Names that become one BIRD symbol (`a-b`, `a.b`, `a_b`): peers are the sessions `bgp_<peer>`,
+ * teams name the HAProxy instances of `per-group` (announced as `vip_<team>`), and the lab router
+ * names a session `<peer>_<node>`. Exact repeats of a node name are E_SITE above.
+ */
+function symbolConflicts(
+  file: SourceFile,
+  what: string,
+  list: readonly { name: string; path: (string | number)[] }[],
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Map<string, { name: string; path: (string | number)[] }>();
+  for (const x of list) {
+    const key = birdSymbol(x.name);
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, x);
+      continue;
+    }
+    if (first.name === x.name && what === 'node') continue;
+    out.push(
+      diag('E_NAME_CONFLICT', {
+        message: `${what} ${x.name} and ${what} ${first.name} are one name in BIRD (${key})`,
+        at: locate(file, x.path, what === 'team' ? 'key' : 'value'),
+        hint: 'rename one: names that differ only in `-`, `.` or `_` collide',
+        related: [
+          {
+            ...locate(file, first.path, what === 'team' ? 'key' : 'value'),
+            message: `${what} ${first.name} is here`,
+          },
+        ],
       }),
     );
   }

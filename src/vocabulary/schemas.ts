@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NAME_LIMITS, NAME_PATTERN, type NameKind, nameProblem } from './names.ts';
 import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
 import {
   hasControl,
@@ -81,7 +82,20 @@ const vipAddress = (family: 4 | 6) =>
       params: { code: 'E_VIP_FAMILY' },
     });
 export const port = z.number().int().min(1).max(65535);
-export const name = safe(
+/**
+ * A name of the site's own objects (node, peer, team, group, host, server, the site): the one name
+ * grammar of `names.ts`, reported as `E_NAME`. A value that would inject syntax stays `E_INJECTION`.
+ */
+export const name = (kind: NameKind) =>
+  token('a name')
+    .superRefine((s, ctx) => {
+      const problem = nameProblem(s, kind);
+      if (problem !== undefined)
+        ctx.addIssue({ code: 'custom', message: problem, params: { code: 'E_NAME' } });
+    })
+    .meta({ pattern: NAME_PATTERN.source, maxLength: NAME_LIMITS[kind] });
+/** A name that stays inside one token but is not one of the site's objects (a cookie, an interface). */
+const word = safe(
   'a name',
   (s) => /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(s),
   'names use letters, digits, `_`, `.` and `-`',
@@ -97,7 +111,7 @@ export const duration = z.union([
 const urlPath = safe('a path', (s) => s.startsWith('/'), 'a path starts with `/`');
 
 export const serverSchema = z.strictObject({
-  name,
+  name: name('server'),
   address: ipAny,
   port: port.optional(),
   weight: z.number().int().min(0).max(256).optional(),
@@ -132,7 +146,7 @@ export const checkSchema = z.strictObject({
 });
 
 export const backendSchema = z.strictObject({
-  group: name.optional(),
+  group: name('group').optional(),
   servers: z.array(serverSchema).optional(),
   port: port.optional(),
   balance: z
@@ -140,7 +154,7 @@ export const backendSchema = z.strictObject({
     .optional(),
   check: checkSchema.optional(),
   sticky: z.enum(['cookie', 'source', 'none']).optional(),
-  cookie: name.optional(),
+  cookie: word.optional(),
   proxy_protocol: z.enum(['v1', 'v2']).optional(),
   transparent: z.boolean().optional(),
   ssl: z.boolean().optional(),
@@ -174,7 +188,7 @@ export const monitoringSchema = z.strictObject({
   prometheus: z.boolean().optional(),
   url: urlPath.optional(),
   notes: z.string().max(500).optional(),
-  contacts: z.array(name).optional(),
+  contacts: z.array(word).optional(),
 });
 
 const serviceShape = {
@@ -220,16 +234,23 @@ export const defaultsSchema = z.strictObject({
 });
 
 const bgpPeer = z.strictObject({
-  name,
+  name: name('peer'),
   address: ipAny,
   as: z.number().int().min(1).max(4294967295),
   password: token('a password').optional(),
 });
 
 export const siteSchema = z.strictObject({
-  site: name,
+  site: name('site'),
   nodes: z
-    .array(z.strictObject({ name, address: ipv4, address6: ipv6.optional(), interface: name.optional() }))
+    .array(
+      z.strictObject({
+        name: name('node'),
+        address: ipv4,
+        address6: ipv6.optional(),
+        interface: word.optional(),
+      }),
+    )
     .min(1),
   ha: z
     .strictObject({
@@ -247,7 +268,7 @@ export const siteSchema = z.strictObject({
         .optional(),
       vrrp: z
         .strictObject({
-          interface: name,
+          interface: word,
           router_id_base: z.number().int().min(1).max(255),
           unicast: z.boolean().optional(),
           advert_int: z.number().positive().optional(),
@@ -265,7 +286,7 @@ export const siteSchema = z.strictObject({
   instances: z.enum(['per-vip', 'per-group', 'single']).optional(),
   teams: z
     .record(
-      name,
+      name('team'),
       z.strictObject({
         path: token('a folder'),
         vip_pools: z.array(prefix).optional(),
@@ -285,8 +306,8 @@ const hostEntry = z.union([ipAny, z.strictObject({ address: ipv4.optional(), add
 /** Our own inventory format. */
 export const inventorySchema = z.strictObject({
   groups: z.record(
-    name,
-    z.strictObject({ hosts: z.record(name, hostEntry).nullable().optional() }).nullable(),
+    name('group'),
+    z.strictObject({ hosts: z.record(name('host'), hostEntry).nullable().optional() }).nullable(),
   ),
 });
 
@@ -301,8 +322,8 @@ type AnsibleGroup = {
 };
 export const ansibleGroupSchema: z.ZodType<AnsibleGroup> = z.lazy(() =>
   z.looseObject({
-    hosts: z.record(z.string(), ansibleHost).nullable().optional(),
-    children: z.record(name, ansibleGroupSchema.nullable()).nullable().optional(),
+    hosts: z.record(name('host'), ansibleHost).nullable().optional(),
+    children: z.record(name('group'), ansibleGroupSchema.nullable()).nullable().optional(),
     vars: z.unknown().optional(),
   }),
 );

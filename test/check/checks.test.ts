@@ -22,6 +22,8 @@ interface Case {
   name: string;
   /** Changes to BASE_SITE: a path with text replaces or adds the file, `null` removes it. */
   files: FileOverrides;
+  /** Paths that stand for a symbolic link or a special file (see memoryFs). */
+  odd?: Record<string, 'link' | 'special'>;
   now?: Date;
   resolver?: DnsResolver;
 }
@@ -40,6 +42,13 @@ const WWW = 'services/web/www.yaml';
 const PG = 'services/db/pg.yaml';
 const www = (...lines: string[]): FileOverrides => ({ [WWW]: yaml(...lines) });
 const pg = (...lines: string[]): FileOverrides => ({ [PG]: yaml(...lines) });
+
+/** A service nested 65 collections deep: the root map, then 64 maps below `k`. */
+const DEEP = [
+  'fqdn: www.test.example',
+  ...Array.from({ length: 64 }, (_, i) => `${' '.repeat(i)}k:`),
+  `${' '.repeat(64)}v: 1`,
+];
 
 const wwwBundle = certBundle(['www.test.example', 'www2.test.example']);
 const wildcardBundle = certBundle(['*.test.example']);
@@ -235,6 +244,51 @@ const invalid: InvalidCase[] = [
     name: 'E_MISSING_FILE: no site.yaml',
     files: { 'site.yaml': null },
     errors: [{ code: 'E_MISSING_FILE', file: 'site.yaml', line: 1, column: 1 }],
+  },
+  {
+    name: 'E_FILE: a service that is a symbolic link, and a FIFO (neither is opened)',
+    files: { [WWW]: null },
+    odd: { [WWW]: 'link', 'services/web/fifo.yaml': 'special' },
+    errors: [
+      { code: 'E_FILE', file: 'services/web/fifo.yaml', line: 1, column: 1 },
+      { code: 'E_FILE', file: WWW, line: 1, column: 1 },
+    ],
+  },
+  {
+    name: 'E_FILE: site.yaml as a link is not "missing"; a linked services/ folder is not walked',
+    files: { 'site.yaml': null, [WWW]: null, [PG]: null, 'services/defaults.yaml': null },
+    odd: { 'site.yaml': 'link', services: 'link' },
+    errors: [
+      { code: 'E_FILE', file: 'services', line: 1, column: 1 },
+      { code: 'E_FILE', file: 'site.yaml', line: 1, column: 1 },
+    ],
+  },
+  {
+    name: 'E_LIMIT: collections nested deeper than 64, at the first one too deep',
+    files: { [WWW]: yaml(...DEEP) },
+    errors: [{ code: 'E_LIMIT', file: WWW, line: 66, column: 65 }],
+  },
+  {
+    name: 'E_DUPLICATE_FILE: www.yml beside www.yaml, inventory.yml beside inventory.yaml',
+    files: {
+      'services/web/www.yml': yaml('fqdn: www.test.example', 'vip: 198.18.100.99'),
+      'inventory.yml': yaml('groups: {}'),
+    },
+    errors: [
+      { code: 'E_DUPLICATE_FILE', file: 'inventory.yml', line: 1, column: 1 },
+      { code: 'E_DUPLICATE_FILE', file: 'services/web/www.yml', line: 1, column: 1 },
+    ],
+  },
+  {
+    name: 'E_NAME: a service file and a folder outside the name grammar',
+    files: {
+      'services/web/Shop.yaml': yaml('vip: 198.18.100.40', 'backend: { group: app }'),
+      'services/new team/a.yaml': yaml('vip: 198.18.100.41', 'backend: { group: app }'),
+    },
+    errors: [
+      { code: 'E_NAME', file: 'services/new team', line: 1, column: 1 },
+      { code: 'E_NAME', file: 'services/web/Shop.yaml', line: 1, column: 1, hint: /a-z/ },
+    ],
   },
 
   // --- schema ---
@@ -746,6 +800,63 @@ const invalid: InvalidCase[] = [
     errors: [{ code: 'E_NAME_CONFLICT', file: 'services/web/shop.yaml', line: 1, column: 1 }],
   },
   {
+    name: 'E_NAME_CONFLICT: BGP peers rr-1 and rr_1, teams web-x and web_x would be one BIRD name',
+    files: {
+      'site.yaml': withFiles(BASE_SITE)['site.yaml']!.replace(
+        'peers: [{ name: rr1, address: 198.18.0.1, as: 65000 }]',
+        'peers: [{ name: rr-1, address: 198.18.0.1, as: 65000 }, { name: rr_1, address: 198.18.0.2, as: 65000 }]',
+      ),
+    },
+    errors: [{ code: 'E_NAME_CONFLICT', file: 'site.yaml', line: 7, column: 91 }],
+  },
+  {
+    name: 'E_NAME: node, peer, team and site names outside the grammar (at the value or key)',
+    files: {
+      'site.yaml': yaml(
+        'site: Test',
+        'nodes:',
+        '  - { name: lb1., address: 198.18.0.11 }',
+        'ha:',
+        '  mode: anycast',
+        '  bgp: { local_as: 65001, peers: [{ name: rr1-is-a-very-long-name-for-a-peer, address: 198.18.0.1, as: 65000 }] }',
+        'tls: { policy: intermediate, certs: certs }',
+        'teams:',
+        '  Web: { path: web, vip_pools: [198.18.100.0/24], ports: [80, 443] }',
+      ),
+    },
+    errors: [
+      { code: 'E_NAME', file: 'site.yaml', line: 1, column: 7 },
+      { code: 'E_NAME', file: 'site.yaml', line: 3, column: 13 },
+      { code: 'E_NAME', file: 'site.yaml', line: 6, column: 43 },
+      { code: 'E_NAME', file: 'site.yaml', line: 9, column: 3 },
+    ],
+  },
+  {
+    name: 'E_NAME: inventory group and host names, a server name',
+    files: {
+      'inventory.yaml': yaml(
+        'groups:',
+        '  App:',
+        '    hosts: { app1: 198.18.10.11 }',
+        '  db:',
+        '    hosts: { app_1.: 198.18.11.11 }',
+      ),
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend:',
+        '  servers:',
+        '    - { name: -app1, address: 198.18.10.11 }',
+        '    - { name: app2, address: 198.18.10.12 }',
+      ),
+    },
+    errors: [
+      { code: 'E_NAME', file: 'inventory.yaml', line: 2, column: 3 },
+      { code: 'E_NAME', file: 'inventory.yaml', line: 5, column: 14 },
+      { code: 'E_NAME', file: WWW, line: 5, column: 15 },
+    ],
+  },
+  {
     name: 'E_SITE: more instances than VRRP router ids above the base',
     files: {
       'site.yaml': yaml(
@@ -820,6 +931,7 @@ function expectedOrder(es: readonly Expected[]): string[] {
 
 async function run(c: Case) {
   return compileFiles(withFiles(BASE_SITE, c.files), {
+    ...(c.odd && { odd: c.odd }),
     ...(c.now && { now: c.now }),
     ...(c.resolver && { resolver: c.resolver }),
   });

@@ -1,3 +1,4 @@
+import { birdSymbol } from '../../vocabulary/names.ts';
 import { RenderRefusal, refuseControls } from './refusal.ts';
 
 /**
@@ -10,7 +11,14 @@ export function str(s: string): string {
   return `"${s}"`;
 }
 
-/** A name usable as a bare BIRD symbol: `-` and `.` (and anything else) become `_`. */
+/**
+ * A name as the tail of a BIRD symbol (every use has a prefix: `vip_`, `vip6_`, `bgp_`): `-` and
+ * `.` become `_` (the name grammar's mapping, which check uses to find collisions). Longer than
+ * the grammar's 59 characters would overflow BIRD's 64-character symbols with a prefix: refused.
+ */
 export function symbol(name: string): string {
-  return name.replace(/[^A-Za-z0-9_]/g, '_');
+  const s = birdSymbol(name);
+  if (s.length === 0 || s.length > 59)
+    throw new RenderRefusal('bird symbol', name, 'a symbol tail is 1 to 59 characters (BIRD symbols stop at 64)');
+  return s;
 }
