@@ -146,7 +146,7 @@ function defaultsChain(
     const d = defaults.get(parts.slice(0, depth).join('/'));
     if (!d) continue;
     if (!d.layer) return undefined; // that defaults file has errors of its own, already reported
-    for (const key of d.locks) locks.push({ key, layer: layers.length });
+    for (const [index, key] of d.locks.entries()) locks.push({ key, layer: layers.length, index });
     layers.push(d.layer);
   }
   return { layers, locks, merged: mergeLayers(layers) };

@@ -1,5 +1,5 @@
 import { diag } from '../diagnostics/index.ts';
-import type { Tree } from '../merge/index.ts';
+import { mergeValues, type Tree } from '../merge/index.ts';
 import type { ListenerModel, RedirectModel, RouteModel, ServiceModel, TeamModel } from '../model/index.ts';
 import { certCovers } from '../validate/certs.ts';
 import type { SiteContext } from '../validate/index.ts';
@@ -145,7 +145,9 @@ export function inferService(
   );
   const routes: RouteModel[] = (v.routes ?? []).map((r, i) => {
     const { group: _g, servers: _s, ...inherited } = (v.backend ?? {}) as Tree;
-    const spec = { ...inherited, ...(r.backend as Tree) };
+    // Merged like a deeper layer, so a locked `backend.check.interval` stays in force in a route
+    // that writes `check: { path }`.
+    const spec = mergeValues(inherited, r.backend) as Tree;
     const b = buildBackend(
       scope,
       ctx,

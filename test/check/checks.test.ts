@@ -463,6 +463,80 @@ const invalid: InvalidCase[] = [
     ],
   },
 
+  {
+    name: 'E_LOCKED_KEY: a locked backend key set in a route, at each route that sets it',
+    files: {
+      'services/defaults.yaml': yaml(
+        'backend:',
+        '  maxconn: 100',
+        '  transparent: false',
+        '  timeouts: { server: 30s }',
+        'lock: [backend.maxconn, backend.transparent, backend.timeouts]',
+      ),
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend: { group: app }',
+        'routes:',
+        '  - path_prefix: /',
+        '    backend: { group: app, maxconn: 100000, transparent: true }',
+        '  - path_prefix: /api',
+        '    backend:',
+        '      group: db',
+        '      timeouts: { server: 1d }',
+      ),
+    },
+    errors: [
+      { code: 'E_LOCKED_KEY', file: WWW, line: 6, column: 28 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 6, column: 45 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 10, column: 7 },
+      { code: 'W_ROUTE_SHADOWED', file: WWW, line: 7, column: 5 },
+    ],
+  },
+  {
+    name: "E_LOCKED_KEY: a server's own port and maxconn replace a locked backend.port / backend.maxconn",
+    files: {
+      'services/defaults.yaml': yaml(
+        'backend:',
+        '  port: 8080',
+        '  maxconn: 50',
+        'lock: [backend.port, backend.maxconn]',
+      ),
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend:',
+        '  servers:',
+        '    - { name: a, address: 198.18.10.11, port: 22 }',
+        '    - { name: b, address: 198.18.10.12, maxconn: 9999 }',
+        'routes:',
+        '  - path_prefix: /x',
+        '    backend:',
+        '      servers: [{ name: c, address: 198.18.10.13, port: 9100 }]',
+      ),
+    },
+    errors: [
+      { code: 'E_LOCKED_KEY', file: WWW, line: 5, column: 41 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 6, column: 41 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 10, column: 51 },
+      { code: 'W_SINGLE_SERVER', file: WWW, line: 10, column: 16 },
+    ],
+  },
+  {
+    name: 'E_LOCKED_KEY: a locked `backend` map forbids route backends too',
+    files: {
+      'services/defaults.yaml': yaml('backend: { group: app }', 'lock: [backend]'),
+      [PG]: null,
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'routes:',
+        '  - { path_prefix: /a, backend: { group: db } }',
+      ),
+    },
+    errors: [{ code: 'E_LOCKED_KEY', file: WWW, line: 4, column: 24 }],
+  },
+
   // --- inventory ---
   {
     name: 'E_UNKNOWN_GROUP with a hint',
@@ -888,6 +962,55 @@ describe('check: coverage', () => {
       assert.ok(r.all.every((d) => d.severity === 'warning'));
       assert.ok(r.model, c.name);
     }
+  });
+});
+
+describe('check: locks', () => {
+  it('E_LOCKED_KEY in a route points back at the lock entry', async () => {
+    const r = await run({
+      name: 'lock related',
+      files: {
+        'services/defaults.yaml': yaml('backend:', '  balance: roundrobin', 'lock: [ssl, backend.balance]'),
+        ...www(
+          'fqdn: www.test.example',
+          'vip: 198.18.100.10',
+          'backend: { group: app }',
+          'routes:',
+          '  - { path_prefix: /a, backend: { group: db, balance: source } }',
+        ),
+      },
+    });
+    const d = r.all.filter((x) => x.code === 'E_LOCKED_KEY');
+    assert.equal(d.length, 1);
+    assert.deepEqual(
+      d[0]!.related?.map((x) => `${x.file}:${x.line}:${x.column}`),
+      ['services/defaults.yaml:3:13'],
+    );
+  });
+
+  it('a route writing part of a map keeps the locked keys beside it (routes merge like a deeper layer)', async () => {
+    const r = await run({
+      name: 'route merge',
+      files: {
+        'services/defaults.yaml': yaml(
+          'backend:',
+          '  check: { interval: 7s, rise: 4 }',
+          'lock: [backend.check.interval]',
+        ),
+        ...www(
+          'fqdn: www.test.example',
+          'vip: 198.18.100.10',
+          'backend: { group: app }',
+          'routes:',
+          '  - { path_prefix: /a, backend: { group: db, check: { path: /h } } }',
+        ),
+      },
+    });
+    assert.deepEqual(r.all, []);
+    const check = r.services.find((s) => s.id === 'web/www')!.routes[0]!.backend.check;
+    assert.equal(check.intervalMs, 7000);
+    assert.equal(check.rise, 4);
+    assert.equal(check.path, '/h');
   });
 });
 
