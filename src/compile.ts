@@ -1,3 +1,4 @@
+import { checkBackendAddresses } from './check/backend-addresses.ts';
 import { checkAcross } from './check/cross-checks.ts';
 import { checkPlatform } from './check/platform-checks.ts';
 import { checkCertExpiry, checkService } from './check/service-checks.ts';
@@ -85,6 +86,7 @@ export async function compile(loaded: LoadedSite, opts: CompileOptions): Promise
   services.sort((a, b) => a.id.localeCompare(b.id));
   diagnostics.push(...checkAcross(services, scopes, ctx.site));
   diagnostics.push(...checkPlatform(services, scopes, ctx));
+  diagnostics.push(...checkBackendAddresses(services, scopes, ctx));
   diagnostics.push(...checkCertExpiry(ctx.site, new Set(services.flatMap((s) => s.certs)), opts.now));
 
   // A file that did not parse was reported by `load`, not here; its services are missing, so no model.

@@ -1,6 +1,7 @@
 import { type Diagnostic, diag } from '../diagnostics/index.ts';
 import type { ServiceScope } from '../infer/context.ts';
 import type { ServiceModel, SiteModel } from '../model/index.ts';
+import { specialUse } from '../vocabulary/addresses.ts';
 
 /** Checks across services: who claims which VIP:port and FQDN, and clashes with the platform. */
 export function checkAcross(
@@ -14,7 +15,7 @@ export function checkAcross(
     nodeAddrs.set(n.address, n.name);
     if (n.address6) nodeAddrs.set(n.address6, n.name);
   }
-  const claims = new Map<string, ServiceModel>();
+  const claims = new Map<string, { s: ServiceModel; key: 'vip' | 'vip6' }>();
   const names = new Map<string, ServiceModel>();
   for (const s of services) {
     const scope = scopes.get(s.id)!;
@@ -26,10 +27,12 @@ export function checkAcross(
       // Located only for a finding: most services have none.
       const where = () => scope.where(scope.get([key]) !== undefined ? [key] : ['fqdn']);
       const node = nodeAddrs.get(addr);
-      if (node !== undefined) {
+      // 0.0.0.0, ::, loopback: every node's own addresses (a bind would take its SSH and stats ports).
+      const special = specialUse(addr);
+      if (node !== undefined || special !== undefined) {
         out.push(
           diag('E_VIP_NODE', {
-            message: `${key} ${addr} is the address of node ${node}`,
+            message: `${key} ${addr} is ${node !== undefined ? `the address of node ${node}` : special}`,
             ...where(),
             path: key,
             hint: 'a VIP must be an address of its own',
@@ -38,9 +41,10 @@ export function checkAcross(
       }
       for (const l of s.listeners) {
         const claim = `${addr}:${l.port}`;
-        const other = claims.get(claim);
-        if (other) {
-          const o = scopes.get(other.id)!.where(['vip']).at;
+        const claimed = claims.get(claim);
+        if (claimed) {
+          const other = claimed.s;
+          const o = scopes.get(other.id)!.where([claimed.key]).at;
           out.push(
             diag('E_VIP_CONFLICT', {
               message: `${addr} port ${l.port} is already claimed by service ${other.id}`,
@@ -50,7 +54,7 @@ export function checkAcross(
               related: [{ ...o, message: `${other.id} claims it here` }],
             }),
           );
-        } else claims.set(claim, s);
+        } else claims.set(claim, { s, key });
       }
       if (s.listeners.some((l) => l.port === site.health.port)) {
         out.push(

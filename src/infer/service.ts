@@ -3,6 +3,7 @@ import { mergeValues, type Tree } from '../merge/index.ts';
 import type { ListenerModel, RedirectModel, RouteModel, ServiceModel, TeamModel } from '../model/index.ts';
 import { certCovers } from '../validate/certs.ts';
 import type { SiteContext } from '../validate/index.ts';
+import { canonicalAddress, canonicalPrefix } from '../vocabulary/addresses.ts';
 import { PROTOCOLS, type Protocol } from '../vocabulary/protocols.ts';
 import type { ServiceIntent } from '../vocabulary/schemas.ts';
 import { durationMs } from '../vocabulary/strings.ts';
@@ -30,8 +31,9 @@ export function inferService(
   const slug = scope.id.replace(/\//g, '-');
 
   // VIPs: written, or the first FQDN's A / AAAA record.
-  let vip = v.vip;
-  let vip6 = v.vip6;
+  // Addresses in one spelling from here on (see canonicalAddress): every comparison is on text.
+  let vip = v.vip === undefined ? undefined : canonicalAddress(v.vip);
+  let vip6 = v.vip6 === undefined ? undefined : canonicalAddress(v.vip6);
   const first = fqdns[0];
   const answer = first !== undefined ? dns.get(first) : undefined;
   let ambiguous = false;
@@ -217,7 +219,7 @@ export function inferService(
     backend,
     routes,
     redirects,
-    allow: v.allow ?? [],
+    allow: (v.allow ?? []).map(canonicalPrefix),
     ...(v.maxconn !== undefined && { maxconn: v.maxconn }),
     timeouts: {
       clientMs: ms(t.client, idle),
