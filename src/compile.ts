@@ -84,7 +84,7 @@ export async function compile(loaded: LoadedSite, opts: CompileOptions): Promise
     services.push(s);
   }
   services.sort((a, b) => a.id.localeCompare(b.id));
-  diagnostics.push(...checkAcross(services, scopes, ctx.site));
+  diagnostics.push(...checkAcross(services, scopes, ctx));
   diagnostics.push(...checkPlatform(services, scopes, ctx));
   diagnostics.push(...checkBackendAddresses(services, scopes, ctx));
   diagnostics.push(...checkCertExpiry(ctx.site, new Set(services.flatMap((s) => s.certs)), opts.now));

@@ -1,19 +1,30 @@
 import { type Diagnostic, diag } from '../diagnostics/index.ts';
 import type { ServiceScope } from '../infer/context.ts';
-import type { ServiceModel, SiteModel } from '../model/index.ts';
+import type { ServiceModel } from '../model/index.ts';
+import type { SiteContext } from '../validate/index.ts';
 import { specialUse } from '../vocabulary/addresses.ts';
 
 /** Checks across services: who claims which VIP:port and FQDN, and clashes with the platform. */
 export function checkAcross(
   services: readonly ServiceModel[],
   scopes: ReadonlyMap<string, ServiceScope>,
-  site: SiteModel,
+  ctx: SiteContext,
 ): Diagnostic[] {
+  const site = ctx.site;
   const out: Diagnostic[] = [];
-  const nodeAddrs = new Map<string, string>();
+  // Addresses the site already gives someone: a VIP there would be announced (BGP /32) or bound
+  // over them. Inventory hosts first, so a node or peer listed in the inventory is named as such.
+  const owners = new Map<string, string>();
+  for (const [group, g] of ctx.groups) {
+    for (const h of g.hosts) {
+      for (const a of [h.address, h.address6])
+        if (a !== undefined) owners.set(a, `the address of host ${h.name} (inventory group ${group})`);
+    }
+  }
+  for (const p of site.ha.bgp?.peers ?? []) owners.set(p.address, `the address of BGP peer ${p.name}`);
   for (const n of site.nodes) {
-    nodeAddrs.set(n.address, n.name);
-    if (n.address6) nodeAddrs.set(n.address6, n.name);
+    owners.set(n.address, `the address of node ${n.name}`);
+    if (n.address6) owners.set(n.address6, `the address of node ${n.name}`);
   }
   const claims = new Map<string, { s: ServiceModel; key: 'vip' | 'vip6' }>();
   const names = new Map<string, ServiceModel>();
@@ -26,13 +37,12 @@ export function checkAcross(
       if (addr === undefined) continue;
       // Located only for a finding: most services have none.
       const where = () => scope.where(scope.get([key]) !== undefined ? [key] : ['fqdn']);
-      const node = nodeAddrs.get(addr);
       // 0.0.0.0, ::, loopback: every node's own addresses (a bind would take its SSH and stats ports).
-      const special = specialUse(addr);
-      if (node !== undefined || special !== undefined) {
+      const owner = owners.get(addr) ?? specialUse(addr);
+      if (owner !== undefined) {
         out.push(
           diag('E_VIP_NODE', {
-            message: `${key} ${addr} is ${node !== undefined ? `the address of node ${node}` : special}`,
+            message: `${key} ${addr} is ${owner}`,
             ...where(),
             path: key,
             hint: 'a VIP must be an address of its own',

@@ -22,7 +22,7 @@ export const CODES = {
   E_VIP_CONFLICT: { severity: 'error', summary: 'two services claim the same VIP and port' },
   E_VIP_NODE: {
     severity: 'error',
-    summary: "a VIP equals a load-balancer node's own address or a special-use address",
+    summary: 'a VIP equals the address of a node, BGP peer or inventory host, or a special-use address',
   },
   E_FQDN_CONFLICT: { severity: 'error', summary: 'two services claim the same FQDN on the same port' },
   E_DNS_MISMATCH: { severity: 'error', summary: "the FQDN's DNS answer disagrees with the VIP" },

@@ -547,7 +547,7 @@ const invalid: InvalidCase[] = [
     errors: [{ code: 'E_VIP_CONFLICT', file: 'services/web/b.yaml', line: 1, column: 7 }],
   },
   {
-    name: "E_VIP_NODE: a node's IPv6 address in another spelling, and special-use VIPs",
+    name: "E_VIP_NODE: a node's IPv6 address in another spelling, a BGP peer, an inventory host, special-use VIPs",
     files: {
       'services/db/a.yaml': yaml(
         'vip6: "2001:0DB8:0:0::0011"',
@@ -557,6 +557,18 @@ const invalid: InvalidCase[] = [
       ),
       'services/db/b.yaml': yaml('vip: 0.0.0.0', 'protocol: tcp', 'ports: [7001]', 'backend: { group: db }'),
       'services/db/c.yaml': yaml('vip6: "::1"', 'protocol: tcp', 'ports: [7002]', 'backend: { group: db }'),
+      'services/db/e.yaml': yaml(
+        'vip: 198.18.0.1',
+        'protocol: tcp',
+        'ports: [7004]',
+        'backend: { group: db }',
+      ),
+      'services/db/f.yaml': yaml(
+        'vip6: "2001:db8:11:0::12"',
+        'protocol: tcp',
+        'ports: [7005]',
+        'backend: { group: app }',
+      ),
       'services/db/d.yaml': yaml(
         'vip: 127.0.0.53',
         'protocol: tcp',
@@ -569,6 +581,8 @@ const invalid: InvalidCase[] = [
       { code: 'E_VIP_NODE', file: 'services/db/b.yaml', line: 1, column: 6 },
       { code: 'E_VIP_NODE', file: 'services/db/c.yaml', line: 1, column: 7 },
       { code: 'E_VIP_NODE', file: 'services/db/d.yaml', line: 1, column: 6 },
+      { code: 'E_VIP_NODE', file: 'services/db/e.yaml', line: 1, column: 6 },
+      { code: 'E_VIP_NODE', file: 'services/db/f.yaml', line: 1, column: 7 },
     ],
   },
   {
