@@ -21,10 +21,14 @@ type Pattern = readonly (string | '*')[];
  */
 const PER_SERVER = new Set(['port', 'maxconn']);
 
+/** `group` and `servers` both say which hosts get the traffic: locking one fixes the other too. */
+const SAME_SERVERS: Readonly<Record<string, string>> = { group: 'servers', servers: 'group' };
+
 /**
  * Every place in a file that sets what the locked key sets. A backend key is also set by each
- * route's backend (`routes[*].backend.<key>`), and `backend.port` / `backend.maxconn` also by a
- * server's own `port` / `maxconn`, in the service's backend and in every route's.
+ * route's backend (`routes[*].backend.<key>`), `backend.port` / `backend.maxconn` also by a
+ * server's own `port` / `maxconn`, and `backend.group` by `backend.servers` (and the reverse),
+ * in the service's backend and in every route's.
  */
 export function lockPatterns(key: string): Pattern[] {
   const segs = key.split('.');
@@ -32,6 +36,8 @@ export function lockPatterns(key: string): Pattern[] {
   const rest = segs.slice(1);
   const inBackend: Pattern[] = [rest];
   if (rest.length === 1 && PER_SERVER.has(rest[0]!)) inBackend.push(['servers', '*', rest[0]!]);
+  const other = rest.length === 1 ? SAME_SERVERS[rest[0]!] : undefined;
+  if (other !== undefined) inBackend.push([other]);
   return inBackend.flatMap((p) => [
     ['backend', ...p],
     ['routes', '*', 'backend', ...p],

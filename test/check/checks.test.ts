@@ -523,6 +523,24 @@ const invalid: InvalidCase[] = [
     ],
   },
   {
+    name: 'E_LOCKED_KEY: a locked backend.group also fixes backend.servers (and routes)',
+    files: {
+      'services/web/defaults.yaml': yaml('backend: { group: app }', 'lock: [backend.group]'),
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend:',
+        '  servers: [{ name: x, address: 198.18.12.1 }]',
+        'routes:',
+        '  - { path_prefix: /a, backend: { group: db } }',
+      ),
+    },
+    errors: [
+      { code: 'E_LOCKED_KEY', file: WWW, line: 4, column: 3 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 6, column: 35 },
+    ],
+  },
+  {
     name: 'E_LOCKED_KEY: a locked `backend` map forbids route backends too',
     files: {
       'services/defaults.yaml': yaml('backend: { group: app }', 'lock: [backend]'),
