@@ -78,13 +78,17 @@ const vipAddress = (family: 4 | 6) =>
       params: address,
       abort: true,
     })
-    .refine(family === 4 ? isStrictIPv4 : (s) => isStrictIPv6(s) && notMapped(s), {
-      message:
-        family === 4
-          ? 'holds an IPv6 address, which belongs in `vip6`'
-          : 'holds an IPv4 address, which belongs in `vip`',
-      params: { code: 'E_VIP_FAMILY' },
-    });
+    // An IPv4-mapped address is the IPv4 address it maps: fine in `vip`, refused in `vip6`.
+    .refine(
+      family === 4 ? (s) => isStrictIPv4(s) || isIPv4Mapped(s) : (s) => isStrictIPv6(s) && notMapped(s),
+      {
+        message:
+          family === 4
+            ? 'holds an IPv6 address, which belongs in `vip6`'
+            : 'holds an IPv4 address, which belongs in `vip`',
+        params: { code: 'E_VIP_FAMILY' },
+      },
+    );
 export const port = z.number().int().min(1).max(65535);
 export const name = safe(
   'a name',

@@ -1196,7 +1196,7 @@ describe('check: addresses in one spelling', () => {
       files: {
         'services/web/a.yaml': yaml(
           'fqdn: shop.test.example',
-          'vip: 198.18.100.20',
+          'vip: "::ffff:198.18.100.20"',
           'vip6: "2001:DB8:100:0:0:0:0:20"',
           'allow: ["2001:DB8:0:0::/32", "::ffff:198.18.0.0/111"]',
           'backend:',
@@ -1214,6 +1214,7 @@ describe('check: addresses in one spelling', () => {
     });
     assert.deepEqual(r.all, []);
     const a = r.services.find((s) => s.id === 'web/a')!;
+    assert.equal(a.vip, '198.18.100.20');
     assert.equal(a.vip6, '2001:db8:100::20');
     assert.deepEqual(a.allow, ['2001:db8::/32', '198.18.0.0/15']);
     assert.deepEqual(
