@@ -13,6 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileMode } from '../render/secrets.ts';
 import type { NodeLayout, RenderedFile } from '../render/types.ts';
 import { DEFAULT_LAYOUT } from '../render/types.ts';
 import { OperationError } from './errors.ts';
@@ -172,7 +173,7 @@ export function writeGeneration(store: Store, files: readonly RenderedFile[]): n
     const p = join(tmp, f.path);
     mkdirSync(dirname(p), { recursive: true });
     dirs.add(dirname(p));
-    const fd = openSync(p, 'w', f.path.startsWith('certs/') ? 0o600 : 0o644);
+    const fd = openSync(p, 'w', fileMode(f.path));
     try {
       writeFileSync(fd, f.content);
       fsyncSync(fd);
@@ -234,6 +235,8 @@ export interface InstalledManifest {
   intent_revision: string;
   instances: { name: string; addresses: string[]; services: string[] }[];
   files: Record<string, string>;
+  /** Files not written 0644 (octal text), e.g. certificates and the BIRD configuration. */
+  modes?: Record<string, string>;
 }
 
 /** The installed manifest (node name, instances and their services), or null. */

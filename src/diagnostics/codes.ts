@@ -13,10 +13,17 @@ export const CODES = {
   E_NO_SERVERS: { severity: 'error', summary: 'a backend has no servers at all' },
   E_BACKUP_ONLY: { severity: 'error', summary: 'every server of a backend is a backup server' },
   E_DUPLICATE_SERVER: { severity: 'error', summary: 'two servers of one backend share a name' },
+  E_BACKEND_ADDRESS: {
+    severity: 'error',
+    summary: 'a server at a node, VIP, loopback, link-local or other special-use address',
+  },
   E_NO_VIP: { severity: 'error', summary: 'a service has no VIP and none can be inferred' },
   E_VIP_FAMILY: { severity: 'error', summary: 'an IPv6 address in vip or an IPv4 address in vip6' },
   E_VIP_CONFLICT: { severity: 'error', summary: 'two services claim the same VIP and port' },
-  E_VIP_NODE: { severity: 'error', summary: "a VIP equals a load-balancer node's own address" },
+  E_VIP_NODE: {
+    severity: 'error',
+    summary: 'a VIP equals the address of a node, BGP peer or inventory host, or a special-use address',
+  },
   E_FQDN_CONFLICT: { severity: 'error', summary: 'two services claim the same FQDN on the same port' },
   E_DNS_MISMATCH: { severity: 'error', summary: "the FQDN's DNS answer disagrees with the VIP" },
   E_DNS_UNRESOLVED: { severity: 'error', summary: 'an FQDN has no address and the VIP depends on it' },

@@ -1,6 +1,7 @@
 import { type Diagnostic, diag, type Location, type Result } from '../diagnostics/index.ts';
 import { type LoadedSite, locate, type SourceFile } from '../load/index.ts';
 import type { SiteModel } from '../model/index.ts';
+import { canonicalPrefix, canonicalAddress as ip } from '../vocabulary/addresses.ts';
 import { birdSymbol } from '../vocabulary/names.ts';
 import {
   ansibleInventorySchema,
@@ -60,7 +61,7 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
         ),
       );
     for (const [name, v] of Object.entries(entries as Record<string, string | string[]>))
-      dns.set(name.toLowerCase().replace(/\.$/, ''), Array.isArray(v) ? v : [v]);
+      dns.set(name.toLowerCase().replace(/\.$/, ''), (Array.isArray(v) ? v : [v]).map(ip));
   }
   const certs = parseCerts(loaded.certs);
   diagnostics.push(...certs.diagnostics);
@@ -80,8 +81,8 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
     name: s.site,
     nodes: s.nodes.map((n) => ({
       name: n.name,
-      address: n.address,
-      ...(n.address6 !== undefined && { address6: n.address6 }),
+      address: ip(n.address),
+      ...(n.address6 !== undefined && { address6: ip(n.address6) }),
       ...(n.interface !== undefined && { interface: n.interface }),
     })),
     ha: {
@@ -91,7 +92,7 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
           localAs: bgp.local_as,
           peers: bgp.peers.map((p) => ({
             name: p.name,
-            address: p.address,
+            address: ip(p.address),
             as: p.as,
             ...(p.password !== undefined && { password: p.password }),
           })),
@@ -118,12 +119,15 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
       .map(([name, t]) => ({
         name,
         path: t.path.replace(/^\/+|\/+$/g, ''),
-        vipPools: t.vip_pools ?? [],
+        vipPools: (t.vip_pools ?? []).map(canonicalPrefix),
         ports: t.ports ?? [],
       }))
       .sort((a, b) => a.name.localeCompare(b.name)),
     health: { port: s.health?.port ?? 8999, path: s.health?.path ?? '/_intentlb/health' },
-    management: { allow: s.management?.allow ?? [], statsPortBase: s.management?.stats_port_base ?? 20000 },
+    management: {
+      allow: (s.management?.allow ?? []).map(canonicalPrefix),
+      statsPortBase: s.management?.stats_port_base ?? 20000,
+    },
     certs: certs.certs,
   };
   const resolver = { enabled: s.dns?.resolver ?? false, timeoutMs: durationMs(s.dns?.timeout ?? 2000) };
@@ -140,7 +144,7 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
       ['address6', n.address6],
     ] as const) {
       if (v === undefined) continue;
-      const first = seen.get(v);
+      const first = seen.get(key === 'name' ? v : ip(v));
       if (first !== undefined) {
         out.push(
           diag('E_SITE', {
@@ -148,7 +152,7 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
             at: locate(file, ['nodes', i, key], 'value'),
           }),
         );
-      } else seen.set(v, i);
+      } else seen.set(key === 'name' ? v : ip(v), i);
     }
   });
   out.push(
@@ -231,11 +235,14 @@ function readInventory(file: SourceFile, groups: Map<string, InventoryGroup>): D
   const r = validateFile(file, inventorySchema, 'inventory.yaml');
   for (const [g, group] of Object.entries(r.value?.groups ?? {})) {
     const hosts: InventoryHost[] = Object.entries(group?.hosts ?? {}).map(([name, h]) => {
-      if (typeof h === 'string') return isStrictIPv4(h) ? { name, address: h } : { name, address6: h };
+      if (typeof h === 'string') {
+        const a = ip(h);
+        return isStrictIPv4(a) ? { name, address: a } : { name, address6: a };
+      }
       return {
         name,
-        ...(h.address !== undefined && { address: h.address }),
-        ...(h.address6 !== undefined && { address6: h.address6 }),
+        ...(h.address !== undefined && { address: ip(h.address) }),
+        ...(h.address6 !== undefined && { address6: ip(h.address6) }),
       };
     });
     groups.set(g, {
@@ -270,12 +277,13 @@ function readAnsible(file: SourceFile, groups: Map<string, InventoryGroup>): Dia
     for (const [host, vars] of Object.entries(g?.hosts ?? {})) {
       const v = (vars ?? {}) as { ansible_host?: string; ansible_host6?: string };
       const h = hostTable.get(host) ?? { name: host };
-      const addr = v.ansible_host ?? (isStrictIP(host) ? host : undefined);
+      const written = v.ansible_host ?? (isStrictIP(host) ? host : undefined);
+      const addr = written === undefined ? undefined : ip(written);
       if (addr !== undefined) {
         if (isStrictIPv4(addr)) h.address = addr;
         else h.address6 = addr;
       }
-      if (v.ansible_host6 !== undefined) h.address6 = v.ansible_host6;
+      if (v.ansible_host6 !== undefined) h.address6 = ip(v.ansible_host6);
       hostTable.set(host, h);
       entry.hosts.add(host);
     }

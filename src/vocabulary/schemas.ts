@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isIPv4Mapped } from './addresses.ts';
 import { NAME_LIMITS, NAME_PATTERN, type NameKind, nameProblem } from './names.ts';
 import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
 import {
@@ -47,7 +48,12 @@ export const ipv4 = safe(
   'not a strictly written IPv4 address (four decimal parts, e.g. 198.18.100.10)',
   address,
 );
-export const ipv6 = safe('an IPv6 address', isStrictIPv6, 'not a valid IPv6 address', address);
+/** An IPv4-mapped IPv6 address (`::ffff:198.18.0.1`) is an IPv4 address: it belongs in the IPv4 field. */
+const notMapped = (s: string) => !isIPv4Mapped(s);
+export const ipv6 = safe('an IPv6 address', isStrictIPv6, 'not a valid IPv6 address', address).refine(
+  notMapped,
+  { message: 'an IPv4-mapped IPv6 address: write the IPv4 address in the IPv4 field', params: address },
+);
 export const ipAny = safe(
   'an address',
   (s) => isStrictIPv4(s) || isStrictIPv6(s),
@@ -74,13 +80,17 @@ const vipAddress = (family: 4 | 6) =>
       params: address,
       abort: true,
     })
-    .refine(family === 4 ? isStrictIPv4 : isStrictIPv6, {
-      message:
-        family === 4
-          ? 'holds an IPv6 address, which belongs in `vip6`'
-          : 'holds an IPv4 address, which belongs in `vip`',
-      params: { code: 'E_VIP_FAMILY' },
-    });
+    // An IPv4-mapped address is the IPv4 address it maps: fine in `vip`, refused in `vip6`.
+    .refine(
+      family === 4 ? (s) => isStrictIPv4(s) || isIPv4Mapped(s) : (s) => isStrictIPv6(s) && notMapped(s),
+      {
+        message:
+          family === 4
+            ? 'holds an IPv6 address, which belongs in `vip6`'
+            : 'holds an IPv4 address, which belongs in `vip`',
+        params: { code: 'E_VIP_FAMILY' },
+      },
+    );
 export const port = z.number().int().min(1).max(65535);
 /**
  * A name of the site's own objects (node, peer, team, group, host, server, the site): the one name

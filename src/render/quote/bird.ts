@@ -19,6 +19,10 @@ export function str(s: string): string {
 export function symbol(name: string): string {
   const s = birdSymbol(name);
   if (s.length === 0 || s.length > 59)
-    throw new RenderRefusal('bird symbol', name, 'a symbol tail is 1 to 59 characters (BIRD symbols stop at 64)');
+    throw new RenderRefusal(
+      'bird symbol',
+      name,
+      'a symbol tail is 1 to 59 characters (BIRD symbols stop at 64)',
+    );
   return s;
 }
