@@ -226,6 +226,27 @@ describe('human output shows control and bidi characters escaped', () => {
   });
 });
 
+describe('plan shows team strings in its diff escaped', () => {
+  it('a description with ESC and a bidi override reaches the diff only as escapes', async () => {
+    const dir = campusWith({
+      [INTRANET]: yaml(
+        'description: "Intranet \\x1b[2J\\x1b]0;owned\\x07 \\u202e evil"',
+        'fqdn: intranet.campus.example',
+        'vip: 198.18.100.13',
+        'backend:',
+        '  group: intranet',
+        '  port: 8081',
+      ),
+    });
+    const root = join(scratch, `root${++sites}`);
+    const r = await cli(['plan', dir, '--node', 'lb1', '--root', root]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\+.*Intranet \\x1b\[2J/m, 'the description is in the diff');
+    assert.doesNotMatch(r.stdout, RAW, 'stdout');
+    assert.doesNotMatch(r.stderr, RAW, 'stderr');
+  });
+});
+
 /** Runs bin/intentlb.mjs with its stdout on a pipe whose reader is gone before anything is written. */
 function runClosedPipe(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
