@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Code, Diagnostic } from '../../src/diagnostics/index.ts';
-import { safeJson, visible } from '../../src/diagnostics/index.ts';
+import { diag, formatDiagnostic, safeJson, visible } from '../../src/diagnostics/index.ts';
 import { findMisindent } from '../../src/load/indentation.ts';
 import { BASE_SITE } from '../helpers/base-site.ts';
 import { compileFiles, type FileOverrides, withFiles, yaml } from '../helpers/site.ts';
@@ -239,5 +239,26 @@ describe('visible', () => {
     const text = safeJson(value);
     assert.deepEqual(JSON.parse(text), value);
     assert.equal(visible(text, { multiline: true }), text);
+  });
+});
+
+describe('formatDiagnostic with hostile text', () => {
+  it('escapes the file name, message, hint, related line and source line; the caret stays under its character', () => {
+    const file = 'services/web/a\x1b[2J.yaml';
+    const text = 'x: "\x1b[31m\u202e"\ty: 1\n';
+    const d = diag('E_UNKNOWN_KEY', {
+      message: 'unknown key `y\x07`',
+      at: { file, line: 1, column: 13 },
+      hint: 'did you mean \u2066?',
+      related: [{ file, line: 1, column: 1, message: 'here\r' }],
+    });
+    const out = formatDiagnostic(d, new Map([[file, text]]), false);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose
+    assert.doesNotMatch(out, /[\0-\x08\x0b-\x1f\x7f-\x9f\u2066\u202e]/u);
+    const lines = out.split('\n');
+    const source = lines.find((l) => l.startsWith('>'))!;
+    const caret = lines[lines.indexOf(source) + 1]!;
+    // The caret stands under `y` (column 13 of the raw line) in the escaped line.
+    assert.equal(source[caret.indexOf('^')], 'y');
   });
 });
