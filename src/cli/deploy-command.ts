@@ -16,6 +16,7 @@ import { formatStatus, nodeStatus } from '../deploy/status.ts';
 import { currentGeneration, openStore, readApplied, readGeneration, type Store } from '../deploy/store.ts';
 import { Supervisor } from '../deploy/supervisor.ts';
 import { installSystemdUnits } from '../deploy/systemd-units.ts';
+import { safeJson, visible } from '../diagnostics/index.ts';
 import { IP } from '../lab/netns.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { compileSite, report } from './site-input.ts';
@@ -57,8 +58,10 @@ async function renderFor(site: string, opts: NodeOpts, io: CliIo, store: Store) 
 
 function colorDiff(diff: string, io: CliIo): string {
   const c = io.color ? pc : pc.createColors(false);
+  // A diff shows generated files, and so the team strings in them: each line through `visible`.
   return diff
     .split('\n')
+    .map((l) => visible(l))
     .map((l) =>
       l.startsWith('+++') || l.startsWith('---')
         ? c.bold(l)
@@ -81,8 +84,8 @@ function printPlan(plan: Plan, io: CliIo): void {
   }
   io.stdout(`actions (${plan.actions.length}):\n`);
   for (const a of plan.actions) {
-    io.stdout(`  ${describeAction(a)}\n`);
-    if (a.kind === 'runtime') for (const op of a.ops) io.stdout(`      ${describeOp(op)}\n`);
+    io.stdout(`  ${visible(describeAction(a))}\n`);
+    if (a.kind === 'runtime') for (const op of a.ops) io.stdout(`      ${visible(describeOp(op))}\n`);
   }
 }
 
@@ -130,7 +133,7 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       });
       if (opts.format === 'json') {
         io.stdout(
-          `${JSON.stringify({ node: opts.node, installed: currentGeneration(store), applied: rec?.generation ?? null, ...plan }, null, 2)}\n`,
+          `${safeJson({ node: opts.node, installed: currentGeneration(store), applied: rec?.generation ?? null, ...plan })}\n`,
         );
       } else {
         printPlan(plan, io);
@@ -277,7 +280,7 @@ function applyOptions(
   io: CliIo,
 ): ApplyOptions {
   const pc0 = control(store);
-  const log = (l: string): void => io.stdout(`${l}\n`);
+  const log = (l: string): void => io.stdout(`${visible(l, { multiline: true })}\n`);
   // systemd: the HAProxy template, BIRD's, healthd's and keepalived's units where systemd finds them.
   if (pc0.kind === 'systemd') installSystemdUnits(store.layout);
   return {
@@ -302,7 +305,7 @@ function applyOptions(
 
 function report1(result: ApplyResult, opts: NodeOpts, io: CliIo, setExit: (code: number) => void): void {
   if (!result.ok) {
-    io.stderr(`apply failed: ${result.error}\n`);
+    io.stderr(`apply failed: ${visible(String(result.error), { multiline: true })}\n`);
     if (result.rolledBack) io.stderr(`the node is back on generation ${result.generation}\n`);
     setExit(1);
     return;
@@ -326,7 +329,9 @@ async function watchSite(dir: string, once: () => Promise<void>, io: CliIo): Pro
     }
     running = once()
       .catch((err: unknown) =>
-        io.stderr(`apply failed: ${err instanceof Error ? err.message : String(err)}\n`),
+        io.stderr(
+          `apply failed: ${visible(err instanceof Error ? err.message : String(err), { multiline: true })}\n`,
+        ),
       )
       .finally(() => {
         running = null;

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { visible } from '../diagnostics/index.ts';
 import { MODES } from '../lab/backend/types.ts';
 import { setBackendMode } from '../lab/backend-control.ts';
 import { flowsText } from '../lab/flow-pinning.ts';
@@ -146,7 +147,9 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
       const s = await loadSite(site);
       if (s === undefined) return;
       const st = await labApply(s, { ...t, progress });
-      io.stdout(`lab "${t.prefix}": ${s.model.site.name} applied to ${st.nodes.length} LB node(s)\n`);
+      io.stdout(
+        `lab "${t.prefix}": ${visible(s.model.site.name)} applied to ${st.nodes.length} LB node(s)\n`,
+      );
     }),
   );
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { OperationError } from '../deploy/errors.ts';
+import { visible } from '../diagnostics/visible.ts';
 import { version } from '../runtime/version.ts';
 import { type CliIo, UsageError } from './io.ts';
 
@@ -47,14 +48,14 @@ export async function runProgram(argv: readonly string[], io: CliIo, define: Reg
       return 2;
     }
     if (e instanceof UsageError) {
-      io.stderr(`intentlb: ${e.message}\n`);
+      io.stderr(`intentlb: ${visible(e.message)}\n`);
       return 2;
     }
     if (e instanceof OperationError) {
-      io.stderr(`intentlb: ${e.message}\n`);
+      io.stderr(`intentlb: ${visible(e.message)}\n`);
       return 1;
     }
-    io.stderr(`intentlb: internal error: ${(e as Error).message}\n`);
+    io.stderr(`intentlb: internal error: ${visible((e as Error).message)}\n`);
     return 70;
   }
 }

@@ -1,6 +1,7 @@
 import { Composer, type CST, type Document, LineCounter, Parser, YAMLParseError } from 'yaml';
 import { type Diagnostic, diag, type Location } from '../diagnostics/index.ts';
 import { parseFast } from './fast-yaml.ts';
+import { findMisindent } from './indentation.ts';
 import { LOAD_LIMITS } from './limits.ts';
 import { linePos, lineStartsOf, type PosNode, positionsOf } from './positions.ts';
 
@@ -62,17 +63,11 @@ function parseWithLibrary(
     return { file, diagnostics };
   }
   const doc = composeOne(tokens, text.length);
-  const diagnostics: Diagnostic[] = [];
-  for (const e of doc.errors) {
-    const pos = lines.linePos(e.pos[0]);
-    diagnostics.push(
-      diag('E_YAML_SYNTAX', {
-        message: firstLine(e.message),
-        at: { file: path, line: pos.line, column: pos.col },
-        hint: e.code === 'DUPLICATE_KEY' ? 'a key may appear once per map' : undefined,
-      }),
-    );
-  }
+  const diagnostics = syntaxDiagnostics(
+    path,
+    text,
+    doc.errors.map((e) => ({ ...lines.linePos(e.pos[0]), message: e.message, code: e.code })),
+  );
   let ok = doc.errors.length === 0;
   let data: unknown;
   if (ok) {
@@ -134,6 +129,52 @@ function tooDeep(tokens: readonly CST.Token[], max: number): number | undefined 
     }
   }
   return first;
+}
+
+/**
+ * The library's syntax errors as diagnostics, one per line (a mistake often draws two messages at
+ * one place). A misindented key is named at its own line with its indentation, in place of what
+ * the library says about the lines around it.
+ */
+function syntaxDiagnostics(
+  path: string,
+  text: string,
+  errors: readonly { line: number; col: number; message: string; code: string }[],
+): Diagnostic[] {
+  let shown = errors;
+  const out: Diagnostic[] = [];
+  const m = errors.length > 0 ? findMisindent(text) : undefined;
+  if (m) {
+    const from = m.previous || m.line;
+    const to = m.next || m.line;
+    const near = (line: number) => line >= from && line <= to;
+    if (errors.some((e) => near(e.line))) {
+      shown = errors.filter((e) => !near(e.line));
+      out.push(
+        diag('E_YAML_SYNTAX', {
+          message:
+            m.kind === 'key'
+              ? `the key \`${m.key}\` is not in line with the keys beside it`
+              : 'this list item is not in line with the items beside it',
+          at: { file: path, line: m.line, column: m.indent + 1 },
+          hint: `indented ${m.indent} space${m.indent === 1 ? '' : 's'}, the ${m.kind === 'key' ? 'keys' : 'items'} beside it are at ${m.expected}`,
+        }),
+      );
+    }
+  }
+  const lines = new Set(out.map((d) => d.line));
+  for (const e of shown) {
+    if (lines.has(e.line)) continue;
+    lines.add(e.line);
+    out.push(
+      diag('E_YAML_SYNTAX', {
+        message: firstLine(e.message),
+        at: { file: path, line: e.line, column: e.col },
+        hint: e.code === 'DUPLICATE_KEY' ? 'a key may appear once per map' : undefined,
+      }),
+    );
+  }
+  return out;
 }
 
 function firstLine(s: string): string {

@@ -46,8 +46,9 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
   let inventoryOk = loaded.inventory?.ok ?? true;
   if (loaded.inventory?.ok) {
     const inv = readInventory(loaded.inventory, groups);
-    diagnostics.push(...inv);
-    inventoryOk = !inv.some((d) => d.severity === 'error');
+    diagnostics.push(...inv.diagnostics);
+    // Unknown keys alone (reported) leave every group read: a group not found is then unknown.
+    inventoryOk = inv.complete;
   }
   if (loaded.dns?.ok) {
     const r = validateFile(loaded.dns, dnsSchema, 'dns.yaml');
@@ -229,7 +230,11 @@ function symbolConflicts(
   return out;
 }
 
-function readInventory(file: SourceFile, groups: Map<string, InventoryGroup>): Diagnostic[] {
+/** Reads the inventory's groups; `complete` when every group could be read. */
+function readInventory(
+  file: SourceFile,
+  groups: Map<string, InventoryGroup>,
+): { diagnostics: Diagnostic[]; complete: boolean } {
   const data = file.data as Record<string, unknown> | null;
   if (data && typeof data === 'object' && 'all' in data) return readAnsible(file, groups);
   const r = validateFile(file, inventorySchema, 'inventory.yaml');
@@ -250,7 +255,7 @@ function readInventory(file: SourceFile, groups: Map<string, InventoryGroup>): D
       at: locate(file, ['groups', g], 'key'),
     });
   }
-  return r.diagnostics;
+  return { diagnostics: r.diagnostics, complete: r.value !== undefined };
 }
 
 type AnsibleGroup = {
@@ -263,9 +268,12 @@ type AnsibleGroup = {
  * parents and every mention adds to it; a group's hosts include its children's; a host's
  * variables merge over all its mentions.
  */
-function readAnsible(file: SourceFile, groups: Map<string, InventoryGroup>): Diagnostic[] {
+function readAnsible(
+  file: SourceFile,
+  groups: Map<string, InventoryGroup>,
+): { diagnostics: Diagnostic[]; complete: boolean } {
   const r = validateFile(file, ansibleInventorySchema, 'the Ansible inventory');
-  if (!r.value) return r.diagnostics;
+  if (!r.value) return { diagnostics: r.diagnostics, complete: false };
   const hostTable = new Map<string, InventoryHost>();
   const own = new Map<string, { hosts: Set<string>; children: Set<string>; at: Location }>();
   const visit = (name: string, g: AnsibleGroup | null, path: (string | number)[]): void => {
@@ -306,5 +314,5 @@ function readAnsible(file: SourceFile, groups: Map<string, InventoryGroup>): Dia
     const hosts = [...resolve(name, new Set([name]))].map((h) => hostTable.get(h)!);
     groups.set(name, { hosts: hosts.sort((a, b) => a.name.localeCompare(b.name)), at: entry.at });
   }
-  return r.diagnostics;
+  return { diagnostics: r.diagnostics, complete: true };
 }

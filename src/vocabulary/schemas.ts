@@ -91,6 +91,17 @@ const vipAddress = (family: 4 | 6) =>
         params: { code: 'E_VIP_FAMILY' },
       },
     );
+/**
+ * Free display text (descriptions, notes): line breaks and tabs are fine, other control characters
+ * and bidi overrides are not — they would reach generated files and the reviewer's terminal.
+ */
+const freeText = z
+  .string()
+  .max(500)
+  .refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(t), {
+    message: 'free text may hold line breaks and tabs, but no other control or bidi-override characters',
+    params: injection,
+  });
 export const port = z.number().int().min(1).max(65535);
 /**
  * A name of the site's own objects (node, peer, team, group, host, server, the site): the one name
@@ -197,12 +208,12 @@ export const monitoringSchema = z.strictObject({
   icinga: z.boolean().optional(),
   prometheus: z.boolean().optional(),
   url: urlPath.optional(),
-  notes: z.string().max(500).optional(),
+  notes: freeText.optional(),
   contacts: z.array(word).optional(),
 });
 
 const serviceShape = {
-  description: z.string().max(500).optional(),
+  description: freeText.optional(),
   fqdn: z.union([hostname, z.array(hostname).min(1)]).optional(),
   vip: vipAddress(4).optional(),
   vip6: vipAddress(6).optional(),

@@ -16,36 +16,11 @@ import { diskFs, load } from '../../src/load/index.ts';
 import { serviceSchema } from '../../src/vocabulary/schemas.ts';
 import { BASE_SITE } from '../helpers/base-site.ts';
 import { certBundle } from '../helpers/certs.ts';
+import { cli } from '../helpers/cli.ts';
 import { type FileOverrides, withFiles, yaml } from '../helpers/site.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CAMPUS = join(ROOT, 'examples/campus');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI in-process with collected output. */
-async function cli(argv: string[], opts: { cwd?: string; resolver?: DnsResolver } = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    cwd: opts.cwd ?? ROOT,
-    color: false,
-    now: () => new Date(),
-    ...(opts.resolver && { resolver: opts.resolver }),
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
 
 const scratch = mkdtempSync(join(tmpdir(), 'intentlb-cli-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -161,9 +136,10 @@ describe('intentlb check', () => {
     assert.deepEqual(Object.keys(out), ['diagnostics']);
     assert.equal(out.diagnostics.length, 2);
     for (const d of out.diagnostics) {
-      // Exactly these keys, in this order; `hint` only when there is one.
+      // The pinned keys in this order, then only `hint`, `path` and `related` when a diagnostic has them.
       const pinned = ['code', 'severity', 'file', 'line', 'column', 'message'];
-      assert.deepEqual(Object.keys(d), 'hint' in d ? [...pinned, 'hint'] : pinned);
+      const extra = ['hint', 'path', 'related'].filter((k) => k in d);
+      assert.deepEqual(Object.keys(d), [...pinned, ...extra]);
       assert.ok(
         Number.isInteger(d.line) &&
           Number(d.line) >= 1 &&
@@ -185,6 +161,7 @@ describe('intentlb check', () => {
         column: 1,
         message: '',
         hint: 'did you mean `ssl_redirect`?',
+        path: 'ssl_redirct',
       },
     );
     assert.deepEqual(
@@ -196,6 +173,7 @@ describe('intentlb check', () => {
         line: 4,
         column: 5,
         message: '',
+        path: 'backend',
       },
     );
   });

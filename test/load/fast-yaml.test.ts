@@ -263,8 +263,11 @@ describe('fast YAML reader', () => {
     );
   });
 
-  it('takes every YAML file of the examples and fixtures, and agrees with the library', () => {
-    const files = [join(ROOT, 'examples'), join(ROOT, 'fixtures')].flatMap(yamlFiles);
+  it('takes every YAML file of the examples and valid fixtures, and agrees with the library', () => {
+    // fixtures/_error_/ holds invalid sites on purpose: some of their files are outside the subset.
+    const files = [join(ROOT, 'examples'), join(ROOT, 'fixtures')]
+      .flatMap(yamlFiles)
+      .filter((f) => !f.includes('/fixtures/_error_/'));
     assert.ok(files.length > 50, 'found the example and fixture files');
     for (const f of files) assert.ok(assertAgrees(readFileSync(f, 'utf8')), `fast path for ${f}`);
   });
