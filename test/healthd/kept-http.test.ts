@@ -12,13 +12,18 @@ import type { HttpCheckSpec } from '../../src/healthd/types.ts';
 import { pidAlive } from '../../src/runtime/pid.ts';
 import { freePort, requireTool, withTempDir } from '../helpers/tools.ts';
 
-/** A server whose connections `onRequest` answers; it records connections and requests. */
-async function serve(onRequest: (s: Socket, n: number, conn: number) => void) {
+/**
+ * A server whose connections `onRequest` answers; it records connections and requests. Answers on
+ * one connection go out in order, as a real server's do: an answer written over time (an async
+ * `onRequest`) is finished before the next one starts, and one that fails ends the connection.
+ */
+async function serve(onRequest: (s: Socket, n: number, conn: number) => unknown) {
   const sockets = new Set<Socket>();
   const stats = { connections: 0, requests: 0, resets: 0 };
   const server = createServer((s) => {
     const conn = ++stats.connections;
     let n = 0;
+    let answering: Promise<unknown> = Promise.resolve();
     sockets.add(s);
     s.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ECONNRESET') stats.resets++;
@@ -27,7 +32,10 @@ async function serve(onRequest: (s: Socket, n: number, conn: number) => void) {
     s.on('data', (d) => {
       for (const _ of d.toString('latin1').matchAll(/\r\n\r\n/g)) {
         stats.requests++;
-        onRequest(s, ++n, conn);
+        const k = ++n;
+        answering = answering
+          .then(() => onRequest(s, k, conn))
+          .catch((err: unknown) => s.destroy(err instanceof Error ? err : new Error(String(err))));
       }
     });
   });
