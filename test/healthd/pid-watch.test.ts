@@ -11,7 +11,7 @@ import {
   pidStep,
   readPidFile,
 } from '../../src/healthd/pid-watch.ts';
-import { systemTimers } from '../../src/healthd/scheduler.ts';
+import { systemTimers } from '../../src/healthd/timers.ts';
 import type { VipConfig } from '../../src/healthd/types.ts';
 import { withTempDir } from '../helpers/tools.ts';
 import { FakeClock } from './fake-clock.ts';
