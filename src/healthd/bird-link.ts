@@ -124,7 +124,21 @@ export class BirdLink {
   }
 
   start(): void {
-    this.loop ??= this.run().catch(this.internalError);
+    this.loop ??= this.run().catch((err: unknown) => {
+      // A bug ended the loop: log it, drop the connection and start over after a pause, rather
+      // than leave BIRD unmanaged (the reconnect is a reconcile).
+      this.internalError(err);
+      this.client?.close();
+      this.client = undefined;
+      if (this.pollTimer !== undefined) this.opts.timers.clearTimeout(this.pollTimer);
+      this.pollTimer = undefined;
+      this.loop = undefined;
+      if (this.stopped) return;
+      // sleep() never rejects, and start() does not throw.
+      void this.sleep(this.opts.reconnectMinMs ?? 200).then(() => {
+        if (!this.stopped) this.start();
+      });
+    });
   }
 
   /** Closes the connection and stops reconnecting. */

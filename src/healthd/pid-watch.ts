@@ -94,7 +94,8 @@ export interface PidWatcherOptions {
   readonly alive?: (pid: number) => boolean;
   /**
    * A pid read that settled later failed to be taken in (a bug: `onEvent` or `alive` threw);
-   * the file is read again on the next poll. Default: thrown again, unhandled.
+   * the file is read again within `rereadMs` and its event told again. Default: thrown again,
+   * unhandled.
    */
   readonly onError?: (err: unknown) => void;
 }
@@ -246,7 +247,10 @@ export class PidWatcher {
     read
       .then(settled, () => settled(undefined))
       .catch((err: unknown) => {
+        // Forget what this read found, so that the next read (within `rereadMs`) tells it again.
         file.reading = false;
+        file.status = 'unknown';
+        file.pid = undefined;
         this.onError(err);
       });
   }

@@ -243,6 +243,38 @@ describe('bird link against a fake BIRD', { timeout: 60_000 }, () => {
     });
   });
 
+  it('a bug that ends its loop is logged, and the link starts over', async () => {
+    await withTempDir(async (dir) => {
+      const bird = new FakeBird(join(dir, 'bird.ctl'), ['vip_a']);
+      await bird.start();
+      const events: HealthdEvent[] = [];
+      const logs: string[] = [];
+      let calls = 0;
+      const link = new BirdLink({
+        config: { socket: bird.path, pollMs: 100, timeoutMs: 2000 },
+        timers: systemTimers,
+        onEvent: (e) => {
+          if (++calls === 1) throw new Error('bug in onEvent');
+          events.push(...e);
+        },
+        state: () => stateWith({}, {}),
+        log: (level, msg, data) => logs.push(`${level} ${msg} ${data?.where ?? ''}`.trim()),
+        reconnectMinMs: 20,
+        reconnectMaxMs: 50,
+      });
+      try {
+        link.start();
+        await eventually(() => events.length === 1, 5000, 'connected again after the bug');
+        assert.deepEqual(events, [{ type: 'bird-up', reason: 'connect' }]);
+        assert.ok(logs.includes('error internal error bird link'), logs.join('; '));
+        assert.equal(link.connected, true);
+      } finally {
+        await link.stop();
+        await bird.stop();
+      }
+    });
+  });
+
   it('keeps retrying while BIRD is away, quietly', async () => {
     await withTempDir(async (dir) => {
       const bird = new FakeBird(join(dir, 'bird.ctl'), ['vip_a']);
