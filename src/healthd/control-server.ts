@@ -57,7 +57,13 @@ function serve(socket: Socket, handler: ControlHandler): void {
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (line === '') continue;
-      chain = chain.then(() => answer(socket, line, handler));
+      // answer() turns a failing handler into an E_INTERNAL reply; anything else failing (a bug)
+      // ends the connection, so the chain never holds a rejection nobody handles.
+      chain = chain
+        .then(() => answer(socket, line, handler))
+        .catch((err: unknown) => {
+          socket.destroy(err instanceof Error ? err : new Error(String(err)));
+        });
     }
     if (buffered.length > MAX_LINE) {
       socket.end(`${JSON.stringify({ ok: false, code: 'E_BAD_REQUEST', error: 'request line too long' })}\n`);

@@ -34,8 +34,8 @@ export function readDrain(file: string | undefined): { drained: boolean; since?:
   }
 }
 
-/** Writes the state atomically (temp file, fsync, rename: deploy/store.ts). */
-export function writeStateFile(file: string, drained: boolean, now = new Date()): void {
+/** Writes the state atomically (temp file, fsync, rename: deploy/store.ts); `now` is the drain's `since`. */
+export function writeStateFile(file: string, drained: boolean, now: Date): void {
   const state: StateFile = drained ? { drained, since: now.toISOString() } : { drained };
   writeAtomic(file, `${JSON.stringify(state)}\n`);
 }
