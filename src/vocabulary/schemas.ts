@@ -4,6 +4,7 @@ import { NAME_LIMITS, NAME_PATTERN, type NameKind, nameProblem } from './names.t
 import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
 import {
   hasControl,
+  isControlCode,
   isHostname,
   isInjectionSafe,
   isStrictIP,
@@ -95,13 +96,20 @@ const vipAddress = (family: 4 | 6) =>
  * Free display text (descriptions, notes): line breaks and tabs are fine, other control characters
  * and bidi overrides are not — they would reach generated files and the reviewer's terminal.
  */
-const freeText = z
-  .string()
-  .max(500)
-  .refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(t), {
-    message: 'free text may hold line breaks and tabs, but no other control or bidi-override characters',
-    params: injection,
-  });
+const freeText = z.string().max(500).refine(isDisplayText, {
+  message: 'free text may hold line breaks and tabs, but no other control or bidi-override characters',
+  params: injection,
+});
+
+function isDisplayText(t: string): boolean {
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 0x0a || c === 0x09) continue;
+    if (isControlCode(c) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) return false;
+  }
+  return true;
+}
+
 export const port = z.number().int().min(1).max(65535);
 /**
  * A name of the site's own objects (node, peer, team, group, host, server, the site): the one name
