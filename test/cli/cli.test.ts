@@ -7,8 +7,6 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { renderSite } from '../../src/build/build.ts';
-import type { CliIo } from '../../src/cli/io.ts';
-import { runCli } from '../../src/cli/program.ts';
 import { compile } from '../../src/compile.ts';
 import { openStore, switchTo, writeGeneration } from '../../src/deploy/store.ts';
 import type { DnsResolver } from '../../src/infer/dns.ts';
