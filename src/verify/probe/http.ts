@@ -1,0 +1,86 @@
+/** One HTTP/1.1 request to a probed endpoint (over TLS when asked), without following redirects. */
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Endpoint } from '../types.ts';
+import { reasonOf } from './stream.ts';
+
+export interface HttpAsk {
+  tls: boolean;
+  /** Host header and TLS server name. */
+  host: string;
+  path: string;
+  method?: string;
+}
+
+export type HttpAnswer =
+  | { ok: true; status: number; headers: IncomingHttpHeaders; body: string; local: string }
+  | { ok: false; reason: string };
+
+const MAX_BODY = 64 * 1024;
+
+export function httpGet(ep: Endpoint, ask: HttpAsk, timeoutMs: number): Promise<HttpAnswer> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (a: HttpAnswer): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(a);
+    };
+    const options = {
+      host: ep.address,
+      port: ep.port,
+      path: ask.path,
+      method: ask.method ?? 'GET',
+      agent: false as const,
+      headers: { host: ask.host, 'user-agent': 'intentlb-verify', connection: 'close' },
+      ...(ep.source !== undefined && { localAddress: ep.source }),
+      ...(ask.tls && { servername: ask.host, rejectUnauthorized: false }),
+    };
+    const req = (ask.tls ? httpsRequest : httpRequest)(options, (res) => {
+      const local = res.socket?.localAddress ?? '';
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (d: Buffer) => {
+        size += d.length;
+        if (size <= MAX_BODY) chunks.push(d);
+      });
+      res.on('end', () =>
+        finish({
+          ok: true,
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          local,
+        }),
+      );
+      res.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: reasonOf(e) }));
+    });
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: `no HTTP answer within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
+    req.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: reasonOf(e) }));
+    req.end();
+  });
+}
+
+/** The lab backends' self-description (`{host, port, client, headers}`), when the body is one. */
+export interface Echo {
+  host: string;
+  port: number;
+  client: string;
+  headers: Record<string, string>;
+}
+
+export function echoOf(body: string): Echo | undefined {
+  try {
+    const e = JSON.parse(body) as Partial<Echo>;
+    return typeof e.host === 'string' && typeof e.port === 'number' && typeof e.headers === 'object'
+      ? (e as Echo)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
