@@ -53,7 +53,8 @@ describe('verify plan: the promises of examples/campus', () => {
       ],
       'it/status': ['port:80', 'redirect:/'],
       'it/mail/imaps': ['port:993', 'tls:versions', 'tls:cert'],
-      'it/ldap': ['port:389'],
+      'it/ldap': ['port:389', 'proxy'],
+      'it/mail/smtp': ['port:25', 'proxy'],
       'library/pg': ['port:5432', 'allow'],
       'research/mirror': ['port:80/v6', 'forwarded'],
       'web/intranet': [

@@ -5,7 +5,14 @@ import { type AddressInfo, createServer as createNet } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createServer as createTls } from 'node:tls';
 import type { PlannedCheck, VerifyResult } from '../../src/verify/index.ts';
-import { GREETINGS, judgeLdapBind, judgeMysql, judgePg } from '../../src/verify/probe/greetings.ts';
+import {
+  GREETINGS,
+  judgeLdapBind,
+  judgeMysql,
+  judgePg,
+  ldapClient,
+  WHOAMI,
+} from '../../src/verify/probe/greetings.ts';
 import { runChecks } from '../../src/verify/run.ts';
 import { certBundle } from '../helpers/certs.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -218,4 +225,35 @@ describe('verify greetings: what each protocol answers', () => {
   for (const [name, judge, hex, want] of table) {
     it(name, () => assert.equal(judge(Buffer.from(hex, 'hex'))?.ok, want));
   }
+});
+
+describe('verify proxy: which client the server saw', () => {
+  const tlv = (tag: number, ...parts: Buffer[]): Buffer => {
+    const body = Buffer.concat(parts);
+    return Buffer.concat([Buffer.from([tag, body.length]), body]);
+  };
+  const str = (s: string): Buffer => tlv(0x04, Buffer.from(s, 'latin1'));
+  const attr = (k: string, v: string): Buffer => tlv(0x30, str(k), tlv(0x31, str(v)));
+  const done = Buffer.from('300c02010265070a010004000400', 'hex');
+  const entry = tlv(
+    0x30,
+    Buffer.from('020102', 'hex'),
+    tlv(0x64, str('cn=session'), tlv(0x30, attr('host', 'ldap1'), attr('client', '198.19.0.2'))),
+  );
+
+  it('LDAP: the client attribute of the session entry; none when the search finds nothing', () => {
+    const bind = Buffer.from('300c02010161070a010004000400', 'hex');
+    assert.equal(ldapClient(Buffer.concat([bind, entry, done])), '198.19.0.2');
+    assert.equal(ldapClient(Buffer.concat([bind, done])), '');
+    assert.equal(ldapClient(Buffer.concat([bind, entry.subarray(0, 10)])), undefined, 'incomplete: read on');
+  });
+
+  it('greetings and echo lines that name the client', () => {
+    assert.equal(
+      WHOAMI.imap!.client(Buffer.from('* OK mx1 intentlb-lab ready (client 198.19.0.2)\r\n')),
+      '198.19.0.2',
+    );
+    assert.equal(WHOAMI.tcp!.client(Buffer.from('ezproxy1 3128 198.18.0.11\n')), '198.18.0.11');
+    assert.equal(WHOAMI.smtp, undefined, 'SMTP servers do not say');
+  });
 });

@@ -3,6 +3,7 @@ import { allowCheck } from './allow.ts';
 import { forwardedCheck, routeCheck, stickyCheck } from './backend.ts';
 import { announceCheck, healthCheck, revisionCheck } from './node.ts';
 import { portCheck } from './port.ts';
+import { proxyCheck } from './proxy.ts';
 import { hstsCheck, httpsRedirectCheck, redirectCheck } from './redirect.ts';
 import { tlsAlpnCheck, tlsCertCheck, tlsVersionsCheck } from './tls.ts';
 
@@ -19,6 +20,7 @@ export const CHECK_KINDS: readonly CheckKind<any>[] = [
   routeCheck,
   stickyCheck,
   forwardedCheck,
+  proxyCheck,
   allowCheck,
   healthCheck,
   announceCheck,

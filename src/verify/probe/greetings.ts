@@ -132,3 +132,65 @@ export const GREETINGS: Record<Exclude<Protocol, 'http'>, Greeting> = {
     },
   },
 };
+
+/**
+ * Servers that say which client address they saw (the lab's backends do, in these protocols):
+ * what to send and where the address is in the answer. The `proxy` check reads this table.
+ */
+export interface WhoAmI {
+  send?: Buffer;
+  /** The client address the server names; undefined while the answer is incomplete. */
+  client(data: Buffer): string | undefined;
+}
+
+const inGreeting: WhoAmI = {
+  client: (data) => {
+    const line = firstLine(data);
+    return line === undefined ? undefined : (/\(client ([^)\s]+)\)/.exec(line)?.[1] ?? '');
+  },
+};
+
+/** An LDAP search with the base DN `cn=session`: the lab's directory answers host, port and client. */
+const LDAP_SESSION_SEARCH = Buffer.from('30170201026312040a636e3d73657373696f6e0a01000a0100', 'hex');
+
+/**
+ * The value of the attribute `client` in the answer to the session search: the messages are read
+ * one by one; a searchResultEntry (0x64) holds `04 06 "client" 31 len 04 len value`, a
+ * searchResultDone (0x65) without one means the server does not say ('').
+ */
+export function ldapClient(data: Buffer): string | undefined {
+  let i = 0;
+  while (i < data.length) {
+    if (data[i] !== 0x30) return '';
+    const outer = berLength(data, i + 1);
+    if (outer === undefined) return undefined;
+    const end = i + 1 + outer[1] + outer[0];
+    if (end > data.length) return undefined;
+    const msg = data.subarray(i, end);
+    const id = berLength(msg, 1 + outer[1] + 1);
+    if (id === undefined) return '';
+    const op = msg[1 + outer[1] + 1 + id[1] + id[0]];
+    if (op === 0x64) {
+      const at = msg.indexOf('\x04\x06client1', 0, 'latin1');
+      const v = at < 0 ? -1 : at + 10;
+      if (v >= 0 && msg[v] === 0x04 && msg[v + 1] !== undefined) {
+        return msg.subarray(v + 2, v + 2 + msg[v + 1]!).toString('latin1');
+      }
+    }
+    if (op === 0x65) return '';
+    i = end;
+  }
+  return undefined;
+}
+
+export const WHOAMI: Partial<Record<Protocol, WhoAmI>> = {
+  tcp: {
+    client: (data) => {
+      const line = firstLine(data);
+      return line === undefined ? undefined : (line.split(' ')[2] ?? '');
+    },
+  },
+  imap: inGreeting,
+  pop3: inGreeting,
+  ldap: { send: Buffer.concat([LDAP_BIND, LDAP_SESSION_SEARCH]), client: ldapClient },
+};
