@@ -7,7 +7,7 @@
  * - `forwarded`: HTTP services pass the client address in X-Forwarded-For.
  */
 import type { ServerModel } from '../../model/index.ts';
-import { echoOf, httpGet } from '../probe/http.ts';
+import { echoOf, sharedGet } from '../probe/http.ts';
 import type { CheckKind, Endpoint } from '../types.ts';
 import { endpoint, firstVip, hostOf, servingListener } from './common.ts';
 
@@ -44,7 +44,7 @@ export const routeCheck: CheckKind<RouteSpec> = {
     }));
   },
   async probe(spec, env) {
-    const a = await httpGet(spec.endpoint, spec, env.timeoutMs);
+    const a = await sharedGet(env, spec.endpoint, spec);
     if (!a.ok) return { ok: false, detail: a.reason };
     if (a.status >= 500) return { ok: false, detail: `${spec.path} → HTTP ${a.status}` };
     const e = echoOf(a.body);
@@ -85,7 +85,7 @@ export const stickyCheck: CheckKind<StickySpec> = {
     return [{ check: 'sticky', spec }];
   },
   async probe(spec, env) {
-    const a = await httpGet(spec.endpoint, spec, env.timeoutMs);
+    const a = await sharedGet(env, spec.endpoint, spec);
     if (!a.ok) return { ok: false, detail: a.reason };
     const cookies = a.headers['set-cookie'] ?? [];
     const set = cookies.find((c) => c.startsWith(`${spec.cookie}=`));
@@ -110,7 +110,7 @@ export const forwardedCheck: CheckKind<HttpTarget> = {
     return [{ check: 'forwarded', spec }];
   },
   async probe(spec, env) {
-    const a = await httpGet(spec.endpoint, spec, env.timeoutMs);
+    const a = await sharedGet(env, spec.endpoint, spec);
     if (!a.ok) return { ok: false, detail: a.reason };
     if (a.status >= 500) return { ok: false, detail: `HTTP ${a.status}` };
     const e = echoOf(a.body);

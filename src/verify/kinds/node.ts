@@ -10,8 +10,8 @@
 import { openStore, readApplied } from '../../deploy/store.ts';
 import { BirdClient } from '../../runtime/bird-client.ts';
 import { familyOf } from '../../vocabulary/strings.ts';
-import { httpGet } from '../probe/http.ts';
-import type { CheckKind, Endpoint } from '../types.ts';
+import { sharedGet } from '../probe/http.ts';
+import type { CheckKind, Endpoint, ProbeEnv } from '../types.ts';
 import { vipsOf } from './common.ts';
 
 export interface HealthSpec {
@@ -29,7 +29,7 @@ export const healthCheck: CheckKind<HealthSpec> = {
   },
   async probe(spec, env) {
     const host = spec.endpoint.address;
-    const a = await httpGet(spec.endpoint, { tls: false, host, path: spec.path }, env.timeoutMs);
+    const a = await sharedGet(env, spec.endpoint, { tls: false, host, path: spec.path });
     if (!a.ok) return { ok: false, detail: a.reason };
     return a.status === 200
       ? { ok: true, detail: `monitor ${spec.path}: HTTP 200` }
@@ -65,15 +65,9 @@ export const announceCheck: CheckKind<AnnounceSpec> = {
     });
   },
   async probe(spec, env) {
-    const client = await env.shared(
-      `bird:${spec.socket}`,
-      () => BirdClient.connect(spec.socket, { timeoutMs: env.timeoutMs }),
-      (p) => void p.then((c) => c.close()).catch(() => {}),
-    );
     let hops: Set<string>;
     try {
-      const routes = await client.showRoute(spec.prefix);
-      hops = new Set(routes.flatMap((r) => r.details.flatMap((d) => /^via (\S+)/.exec(d)?.[1] ?? [])));
+      hops = (await routesOf(spec.socket, env)).get(spec.prefix) ?? new Set();
     } catch (e) {
       return { ok: false, detail: `BIRD at ${spec.socket}: ${e instanceof Error ? e.message : String(e)}` };
     }
@@ -87,6 +81,27 @@ export const announceCheck: CheckKind<AnnounceSpec> = {
         };
   },
 };
+
+/** Every route BIRD has, prefix → next hops: one `show route` per run, not one per VIP. */
+function routesOf(socket: string, env: ProbeEnv): Promise<Map<string, Set<string>>> {
+  return env.shared(`bird:${socket}`, async () => {
+    const client = await BirdClient.connect(socket, { timeoutMs: env.timeoutMs });
+    try {
+      const out = new Map<string, Set<string>>();
+      for (const r of await client.showRoute()) {
+        const hops = out.get(r.prefix) ?? new Set<string>();
+        for (const d of r.details) {
+          const via = /^via (\S+)/.exec(d)?.[1];
+          if (via !== undefined) hops.add(via);
+        }
+        out.set(r.prefix, hops);
+      }
+      return out;
+    } finally {
+      client.close();
+    }
+  });
+}
 
 export interface RevisionSpec {
   root: string;

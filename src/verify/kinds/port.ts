@@ -5,7 +5,7 @@
  */
 import type { Protocol } from '../../vocabulary/protocols.ts';
 import { GREETINGS } from '../probe/greetings.ts';
-import { httpGet } from '../probe/http.ts';
+import { sharedGet } from '../probe/http.ts';
 import { exchange, open } from '../probe/stream.ts';
 import type { CheckKind, Endpoint, Outcome, ProbeEnv } from '../types.ts';
 import { endpoint, hostOf, vipsOf } from './common.ts';
@@ -21,7 +21,7 @@ export interface AnswerSpec {
 /** Whether the endpoint answers in its protocol. Shared with the allow check (which wants the opposite). */
 export async function answers(spec: AnswerSpec, env: ProbeEnv): Promise<Outcome> {
   if (spec.protocol === 'http') {
-    const a = await httpGet(spec.endpoint, { tls: spec.tls, host: spec.host, path: '/' }, env.timeoutMs);
+    const a = await sharedGet(env, spec.endpoint, { tls: spec.tls, host: spec.host, path: '/' });
     if (!a.ok) return { ok: false, detail: a.reason };
     const where = typeof a.headers.location === 'string' ? ` → ${a.headers.location}` : '';
     return { ok: a.status < 500, detail: `HTTP ${a.status}${where}` };

@@ -5,8 +5,8 @@
  *   kept after the target when the intent says so);
  * - `hsts`: the TLS port sends Strict-Transport-Security with the intended max-age, or none.
  */
-import { httpGet } from '../probe/http.ts';
-import type { CheckKind, Endpoint } from '../types.ts';
+import { sharedGet } from '../probe/http.ts';
+import type { CheckKind, Endpoint, ProbeEnv } from '../types.ts';
 import { endpoint, firstVip, hostOf, servingListener } from './common.ts';
 
 export interface RedirectSpec {
@@ -69,8 +69,8 @@ export const redirectCheck: CheckKind<RedirectSpec> = {
   probe: probeRedirect,
 };
 
-async function probeRedirect(spec: RedirectSpec, env: { timeoutMs: number }) {
-  const a = await httpGet(spec.endpoint, { tls: spec.tls, host: spec.host, path: spec.path }, env.timeoutMs);
+async function probeRedirect(spec: RedirectSpec, env: ProbeEnv) {
+  const a = await sharedGet(env, spec.endpoint, { tls: spec.tls, host: spec.host, path: spec.path });
   if (!a.ok) return { ok: false, detail: a.reason };
   const loc = typeof a.headers.location === 'string' ? a.headers.location : '(no Location)';
   const ok = a.status === spec.code && loc === spec.location;
@@ -107,7 +107,7 @@ export const hstsCheck: CheckKind<HstsSpec> = {
     ];
   },
   async probe(spec, env) {
-    const a = await httpGet(spec.endpoint, { tls: true, host: spec.host, path: '/' }, env.timeoutMs);
+    const a = await sharedGet(env, spec.endpoint, { tls: true, host: spec.host, path: '/' });
     if (!a.ok) return { ok: false, detail: a.reason };
     const h = a.headers['strict-transport-security'];
     const got = typeof h === 'string' ? h : undefined;

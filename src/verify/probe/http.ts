@@ -1,7 +1,7 @@
 /** One HTTP/1.1 request to a probed endpoint (over TLS when asked), without following redirects. */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Endpoint } from '../types.ts';
+import type { Endpoint, ProbeEnv } from '../types.ts';
 import { reasonOf } from './stream.ts';
 
 export interface HttpAsk {
@@ -83,4 +83,13 @@ export function echoOf(body: string): Echo | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `httpGet` once per run for the same request: the checks that read one answer (the port's status,
+ * HSTS, the sticky cookie, X-Forwarded-For) share it instead of each making a TLS connection.
+ */
+export function sharedGet(env: ProbeEnv, ep: Endpoint, ask: HttpAsk): Promise<HttpAnswer> {
+  const key = `GET ${ask.tls ? 'https' : 'http'} ${ep.source ?? '*'}>${ep.address}:${ep.port} ${ask.host} ${ask.method ?? 'GET'} ${ask.path}`;
+  return env.shared(key, () => httpGet(ep, ask, env.timeoutMs));
 }
