@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 /**
  * Runs planned checks in parallel (bounded), each with its own timeout, all within one deadline:
  * a check still running when the deadline passes is reported as failed, and the run returns.
@@ -19,9 +20,14 @@ const KINDS = new Map(CHECK_KINDS.map((k) => [k.kind, k]));
 export async function runChecks(planned: readonly PlannedCheck[], opts: RunOptions): Promise<VerifyResult[]> {
   const sharedValues = new Map<string, unknown>();
   const closers: (() => void)[] = [];
+  const sockets = new Set<Socket>();
   const env: ProbeEnv = {
     timeoutMs: opts.timeoutMs,
     now: opts.now,
+    own(socket) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    },
     shared<T>(key: string, make: () => T, close?: (v: T) => void): T {
       if (!sharedValues.has(key)) {
         const v = make();
@@ -62,6 +68,8 @@ export async function runChecks(planned: readonly PlannedCheck[], opts: RunOptio
   } finally {
     clearTimeout(timer);
     for (const c of closers) c();
+    // Probes still running at the deadline: their answers no longer count, their sockets go.
+    for (const s of sockets) s.destroy();
   }
   return planned.map(
     (p, i) =>

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Model, NodeModel } from '../model/index.ts';
 
 /** What one check found. `ok: true` with a detail starting `skipped:` when it could not be run from here. */
@@ -57,6 +58,8 @@ export interface PlannedCheck {
 export interface ProbeEnv {
   timeoutMs: number;
   now: Date;
+  /** Hands a socket to the run, which destroys what is still open at the deadline. */
+  own(socket: Socket): void;
   /** One value per key for the whole run (a BIRD connection shared by the announce checks). */
   shared<T>(key: string, make: () => T, close?: (value: T) => void): T;
 }

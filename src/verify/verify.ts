@@ -85,3 +85,11 @@ export async function verifySite(model: Model, opts: VerifyOptions): Promise<Ver
   });
   return { ok: results.every((r) => r.ok), revision: opts.revision, results };
 }
+
+/**
+ * The services a `--node` report shows with no healthy server (their `health` check failed): what
+ * `apply` must not exit 0 on unless the operator says so.
+ */
+export function unhealthyServices(r: VerifyReport): string[] {
+  return [...new Set(r.results.filter((x) => x.check === 'health' && !x.ok).map((x) => x.service))].sort();
+}

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatNagios, formatPrometheus, reportJson, type VerifyReport } from '../../src/verify/index.ts';
+import {
+  formatNagios,
+  formatPrometheus,
+  reportJson,
+  unhealthyServices,
+  type VerifyReport,
+} from '../../src/verify/index.ts';
 import { cli } from '../lab/lab-client.ts';
 
 const report: VerifyReport = {
@@ -53,5 +59,16 @@ describe('verify output formats', () => {
     assert.equal((await cli(['verify', site, '--root', '/tmp'])).code, 2);
     assert.equal((await cli(['verify', site, '--format', 'xml'])).code, 2);
     assert.equal((await cli(['verify', site, '--timeout', 'soon'])).code, 2);
+  });
+
+  it('unhealthyServices: the services whose health check failed, once each', () => {
+    const r = (service: string, check: string, ok: boolean) => ({ service, check, ok, detail: '', ms: 1 });
+    const results = [
+      r('b/x', 'health', false),
+      r('a/y', 'port:80', false),
+      r('a/y', 'health', true),
+      r('b/x', 'health', false),
+    ];
+    assert.deepEqual(unhealthyServices({ ok: false, revision: 'r', results }), ['b/x']);
   });
 });

@@ -158,6 +158,37 @@ describe('verify probes against real servers on 127.0.0.1', () => {
     assert.equal((await cert(['www.example.test'], 400)).ok, false, 'expires within 400 days');
   });
 
+  it('HTTP services: tls:versions and tls:cert read the shared GET, and still judge right', async () => {
+    const endpoint = { address: LO, port: cookieTls };
+    const r = await run([
+      {
+        service: 's',
+        check: 'tls:versions',
+        kind: 'tls:versions',
+        spec: {
+          endpoint,
+          host: 'www.example.test',
+          http: true,
+          policy: 'modern',
+          accept: ['TLSv1.3'],
+          refuse: ['TLSv1', 'TLSv1.1', 'TLSv1.2'],
+        },
+      },
+      {
+        service: 's',
+        check: 'tls:cert',
+        kind: 'tls:cert',
+        spec: { endpoint, fqdns: ['www.example.test', 'mail.example.test'], days: 30, http: true },
+      },
+    ]);
+    assert.deepEqual(
+      r.map((x) => x.ok),
+      [false, false],
+    );
+    assert.match(r[0]!.detail, /TLSv1\.2 ACCEPTED/, "node's default server accepts TLS 1.2: not modern");
+    assert.equal(r[1]!.detail, 'mail.example.test NOT covered');
+  });
+
   it('route, forwarded, redirect, sticky, hsts from the answers', async () => {
     const http = { endpoint: { address: LO, port: echo }, tls: false, host: 'api.example.test' };
     const route = (path: string) =>

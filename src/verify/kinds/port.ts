@@ -27,7 +27,12 @@ export async function answers(spec: AnswerSpec, env: ProbeEnv): Promise<Outcome>
     return { ok: a.status < 500, detail: `HTTP ${a.status}${where}` };
   }
   const g = GREETINGS[spec.protocol];
-  const o = await open(spec.endpoint, env.timeoutMs, spec.tls ? { servername: spec.host } : undefined);
+  const o = await open(
+    spec.endpoint,
+    env.timeoutMs,
+    spec.tls ? { servername: spec.host } : undefined,
+    env.own,
+  );
   if (!o.ok) return { ok: false, detail: o.reason };
   const wait = g.quietOkMs === undefined ? env.timeoutMs : Math.min(g.quietOkMs, env.timeoutMs);
   const r = await exchange(o.socket, g.send, (d) => g.judge(d) !== undefined, wait);

@@ -35,7 +35,12 @@ export const proxyCheck: CheckKind<ProxySpec> = {
     if (who === undefined) {
       return { ok: true, detail: `skipped: ${spec.protocol} servers do not say which client they saw` };
     }
-    const o = await open(spec.endpoint, env.timeoutMs, spec.tls ? { servername: spec.host } : undefined);
+    const o = await open(
+      spec.endpoint,
+      env.timeoutMs,
+      spec.tls ? { servername: spec.host } : undefined,
+      env.own,
+    );
     if (!o.ok) return { ok: false, detail: o.reason };
     const local = o.socket.localAddress ?? '';
     const r = await exchange(o.socket, who.send, (d) => who.client(d) !== undefined, env.timeoutMs);

@@ -1,6 +1,8 @@
 /** One HTTP/1.1 request to a probed endpoint (over TLS when asked), without following redirects. */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Endpoint, ProbeEnv } from '../types.ts';
 import { reasonOf } from './stream.ts';
 
@@ -13,12 +15,25 @@ export interface HttpAsk {
 }
 
 export type HttpAnswer =
-  | { ok: true; status: number; headers: IncomingHttpHeaders; body: string; local: string }
+  | {
+      ok: true;
+      status: number;
+      headers: IncomingHttpHeaders;
+      body: string;
+      local: string;
+      /** Over TLS: the version negotiated and the certificate served. */
+      tls?: { protocol: string; cert: PeerCertificate };
+    }
   | { ok: false; reason: string };
 
 const MAX_BODY = 64 * 1024;
 
-export function httpGet(ep: Endpoint, ask: HttpAsk, timeoutMs: number): Promise<HttpAnswer> {
+export function httpGet(
+  ep: Endpoint,
+  ask: HttpAsk,
+  timeoutMs: number,
+  own?: (s: Socket) => void,
+): Promise<HttpAnswer> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (a: HttpAnswer): void => {
@@ -40,6 +55,8 @@ export function httpGet(ep: Endpoint, ask: HttpAsk, timeoutMs: number): Promise<
     };
     const req = (ask.tls ? httpsRequest : httpRequest)(options, (res) => {
       const local = res.socket?.localAddress ?? '';
+      const t = ask.tls ? (res.socket as TLSSocket) : undefined;
+      const tls = t && { protocol: t.getProtocol() ?? '', cert: t.getPeerCertificate() };
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (d: Buffer) => {
@@ -53,6 +70,7 @@ export function httpGet(ep: Endpoint, ask: HttpAsk, timeoutMs: number): Promise<
           headers: res.headers,
           body: Buffer.concat(chunks).toString('utf8'),
           local,
+          ...(tls && { tls }),
         }),
       );
       res.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: reasonOf(e) }));
@@ -60,7 +78,8 @@ export function httpGet(ep: Endpoint, ask: HttpAsk, timeoutMs: number): Promise<
     const timer = setTimeout(
       () => finish({ ok: false, reason: `no HTTP answer within ${timeoutMs} ms` }),
       timeoutMs,
-    );
+    ).unref();
+    if (own) req.on('socket', own);
     req.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: reasonOf(e) }));
     req.end();
   });
@@ -91,5 +110,5 @@ export function echoOf(body: string): Echo | undefined {
  */
 export function sharedGet(env: ProbeEnv, ep: Endpoint, ask: HttpAsk): Promise<HttpAnswer> {
   const key = `GET ${ask.tls ? 'https' : 'http'} ${ep.source ?? '*'}>${ep.address}:${ep.port} ${ask.host} ${ask.method ?? 'GET'} ${ask.path}`;
-  return env.shared(key, () => httpGet(ep, ask, env.timeoutMs));
+  return env.shared(key, () => httpGet(ep, ask, env.timeoutMs, env.own));
 }

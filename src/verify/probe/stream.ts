@@ -25,7 +25,12 @@ export type Opened =
   | { ok: false; reason: string };
 
 /** Connects (and shakes hands, with `tls`) within `timeoutMs`. The caller destroys the socket. */
-export function open(ep: Endpoint, timeoutMs: number, tls?: TlsOptions): Promise<Opened> {
+export function open(
+  ep: Endpoint,
+  timeoutMs: number,
+  tls?: TlsOptions,
+  own?: (s: Socket) => void,
+): Promise<Opened> {
   return new Promise((resolve) => {
     let done = false;
     const base = {
@@ -77,6 +82,7 @@ export function open(ep: Endpoint, timeoutMs: number, tls?: TlsOptions): Promise
     } else {
       socket = netConnect(base, () => finish({ ok: true, socket }));
     }
+    own?.(socket);
     socket.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: reasonOf(e) }));
     socket.on('close', () => finish({ ok: false, reason: 'closed before the handshake' }));
   });
@@ -111,7 +117,7 @@ export function exchange(
       socket.destroy();
       resolve({ data: Buffer.concat(chunks), end });
     };
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
+    const timer = setTimeout(() => finish('timeout'), timeoutMs).unref();
     socket.on('data', (d: Buffer) => {
       chunks.push(d);
       if (enough(Buffer.concat(chunks))) finish('enough');
