@@ -10,6 +10,7 @@ import { registerLab } from './lab-command.ts';
 import { type Register, runProgram } from './runner.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
 import { compileSite, diagnosticsJson, report } from './site-input.ts';
+import { registerVerify } from './verify-command.ts';
 
 export type { Register };
 
@@ -105,5 +106,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     registerLab(program, io, setExit);
     registerHealthd(program, io, setExit);
     registerDeploy(program, io, setExit);
+    registerVerify(program, io, setExit);
   });
 }
