@@ -1,5 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeAtomic } from '../fs/atomic.ts';
 import type { RenderedFile } from '../render/types.ts';
 import { type ExecuteOptions, execute, instancesRunning, nodeFlags } from './execute.ts';
 import { acquireLock } from './lock.ts';
@@ -15,7 +16,6 @@ import {
   type Store,
   switchTo,
   writeApplied,
-  writeAtomic,
   writeGeneration,
 } from './store.ts';
 import { validateDir } from './validate.ts';

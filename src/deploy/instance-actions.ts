@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
+import { writeAtomic } from '../fs/atomic.ts';
 import { instancePaths } from '../render/haproxy/paths.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { HaproxyClient, MasterClient } from '../runtime/haproxy-client.ts';
 import { ActionError } from './errors.ts';
 import type { RuntimeOp } from './haproxy-diff.ts';
-import { writeAtomic } from './store.ts';
 import { monitorEndpoint, waitServing } from './system.ts';
 
 /** What the HAProxy instance actions of apply work with. */

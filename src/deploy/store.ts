@@ -13,6 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fsyncPath, writeAtomic } from '../fs/atomic.ts';
 import { fileMode } from '../render/secrets.ts';
 import type { NodeLayout, RenderedFile } from '../render/types.ts';
 import { DEFAULT_LAYOUT } from '../render/types.ts';
@@ -51,31 +52,6 @@ export function openStore(root: string): Store {
 }
 
 export class StoreError extends OperationError {}
-
-/** Fsyncs a file or directory by path (directories: so a rename in them is durable). */
-export function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Writes a file atomically: temp file in the same directory, fsync, rename, fsync the directory. */
-export function writeAtomic(path: string, content: string, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeFileSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncPath(dirname(path));
-}
 
 const GEN = /^\d{6}$/;
 

@@ -3,11 +3,11 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { findTool } from '../build/run-tool.ts';
+import { writeAtomic } from '../fs/atomic.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { pidAlive } from '../runtime/pid.ts';
 import { socketAnswers } from '../runtime/socket-answers.ts';
 import { listenUnix, type UnixServer } from '../runtime/unix-server.ts';
-import { writeAtomic } from './store.ts';
 import { type UnitSpec, unitSpec } from './units.ts';
 
 /**

@@ -12,9 +12,9 @@
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeAtomic } from '../fs/atomic.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { nodeService, unitServiceNames, unknownUnit } from './services/index.ts';
-import { writeAtomic } from './store.ts';
 import { HAPROXY_UNIT, type UnitSpec, unitSpec } from './units.ts';
 
 export const SYSTEMD_DIR = '/etc/systemd/system';

@@ -5,7 +5,7 @@
  * restarts under it checks the instance afresh anyway.
  */
 import { readFileSync } from 'node:fs';
-import { writeAtomic } from '../deploy/store.ts';
+import { writeAtomic } from '../fs/atomic.ts';
 
 interface StateFile {
   drained: boolean;
