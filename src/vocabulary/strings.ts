@@ -125,3 +125,12 @@ export function hasControl(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (isControlCode(s.charCodeAt(i))) return true;
   return false;
 }
+
+/**
+ * Whether a `path_prefix` takes `path`: whole segments, as the generated HAProxy rules match.
+ * `/old` takes `/old` and `/old/...`, not `/oldies`; `/old/` takes only what lies below it.
+ */
+export function pathPrefixMatches(prefix: string, path: string): boolean {
+  if (prefix.endsWith('/')) return path.startsWith(prefix);
+  return path === prefix || path.startsWith(`${prefix}/`);
+}

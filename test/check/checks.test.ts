@@ -143,6 +143,33 @@ const valid: ValidCase[] = [
     ),
   },
   {
+    name: 'prefixes match whole segments: /api does not shadow /apis, /v2/ does not shadow /v2',
+    files: www(
+      'fqdn: www.test.example',
+      'vip: 198.18.100.10',
+      'backend:',
+      '  group: app',
+      'routes:',
+      '  - { path_prefix: /api, backend: { group: db } }',
+      '  - { path_prefix: /apis, backend: { group: db } }',
+      '  - { path_prefix: /v2/, backend: { group: db } }',
+      '  - { path_prefix: /v2, backend: { group: db } }',
+    ),
+  },
+  {
+    name: 'W_ROUTE_SHADOWED: /v2/ after /v2 (everything below /v2/ is taken by /v2)',
+    files: www(
+      'fqdn: www.test.example',
+      'vip: 198.18.100.10',
+      'backend:',
+      '  group: app',
+      'routes:',
+      '  - { path_prefix: /v2, backend: { group: db } }',
+      '  - { path_prefix: /v2/, backend: { group: db } }',
+    ),
+    warnings: [{ code: 'W_ROUTE_SHADOWED', file: WWW, line: 7, column: 5 }],
+  },
+  {
     name: 'W_CERT_EXPIRY: a bundle in use expiring within 30 days',
     files: {
       'certs/www.pem': wwwBundle,
