@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
 import {
+  durationMs,
   isHostname,
   isInjectionSafe,
   isStrictIP,
@@ -85,13 +86,29 @@ export const name = safe(
   (s) => /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(s),
   'names use letters, digits, `_`, `.` and `-`',
 );
+/**
+ * HAProxy keeps timers as signed 32-bit milliseconds (configuration.txt, 2.5 "Time format"):
+ * 2147483647 ms, about 24.8 days, is the longest duration every target reads.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+/**
+ * Whole milliseconds, seconds, minutes, hours or days, at most ten digits. No `us`: the renderers
+ * write whole milliseconds, and a microsecond value would round to 0.
+ */
+export const DURATION_PATTERN = /^[1-9][0-9]{0,9}(ms|s|m|h|d)?$/;
+const durationRange = `a duration is 1 ms to ${MAX_DURATION_MS} ms (~24.8 days, HAProxy's timer limit)`;
+/**
+ * A timeout or interval. 0 is refused: HAProxy reads `timeout client 0` as "no timeout", which
+ * lets idle clients hold connections forever, and an interval of 0 means nothing.
+ */
 export const duration = z.union([
-  z.number().int().nonnegative(),
-  safe(
-    'a duration',
-    (s) => /^\d+(us|ms|s|m|h|d)?$/.test(s),
-    'a duration is a number of milliseconds or e.g. `2s`, `500ms`',
-  ),
+  z.number().int().min(1).max(MAX_DURATION_MS),
+  token('a duration')
+    .regex(DURATION_PATTERN, {
+      message: 'a duration is a whole number of ms, s, m, h or d from 1 ms up, e.g. `2s`, `500ms`',
+      abort: true,
+    })
+    .refine((s) => durationMs(s) <= MAX_DURATION_MS, durationRange),
 ]);
 const urlPath = safe('a path', (s) => s.startsWith('/'), 'a path starts with `/`');
 
@@ -120,9 +137,7 @@ export const backendSchema = z.strictObject({
   group: name.optional(),
   servers: z.array(serverSchema).optional(),
   port: port.optional(),
-  balance: z
-    .enum(['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'uri', 'hdr', 'random'])
-    .optional(),
+  balance: z.enum(['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'uri', 'random']).optional(),
   check: checkSchema.optional(),
   sticky: z.enum(['cookie', 'source', 'none']).optional(),
   cookie: name.optional(),
@@ -204,6 +219,20 @@ export const defaultsSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * VRRPv3 (what keepalived is told to speak) sends adverts in a 12-bit count of centiseconds:
+ * 0.01 s to 40.95 s. keepalived reads at most two decimals, so the number as written (and
+ * rendered) must have no more: 0.010000000000000002 is refused, not rounded.
+ */
+const advertInt = z
+  .number()
+  .min(0.01)
+  .max(40.95)
+  .refine((v) => /^\d+(\.\d{1,2})?$/.test(String(v)), 'advert_int is seconds with at most two decimals');
+
+/** Stats ports per site: `management.stats_port_base` .. +9,999, one per HAProxy instance. */
+export const PORT_SPAN = 10_000;
+
 const bgpPeer = z.strictObject({
   name,
   address: ipAny,
@@ -227,7 +256,8 @@ export const siteSchema = z.strictObject({
           communities: z
             .array(safe('a community', isCommunity, 'a community is `asn:value`, both 0..65535'))
             .optional(),
-          med: z.number().int().min(0).optional(),
+          /** BIRD's bgp_med is a 32-bit unsigned attribute. */
+          med: z.number().int().min(0).max(4294967295).optional(),
         })
         .optional(),
       vrrp: z
@@ -235,7 +265,7 @@ export const siteSchema = z.strictObject({
           interface: name,
           router_id_base: z.number().int().min(1).max(255),
           unicast: z.boolean().optional(),
-          advert_int: z.number().positive().optional(),
+          advert_int: advertInt.optional(),
         })
         .optional(),
     })
@@ -261,7 +291,16 @@ export const siteSchema = z.strictObject({
   dns: z.strictObject({ resolver: z.boolean().optional(), timeout: duration.optional() }).optional(),
   health: z.strictObject({ port: port.optional(), path: urlPath.optional() }).optional(),
   management: z
-    .strictObject({ allow: z.array(prefix).optional(), stats_port_base: port.optional() })
+    .strictObject({
+      allow: z.array(prefix).optional(),
+      /** Each HAProxy instance takes a stats port from base .. base + PORT_SPAN - 1. */
+      stats_port_base: z
+        .number()
+        .int()
+        .min(1)
+        .max(65536 - PORT_SPAN)
+        .optional(),
+    })
     .optional(),
 });
 
