@@ -233,6 +233,9 @@ const advertInt = z
 /** Stats ports per site: `management.stats_port_base` .. +9,999, one per HAProxy instance. */
 export const PORT_SPAN = 10_000;
 
+/** A Linux network interface name: at most 15 bytes (IFNAMSIZ 16 with the NUL); nft and ip refuse longer. */
+const ifname = name.max(15);
+
 const bgpPeer = z.strictObject({
   name,
   address: ipAny,
@@ -243,7 +246,7 @@ const bgpPeer = z.strictObject({
 export const siteSchema = z.strictObject({
   site: name,
   nodes: z
-    .array(z.strictObject({ name, address: ipv4, address6: ipv6.optional(), interface: name.optional() }))
+    .array(z.strictObject({ name, address: ipv4, address6: ipv6.optional(), interface: ifname.optional() }))
     .min(1),
   ha: z
     .strictObject({
@@ -262,7 +265,7 @@ export const siteSchema = z.strictObject({
         .optional(),
       vrrp: z
         .strictObject({
-          interface: name,
+          interface: ifname,
           router_id_base: z.number().int().min(1).max(255),
           unicast: z.boolean().optional(),
           advert_int: advertInt.optional(),

@@ -101,6 +101,17 @@ const cases: Case[] = [
     errors: [at('site.yaml', 7, 60)],
   },
   { name: 'advert_int 0.001', files: vrrp('0.001'), errors: [at('site.yaml', 7, 60)] },
+  // Linux interface names are at most 15 bytes; nft -c refused a longer `iifname`.
+  {
+    name: 'a 15-character VRRP interface',
+    files: site('ha:', '  mode: vrrp', `  vrrp: { interface: ${'i'.repeat(15)}, router_id_base: 50 }`),
+    errors: [],
+  },
+  {
+    name: 'a 16-character VRRP interface',
+    files: site('ha:', '  mode: vrrp', `  vrrp: { interface: ${'i'.repeat(16)}, router_id_base: 50 }`),
+    errors: [at('site.yaml', 7, 22)],
+  },
   // BIRD's bgp_med is 32 bits.
   { name: 'med 4294967295', files: bgp('4294967295'), errors: [] },
   { name: 'med 4294967296', files: bgp('4294967296'), errors: [at('site.yaml', 7, 32)] },
