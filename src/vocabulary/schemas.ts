@@ -3,6 +3,7 @@ import { isIPv4Mapped } from './addresses.ts';
 import { NAME_LIMITS, NAME_PATTERN, type NameKind, nameProblem } from './names.ts';
 import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
 import {
+  durationMs,
   hasControl,
   isControlCode,
   isHostname,
@@ -129,13 +130,29 @@ const word = safe(
   (s) => /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(s),
   'names use letters, digits, `_`, `.` and `-`',
 );
+/**
+ * HAProxy keeps timers as signed 32-bit milliseconds (configuration.txt, 2.5 "Time format"):
+ * 2147483647 ms, about 24.8 days, is the longest duration every target reads.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+/**
+ * Whole milliseconds, seconds, minutes, hours or days, at most ten digits. No `us`: the renderers
+ * write whole milliseconds, and a microsecond value would round to 0.
+ */
+export const DURATION_PATTERN = /^[1-9][0-9]{0,9}(ms|s|m|h|d)?$/;
+const durationRange = `a duration is 1 ms to ${MAX_DURATION_MS} ms (~24.8 days, HAProxy's timer limit)`;
+/**
+ * A timeout or interval. 0 is refused: HAProxy reads `timeout client 0` as "no timeout", which
+ * lets idle clients hold connections forever, and an interval of 0 means nothing.
+ */
 export const duration = z.union([
-  z.number().int().nonnegative(),
-  safe(
-    'a duration',
-    (s) => /^\d+(us|ms|s|m|h|d)?$/.test(s),
-    'a duration is a number of milliseconds or e.g. `2s`, `500ms`',
-  ),
+  z.number().int().min(1).max(MAX_DURATION_MS),
+  token('a duration')
+    .regex(DURATION_PATTERN, {
+      message: 'a duration is a whole number of ms, s, m, h or d from 1 ms up, e.g. `2s`, `500ms`',
+      abort: true,
+    })
+    .refine((s) => durationMs(s) <= MAX_DURATION_MS, durationRange),
 ]);
 const urlPath = safe('a path', (s) => s.startsWith('/'), 'a path starts with `/`');
 
@@ -178,9 +195,7 @@ export const backendSchema = z.strictObject({
   group: name('group').optional(),
   servers: z.array(serverSchema).optional(),
   port: port.optional(),
-  balance: z
-    .enum(['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'uri', 'hdr', 'random'])
-    .optional(),
+  balance: z.enum(['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'uri', 'random']).optional(),
   check: checkSchema.optional(),
   sticky: z.enum(['cookie', 'source', 'none']).optional(),
   cookie: word.optional(),
@@ -262,6 +277,23 @@ export const defaultsSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * VRRPv3 (what keepalived is told to speak) sends adverts in a 12-bit count of centiseconds:
+ * 0.01 s to 40.95 s. keepalived reads at most two decimals, so the number as written (and
+ * rendered) must have no more: 0.010000000000000002 is refused, not rounded.
+ */
+const advertInt = z
+  .number()
+  .min(0.01)
+  .max(40.95)
+  .refine((v) => /^\d+(\.\d{1,2})?$/.test(String(v)), 'advert_int is seconds with at most two decimals');
+
+/** Stats ports per site: `management.stats_port_base` .. +9,999, one per HAProxy instance. */
+export const PORT_SPAN = 10_000;
+
+/** A Linux network interface name: at most 15 bytes (IFNAMSIZ 16 with the NUL); nft and ip refuse longer. */
+const ifname = word.max(15);
+
 const bgpPeer = z.strictObject({
   name: name('peer'),
   address: ipAny,
@@ -277,7 +309,7 @@ export const siteSchema = z.strictObject({
         name: name('node'),
         address: ipv4,
         address6: ipv6.optional(),
-        interface: word.optional(),
+        interface: ifname.optional(),
       }),
     )
     .min(1),
@@ -292,15 +324,16 @@ export const siteSchema = z.strictObject({
           communities: z
             .array(safe('a community', isCommunity, 'a community is `asn:value`, both 0..65535'))
             .optional(),
-          med: z.number().int().min(0).optional(),
+          /** BIRD's bgp_med is a 32-bit unsigned attribute. */
+          med: z.number().int().min(0).max(4294967295).optional(),
         })
         .optional(),
       vrrp: z
         .strictObject({
-          interface: word,
+          interface: ifname,
           router_id_base: z.number().int().min(1).max(255),
           unicast: z.boolean().optional(),
-          advert_int: z.number().positive().optional(),
+          advert_int: advertInt.optional(),
         })
         .optional(),
     })
@@ -326,7 +359,16 @@ export const siteSchema = z.strictObject({
   dns: z.strictObject({ resolver: z.boolean().optional(), timeout: duration.optional() }).optional(),
   health: z.strictObject({ port: port.optional(), path: urlPath.optional() }).optional(),
   management: z
-    .strictObject({ allow: z.array(prefix).optional(), stats_port_base: port.optional() })
+    .strictObject({
+      allow: z.array(prefix).optional(),
+      /** Each HAProxy instance takes a stats port from base .. base + PORT_SPAN - 1. */
+      stats_port_base: z
+        .number()
+        .int()
+        .min(1)
+        .max(65536 - PORT_SPAN)
+        .optional(),
+    })
     .optional(),
 });
 

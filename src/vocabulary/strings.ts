@@ -69,23 +69,24 @@ export function familyOf(address: string): 4 | 6 {
   return address.includes(':') ? 6 : 4;
 }
 
-/** Durations as HAProxy writes them: a number of milliseconds or `<n>(us|ms|s|m|h|d)`. */
+/**
+ * A duration's milliseconds: a number is milliseconds already; a string is `<n>(ms|s|m|h|d)?`
+ * (the schema's DURATION_PATTERN). NaN for anything else.
+ */
 export function durationMs(v: number | string): number {
   if (typeof v === 'number') return v;
-  const m = /^(\d+)(us|ms|s|m|h|d)?$/.exec(v);
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v);
   if (!m) return Number.NaN;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  const factor: Record<string, number> = {
-    us: 0.001,
-    ms: 1,
-    s: 1000,
-    m: 60_000,
-    h: 3_600_000,
-    d: 86_400_000,
-  };
-  return n * (factor[unit] ?? 1);
+  return Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']!;
 }
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 /** Edit distance, for "did you mean" hints. */
 export function levenshtein(a: string, b: string): number {

@@ -29,7 +29,7 @@ export function renderBackend(w: ConfigWriter, b: BackendModel, mode: 'http' | '
   if (b.transparent) {
     // TPROXY: connect to the servers from the client's own address (needs routing back via the LB).
     if (b.servers.some((s) => !s.address.includes(':'))) w.line('source 0.0.0.0 usesrc clientip');
-    else w.line('source :: usesrc clientip');
+    else w.line('source [::] usesrc clientip'); // HAProxy reads a bare `::` as address:port
   }
   const defaults = [
     `inter ${duration(b.check.intervalMs)}`,
