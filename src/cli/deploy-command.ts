@@ -18,6 +18,7 @@ import { Supervisor } from '../deploy/supervisor.ts';
 import { installSystemdUnits } from '../deploy/systemd-units.ts';
 import { safeJson, visible } from '../diagnostics/index.ts';
 import { IP } from '../lab/netns.ts';
+import { formatTable, gateApply } from './apply-gate.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { compileSite, report } from './site-input.ts';
 
@@ -159,6 +160,11 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       'how long a touched instance may take to answer its monitor URI',
       '10000',
     )
+    .option(
+      '--verify',
+      'after the change, run `verify --node` for the changed services; roll back when a check fails',
+    )
+    .option('--allow-degraded', 'exit 0 although a changed service has no server up (default: exit 1)')
     .action(async (site: string | undefined, opts: ApplyCliOptions) => {
       const store = openStore(resolve(io.cwd, opts.root));
       // Under --root in the machine's own namespace (a test install on a workstation), never
@@ -188,7 +194,21 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
           return setExit(1);
         }
         const ao = applyOptions(store, r.model.site.ha.mode === 'anycast', ownsNetwork, opts, io);
-        report1(await applyNode(r.files, r.revision, ao), opts, io, setExit);
+        const result = await applyNode(r.files, r.revision, ao);
+        report1(result, opts, io, setExit);
+        const gate = await gateApply(result, r.model, r.revision, store.root, {
+          node: opts.node,
+          verify: opts.verify === true,
+          allowDegraded: opts.allowDegraded === true,
+          ownsNetwork,
+        });
+        for (const m of gate.messages) io.stderr(`${visible(m)}\n`);
+        if (gate.failedVerify !== undefined) {
+          io.stdout(formatTable(gate.failedVerify, io.color));
+          io.stderr('verify failed: rolling the node back\n');
+          report1(await rollbackNode(ao), opts, io, setExit);
+        }
+        setExit(gate.exit);
       };
       await once();
       if (opts.watch === true) await watchSite(resolve(io.cwd, site), once, io);
@@ -270,6 +290,8 @@ interface ApplyCliOptions extends NodeOpts {
   addresses: boolean;
   firewall: boolean;
   verifyTimeout: string;
+  verify?: boolean;
+  allowDegraded?: boolean;
 }
 
 function applyOptions(
