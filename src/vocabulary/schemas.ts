@@ -357,7 +357,17 @@ export const siteSchema = z.strictObject({
     )
     .optional(),
   dns: z.strictObject({ resolver: z.boolean().optional(), timeout: duration.optional() }).optional(),
-  health: z.strictObject({ port: port.optional(), path: urlPath.optional() }).optional(),
+  health: z
+    .strictObject({
+      port: port.optional(),
+      // The monitor URI is also a word of keepalived's check script (VRRP): plain path characters only.
+      path: safe(
+        'a path',
+        (p) => /^\/[A-Za-z0-9._~/%+=,@:-]*$/.test(p),
+        'the monitor path is `/` and letters, digits, `._~/%+=,@:-`',
+      ).optional(),
+    })
+    .optional(),
   management: z
     .strictObject({
       allow: z.array(prefix).optional(),
