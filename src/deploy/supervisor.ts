@@ -3,10 +3,12 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { findTool } from '../build/run-tool.ts';
+import { messageOf } from '../errors.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { pidAlive } from '../runtime/pid.ts';
 import { socketAnswers } from '../runtime/socket-answers.ts';
 import { listenUnix, type UnixServer } from '../runtime/unix-server.ts';
+import { OperationError } from './errors.ts';
 import { writeAtomic } from './store.ts';
 import { type UnitSpec, unitSpec } from './units.ts';
 
@@ -114,9 +116,16 @@ export class Supervisor {
   async listen(): Promise<void> {
     const path = supervisorSocket(this.#layout);
     mkdirSync(dirname(path), { recursive: true });
-    if (await socketAnswers(path)) throw new Error(`a supervisor already listens on ${path}`);
+    if (await socketAnswers(path)) {
+      throw new OperationError(`a supervisor already runs for this node: it listens on ${path}`);
+    }
     rmSync(path, { force: true });
-    this.#server = await listenUnix(path, (s) => this.#serve(s));
+    try {
+      this.#server = await listenUnix(path, (s) => this.#serve(s));
+    } catch (err) {
+      // Two supervisors started at the same moment: the other one won.
+      throw new OperationError(`cannot listen on ${path}: ${messageOf(err)}`, { cause: err });
+    }
     this.#log({ event: 'listening', socket: path });
     for (const name of this.#readEnabled()) {
       // A previous supervisor killed with -9 leaves its processes behind. HAProxy binds with
