@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { findTool } from '../build/run-tool.ts';
-import { messageOf } from '../errors.ts';
+import { isMissing, messageOf } from '../errors.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { pidAlive } from '../runtime/pid.ts';
 import { socketAnswers } from '../runtime/socket-answers.ts';
@@ -74,7 +74,7 @@ export function orphanPid(spec: UnitSpec): number | null {
     const config = spec.args[spec.args.indexOf(flag) + 1];
     return config !== undefined && cmdline.includes(config) ? pid : null;
   } catch {
-    return null;
+    return null; // no pid file, or the process is gone: no orphan
   }
 }
 
@@ -82,7 +82,7 @@ async function killAndWait(pid: number, signal: NodeJS.Signals, timeoutMs = 35_0
   try {
     process.kill(pid, signal);
   } catch {
-    return;
+    return; // gone already (ESRCH)
   }
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -146,8 +146,10 @@ export class Supervisor {
     try {
       const names = JSON.parse(readFileSync(this.#enabledFile, 'utf8')) as unknown;
       return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
-    } catch {
-      return [];
+    } catch (err) {
+      // First start, or a list cut short: nothing to bring back (apply starts what it needs).
+      if (isMissing(err) || err instanceof SyntaxError) return [];
+      throw err;
     }
   }
 

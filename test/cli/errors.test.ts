@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -9,7 +9,9 @@ import { OperationError } from '../../src/deploy/errors.ts';
 import { rootLayout } from '../../src/deploy/store.ts';
 import { Supervisor } from '../../src/deploy/supervisor.ts';
 import { EXIT, IntentlbError, isMissing, UsageError } from '../../src/errors.ts';
+import { setBackendMode } from '../../src/lab/backend-control.ts';
 import { LabError } from '../../src/lab/errors.ts';
+import { readState, statePath } from '../../src/lab/state.ts';
 import { cli } from '../helpers/cli.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'intentlb-errors-'));
@@ -120,5 +122,28 @@ describe('a second intentlb supervise', () => {
     } finally {
       await first.close();
     }
+  });
+});
+
+describe('rewraps keep their cause', () => {
+  it('lab mode on a backend that does not answer: a LabError whose cause is the socket error', async () => {
+    const dir = join(scratch, 'lab-mode');
+    const err = await setBackendMode(dir, 'app1', 'fail503').then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof LabError);
+    assert.equal((err.cause as NodeJS.ErrnoException).code, 'ENOENT');
+  });
+
+  it('a lab state that cannot be read (not missing) is a LabError with its cause, not "no lab"', () => {
+    const dir = join(scratch, 'lab-state');
+    mkdirSync(statePath(dir), { recursive: true }); // a folder where the file should be
+    assert.throws(
+      () => readState(dir),
+      (e: unknown) =>
+        e instanceof LabError && (e.cause as NodeJS.ErrnoException).code === 'EISDIR' && e.exitCode === 1,
+    );
+    assert.equal(readState(join(scratch, 'no-lab')), undefined);
   });
 });
