@@ -1,6 +1,7 @@
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { errnoCode, isMissing } from '../errors.ts';
 import type { Model } from '../model/index.ts';
 import { intentRevision, renderNode } from '../render/node.ts';
 import { fileMode } from '../render/secrets.ts';
@@ -108,12 +109,13 @@ function replaceDir(from: string, to: string): void {
   try {
     renameSync(to, old);
     hadOld = true;
-  } catch {
-    // no previous build
+  } catch (err) {
+    if (!isMissing(err)) throw err; // else: no previous build
   }
   try {
     renameSync(from, to);
-  } catch {
+  } catch (err) {
+    if (errnoCode(err) !== 'EXDEV') throw err;
     // scratch on another file system
     cpSync(from, to, { recursive: true });
   }

@@ -31,7 +31,7 @@ function inInitNetns(): boolean {
     try {
       return execFileSync(IP, ['netns', 'identify', String(process.pid)], { encoding: 'utf8' }).trim() === '';
     } catch {
-      return true;
+      return true; // no `ip`, or it cannot tell: assume the machine's own namespace (the careful side)
     }
   }
 }

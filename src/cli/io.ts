@@ -9,10 +9,11 @@ export interface CliIo {
   now(): Date;
   /** Overrides dns.yaml + the system resolver (tests). */
   resolver?: DnsResolver;
+  /** `INTENTLB_DEBUG=1`: an internal error (or any error) is printed with its stack and causes. */
+  debug?: boolean;
 }
 
-/** A usage problem: exit code 2, a message, no stack trace. */
-export class UsageError extends Error {}
+export { UsageError } from '../errors.ts';
 
 /** The real process's I/O. */
 export function processIo(): CliIo {
@@ -22,6 +23,7 @@ export function processIo(): CliIo {
     cwd: process.cwd(),
     color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
     now: () => new Date(),
+    debug: process.env.INTENTLB_DEBUG === '1',
   };
 }
 

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { visible } from '../diagnostics/index.ts';
+import { messageOf } from '../errors.ts';
 import { MODES } from '../lab/backend/types.ts';
 import { setBackendMode } from '../lab/backend-control.ts';
 import { flowsText } from '../lab/flow-pinning.ts';
@@ -217,7 +218,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
       try {
         await setBackendMode(s.dir, host, mode);
       } catch (e) {
-        throw new LabError((e as Error).message);
+        throw e instanceof LabError ? e : new LabError(messageOf(e), { cause: e });
       }
       io.stdout(`${host}: ${mode}\n`);
     }),
@@ -241,7 +242,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
       try {
         await setLink(s, host, to as LinkState);
       } catch (e) {
-        throw new LabError((e as Error).message);
+        throw e instanceof LabError ? e : new LabError(messageOf(e), { cause: e });
       }
       io.stdout(`${host}: link ${to}\n`);
     }),

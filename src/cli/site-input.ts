@@ -8,6 +8,7 @@ import {
   summarize,
   uniqueDiagnostics,
 } from '../diagnostics/index.ts';
+import { errnoCode, isMissing, messageOf } from '../errors.ts';
 import { diskFs, type LoadedSite, load } from '../load/index.ts';
 import { type CliIo, UsageError } from './io.ts';
 
@@ -22,8 +23,11 @@ export async function compileSite(dir: string, io: CliIo): Promise<SiteRun> {
   let isDir = false;
   try {
     isDir = statSync(root).isDirectory();
-  } catch {
-    // reported below
+  } catch (err) {
+    // missing: reported below
+    if (!isMissing(err) && errnoCode(err) !== 'ENOTDIR') {
+      throw new UsageError(`${dir}: ${messageOf(err)}`, { cause: err });
+    }
   }
   if (!isDir) throw new UsageError(`${dir}: no such site folder`);
   const l = load(diskFs(root));

@@ -87,7 +87,7 @@ export function registerVerify(program: Command, io: CliIo, setExit: (code: numb
           now: io.now(),
         });
       } catch (e) {
-        if (e instanceof VerifyUsageError) throw new UsageError(e.message);
+        if (e instanceof VerifyUsageError) throw new UsageError(e.message, { cause: e });
         throw e;
       }
       const out = {

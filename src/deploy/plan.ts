@@ -67,7 +67,7 @@ function addressesOf(tree: ReadonlyMap<string, string>): Set<string> {
     const m = JSON.parse(text) as { instances?: ManifestInstance[] };
     return new Set((m.instances ?? []).flatMap((i) => i.addresses));
   } catch {
-    return new Set();
+    return new Set(); // a manifest that is not JSON (cut short) holds no addresses
   }
 }
 
@@ -80,7 +80,7 @@ function modesOf(tree: ReadonlyMap<string, string>): string {
       .sort()
       .join(', ');
   } catch {
-    return '';
+    return ''; // a manifest that is not JSON: no modes
   }
 }
 

@@ -13,6 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { isMissing } from '../errors.ts';
 import { fsyncPath, writeAtomic } from '../fs/atomic.ts';
 import { fileMode } from '../render/secrets.ts';
 import type { NodeLayout, RenderedFile } from '../render/types.ts';
@@ -60,8 +61,9 @@ export function listGenerations(store: Store): number[] {
   let names: string[];
   try {
     names = readdirSync(store.generations);
-  } catch {
-    return [];
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
   }
   return names
     .filter((n) => GEN.test(n))
@@ -104,8 +106,10 @@ export interface AppliedRecord {
 export function readApplied(store: Store): AppliedRecord | null {
   try {
     return JSON.parse(readFileSync(join(store.layout.state, 'applied.json'), 'utf8')) as AppliedRecord;
-  } catch {
-    return null;
+  } catch (err) {
+    // Never applied; a record cut short counts as none (the next apply converges everything).
+    if (isMissing(err) || err instanceof SyntaxError) return null;
+    throw err;
   }
 }
 
@@ -127,8 +131,9 @@ export function readGeneration(store: Store, gen: number | null): Map<string, st
   };
   try {
     walk('');
-  } catch {
-    return new Map();
+  } catch (err) {
+    if (isMissing(err)) return new Map();
+    throw err;
   }
   return files;
 }
@@ -183,8 +188,9 @@ export function prune(store: Store, keep = 5): void {
   let names: string[] = [];
   try {
     names = readdirSync(store.generations);
-  } catch {
-    return;
+  } catch (err) {
+    if (isMissing(err)) return;
+    throw err;
   }
   for (const n of names) if (n.includes('.tmp-')) rmSync(join(store.generations, n), { recursive: true });
   const etcParent = dirname(store.layout.etc);
@@ -219,7 +225,8 @@ export interface InstalledManifest {
 export function readManifest(store: Store): InstalledManifest | null {
   try {
     return JSON.parse(readFileSync(join(store.layout.etc, 'manifest.json'), 'utf8')) as InstalledManifest;
-  } catch {
-    return null;
+  } catch (err) {
+    if (isMissing(err) || err instanceof SyntaxError) return null;
+    throw err;
   }
 }

@@ -7,6 +7,7 @@
 import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { IntentlbError, isMissing } from '../errors.ts';
 import { listenUnix } from '../runtime/unix-server.ts';
 import { type ControlReply, type ControlRequest, MAX_LINE, parseRequest } from './control-protocol.ts';
 
@@ -31,10 +32,11 @@ async function clearStaleSocket(path: string): Promise<void> {
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();
-  } catch {
-    return; // nothing there
+  } catch (err) {
+    if (isMissing(err)) return; // nothing there
+    throw err;
   }
-  if (!isSocket) throw new Error(`control socket path ${path} exists and is not a socket`);
+  if (!isSocket) throw new IntentlbError(`control socket path ${path} exists and is not a socket`);
   const live = await new Promise<boolean>((resolve) => {
     const probe = createConnection({ path });
     probe.once('connect', () => {
@@ -43,7 +45,7 @@ async function clearStaleSocket(path: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
-  if (live) throw new Error(`another healthd is listening on ${path}`);
+  if (live) throw new IntentlbError(`another healthd is listening on ${path}`);
   rmSync(path, { force: true });
 }
 

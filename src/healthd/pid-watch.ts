@@ -66,6 +66,7 @@ export function readPidFileSync(path: string): number | undefined {
   try {
     return parsePid(readFileSync(path, 'utf8'));
   } catch {
+    // Missing, unreadable or being rewritten: no PID now. The checker must not stop over a pid file.
     return undefined;
   }
 }
@@ -231,7 +232,7 @@ export class PidWatcher {
     try {
       read = this.readPid(file.path);
     } catch {
-      read = undefined;
+      read = undefined; // an injected reader that throws: as readPidFile, no PID now
     }
     if (!(read instanceof Promise)) {
       this.apply(file, { pid: read, alive: read !== undefined && this.alive(read) });

@@ -25,7 +25,7 @@ const COMPILER = [
   'model',
   'compile',
 ];
-const LEAF = ['fs', 'runtime'];
+const LEAF = ['fs', 'runtime', 'errors'];
 
 /** For each area, the areas it must never import. */
 const FORBIDDEN: Record<string, readonly string[]> = {

@@ -13,7 +13,7 @@ export interface CliRun {
 /** `intentlb <argv>` in-process without colour, output collected; `cwd` is the repository by default. */
 export async function cli(
   argv: string[],
-  opts: { cwd?: string; resolver?: DnsResolver } = {},
+  opts: { cwd?: string; resolver?: DnsResolver; debug?: boolean } = {},
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
@@ -28,6 +28,7 @@ export async function cli(
     color: false,
     now: () => new Date(),
     ...(opts.resolver && { resolver: opts.resolver }),
+    ...(opts.debug !== undefined && { debug: opts.debug }),
   };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
