@@ -210,8 +210,8 @@ describe('intentlb verify against the campus lab', { timeout: 900_000 }, () => {
   it('a route pointing to the wrong group', async () => {
     const undo = await editInstance('it-api', (cfg) =>
       cfg.replace(
-        /use_backend be_it-api_route1 if \{ path_beg \/v1\/users \}/,
-        'use_backend be_it-api if { path_beg /v1/users }',
+        'use_backend be_it-api_route1 if { path /v1/users } || { path_beg /v1/users/ }',
+        'use_backend be_it-api if { path /v1/users } || { path_beg /v1/users/ }',
       ),
     );
     try {
