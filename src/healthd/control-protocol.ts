@@ -12,6 +12,7 @@
  */
 
 import { z } from 'zod';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { HealthdStatus } from './status.ts';
 
 /** Requests; `timeout_ms` bounds how long `hold`, `drain` and `reconcile` wait for BIRD (and convergence). */
@@ -57,8 +58,8 @@ export interface ErrorReply {
   readonly cmd?: ControlCommand;
   readonly code: ControlErrorCode;
   readonly error: string;
-  /** For E_CONFIG: each problem as `file:line:column field: message`. */
-  readonly problems?: readonly string[];
+  /** For E_CONFIG: the problems of healthd.yaml, as `intentlb check --format json` gives a site's. */
+  readonly diagnostics?: readonly Diagnostic[];
 }
 
 export interface StatusReply {
