@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { safeJson, visible } from '../diagnostics/visible.ts';
+import { EXIT } from '../errors.ts';
 import { readControlPath } from '../healthd/config.ts';
 import {
   type ControlRequest,
@@ -159,7 +160,7 @@ async function runDaemon(configPath: string, io: CliIo): Promise<number> {
     process.off('uncaughtException', crash);
     process.off('unhandledRejection', crash);
   }
-  return fatal ? 70 : 0;
+  return fatal ? EXIT.internal : EXIT.ok;
 }
 
 async function runClient(
