@@ -17,8 +17,9 @@ import {
   type Tree,
 } from './merge/index.ts';
 import { groupInstances, type Model, type ServiceModel, type TeamModel } from './model/index.ts';
-import { type SiteContext, validateFile, validateSite } from './validate/index.ts';
+import { type SiteContext, validateSite } from './validate/index.ts';
 import { defaultsSchema, serviceSchema } from './vocabulary/schemas.ts';
+import { validateFile } from './yaml-schema/validate-file.ts';
 
 export interface CompileOptions {
   /** Replaces dns.yaml + system resolver (tests). */

@@ -22,6 +22,14 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** What each exit code means, for `intentlb --help` (one line each; every code must have one). */
+export const EXIT_MEANINGS: Readonly<Record<ExitCode, string>> = {
+  0: 'done (warnings allowed)',
+  1: 'errors in the site, or an operation failed or was refused (the message says which)',
+  2: 'bad command line (unknown command or option, missing argument)',
+  70: 'a bug in intentlb (internal error); run again with INTENTLB_DEBUG=1 for the stack',
+};
+
 export interface IntentlbErrorOptions {
   /** The error this one rewraps (shown under `INTENTLB_DEBUG=1`). */
   readonly cause?: unknown;

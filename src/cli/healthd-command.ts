@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { safeJson, visible } from '../diagnostics/visible.ts';
-import { formatConfigProblem, readControlPath } from '../healthd/config.ts';
+import { EXIT } from '../errors.ts';
+import { readControlPath } from '../healthd/config.ts';
 import {
   type ControlRequest,
   HealthdControlError,
@@ -11,6 +12,7 @@ import {
 import { HealthdConfigError, HealthdDaemon } from '../healthd/daemon.ts';
 import type { HealthdStatus } from '../healthd/status.ts';
 import { type CliIo, UsageError } from './io.ts';
+import { printDiagnostics } from './print-diagnostics.ts';
 
 const WITHDRAW_TIMEOUT_MS = 30_000;
 const QUICK_TIMEOUT_MS = 5_000;
@@ -116,8 +118,8 @@ async function runDaemon(configPath: string, io: CliIo): Promise<number> {
     daemon = await HealthdDaemon.start({ configPath, log: { write: (line) => io.stdout(line) } });
   } catch (err) {
     if (err instanceof HealthdConfigError) {
-      for (const p of err.problems) io.stderr(`${visible(formatConfigProblem(p))}\n`);
-      io.stderr(`healthd: ${err.problems.length} problem(s) in the configuration; not started\n`);
+      printDiagnostics(err.diagnostics, err.sources, io);
+      io.stderr(`${err.message}\n`);
     } else {
       io.stderr(`healthd: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     }
@@ -158,7 +160,7 @@ async function runDaemon(configPath: string, io: CliIo): Promise<number> {
     process.off('uncaughtException', crash);
     process.off('unhandledRejection', crash);
   }
-  return fatal ? 70 : 0;
+  return fatal ? EXIT.internal : EXIT.ok;
 }
 
 async function runClient(
@@ -168,15 +170,18 @@ async function runClient(
   io: CliIo,
 ): Promise<number> {
   let socket = opts.socket === undefined ? undefined : resolve(io.cwd, opts.socket);
+  // The daemon's healthd.yaml as this command read it: code frames for a refused reload.
+  let sources: ReadonlyMap<string, string> = new Map();
   if (socket === undefined) {
     if (opts.config === undefined)
       throw new UsageError('healthd: --config <healthd.yaml> (or --socket) is required');
     const found = await readControlPath(resolve(io.cwd, opts.config));
     if (found.path === undefined) {
-      if (found.problem !== undefined) io.stderr(`${visible(formatConfigProblem(found.problem))}\n`);
+      printDiagnostics(found.diagnostics, found.sources, io);
       return 1;
     }
     socket = found.path;
+    sources = found.sources;
   }
   try {
     const reply = await healthdControl(socket, request, timeoutMs);
@@ -186,7 +191,7 @@ async function runClient(
           multiline: true,
         }),
       );
-      for (const p of reply.problems ?? []) io.stderr(`  ${visible(p)}\n`);
+      printDiagnostics(reply.diagnostics ?? [], sources, io);
       return 1;
     }
     // VIP names come from the site's files and check errors from backends' answers.

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { visible } from '../diagnostics/visible.ts';
-import { debugTrace, EXIT, IntentlbError, messageOf } from '../errors.ts';
+import { debugTrace, EXIT, EXIT_MEANINGS, type ExitCode, IntentlbError, messageOf } from '../errors.ts';
 import { version } from '../runtime/version.ts';
 import type { CliIo } from './io.ts';
 
@@ -35,6 +35,8 @@ export async function runProgram(argv: readonly string[], io: CliIo, define: Reg
     .showSuggestionAfterError(true)
     .helpCommand(true);
 
+  program.addHelpText('after', exitCodesHelp());
+
   define(program, io, setExit);
 
   try {
@@ -53,4 +55,18 @@ export async function runProgram(argv: readonly string[], io: CliIo, define: Reg
     if (io.debug === true) io.stderr(`${visible(debugTrace(e), { multiline: true })}\n`);
     return known ? e.exitCode : EXIT.internal;
   }
+}
+
+/** The end of `intentlb --help`: every exit code (from EXIT) and INTENTLB_DEBUG. */
+export function exitCodesHelp(): string {
+  const codes = Object.values(EXIT) as ExitCode[];
+  const width = Math.max(...codes.map((c) => String(c).length));
+  return [
+    '',
+    'Exit codes:',
+    ...codes.map((c) => `  ${String(c).padEnd(width)}  ${EXIT_MEANINGS[c]}`),
+    '',
+    'Environment:',
+    '  INTENTLB_DEBUG=1  on an error, also print the stack trace of it and of each cause',
+  ].join('\n');
 }

@@ -1,16 +1,11 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Compiled, compile } from '../compile.ts';
-import {
-  type Diagnostic,
-  formatDiagnostic,
-  safeJson,
-  summarize,
-  uniqueDiagnostics,
-} from '../diagnostics/index.ts';
+import { type Diagnostic, safeJson, uniqueDiagnostics } from '../diagnostics/index.ts';
 import { errnoCode, isMissing, messageOf } from '../errors.ts';
 import { diskFs, type LoadedSite, load } from '../load/index.ts';
 import { type CliIo, UsageError } from './io.ts';
+import { printDiagnostics } from './print-diagnostics.ts';
 
 export interface SiteRun extends Compiled {
   root: string;
@@ -38,10 +33,8 @@ export async function compileSite(dir: string, io: CliIo): Promise<SiteRun> {
 
 /** Prints diagnostics for people (code frames) and returns whether errors stand. */
 export function report(run: SiteRun, io: CliIo): boolean {
-  for (const d of run.diagnostics) io.stderr(`${formatDiagnostic(d, run.loaded.sources, io.color)}\n\n`);
-  const errors = run.diagnostics.some((d) => d.severity === 'error');
-  if (run.diagnostics.length > 0) io.stderr(`${summarize(run.diagnostics)}\n`);
-  return errors;
+  printDiagnostics(run.diagnostics, run.loaded.sources, io);
+  return run.diagnostics.some((d) => d.severity === 'error');
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
- * healthd.yaml → the daemon's configuration. The file is what `intentlb build` renders (snake_case,
- * see src/render/healthd/config.ts); this module validates it with zod and maps it onto the core's
- * types. Every problem is reported at once, each with the file, line, column and field path, so an
- * operator who edited the file by hand sees where it went wrong.
+ * healthd.yaml → the daemon's configuration: reads the file, checks it against its schema
+ * (config-schema.ts) through the compiler's own path (yaml-schema/validate-file.ts) and maps it
+ * onto the core's types. Every problem is reported at once as a {@link Diagnostic} (closed code,
+ * file, line, column, path), printed as `intentlb check` prints a site's, so an operator who edited
+ * the file by hand sees where it went wrong.
  *
  * Relative paths (sockets, pid files) are taken relative to the file's folder, which keeps test
  * and lab configurations portable; rendered files only hold absolute paths.
@@ -10,8 +11,11 @@
 
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { z } from 'zod';
-import { locate, type PathSegment, parseSource } from '../load/source-file.ts';
+import { type Diagnostic, diag, sortDiagnostics } from '../diagnostics/diagnostic.ts';
+import { isMissing, messageOf } from '../errors.ts';
+import { locate, parseSource } from '../load/source-file.ts';
+import { validateFile } from '../yaml-schema/validate-file.ts';
+import { crossCheck, healthdSchema, type RawHealthdConfig } from './config-schema.ts';
 import { DEFAULT_REUSE_MS } from './kept-http.ts';
 import type { VipConfig } from './types.ts';
 
@@ -55,180 +59,74 @@ export interface HealthdConfig {
   readonly vips: readonly VipConfig[];
 }
 
-export interface ConfigProblem {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  /** The field, e.g. `vips[2].check.port`; empty for the whole file. */
-  readonly field: string;
-  readonly message: string;
-}
-
 export interface ConfigResult {
   readonly config?: HealthdConfig;
-  readonly problems: readonly ConfigProblem[];
+  /** Every problem of the file, sorted by position; the configuration stands only when none does. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** The file's text by its name, for code frames (empty when it could not be read). */
+  readonly sources: ReadonlyMap<string, string>;
 }
-
-export const DEFAULT_CONVERGE_MS = 500;
-export const DEFAULT_BIRD_POLL_MS = 1000;
-export const DEFAULT_BIRD_TIMEOUT_MS = 5000;
-export const DEFAULT_HOOK_TIMEOUT_MS = 5000;
-
-/** A BIRD symbol, as the renderer makes them (`vip_<name>`, `vip6_<name>`). */
-const BIRD_SYMBOL = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const VIP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-const ms = (min: number) => z.int().min(min).max(86_400_000);
-const path = z.string().min(1);
-const address = z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' });
-const hookCommand = z.union([
-  z.string().min(1),
-  z.array(z.string().min(1)).min(1, { error: 'a hook command needs at least the program' }),
-]);
-
-const checkSchema = z.discriminatedUnion(
-  'kind',
-  [
-    z.strictObject({
-      kind: z.literal('http'),
-      address,
-      port: z.int().min(1).max(65535),
-      path: z.string().startsWith('/', { error: 'the monitor path starts with /' }),
-      host: z.string().min(1).optional(),
-      reuse_ms: z.int().min(0).max(86_400_000).optional(),
-    }),
-    z.strictObject({ kind: z.literal('tcp'), address, port: z.int().min(1).max(65535) }),
-  ],
-  { error: 'check.kind must be http or tcp' },
-);
-
-const vipSchema = z.strictObject({
-  name: z.string().regex(VIP_NAME, { error: 'a VIP name is letters, digits, _ . -' }),
-  prefixes: z.array(z.union([z.cidrv4(), z.cidrv6()], { error: 'expected a prefix like 198.18.0.1/32' })),
-  protocols: z.array(z.string().regex(BIRD_SYMBOL, { error: 'expected a BIRD protocol name' })),
-  check: checkSchema,
-  interval_ms: ms(10),
-  timeout_ms: ms(1),
-  rise: z.int().min(1).max(1000),
-  fall: z.int().min(1).max(1000),
-  hold_down_ms: ms(0),
-  hold_down_max_ms: ms(0).optional(),
-  pidfile: path.optional(),
-});
-
-const schema = z.strictObject({
-  node: z.string().min(1),
-  mode: z.enum(['anycast', 'vrrp', 'none']),
-  bird: z.strictObject({
-    socket: path,
-    poll_ms: ms(100).default(DEFAULT_BIRD_POLL_MS),
-    timeout_ms: ms(100).default(DEFAULT_BIRD_TIMEOUT_MS),
-  }),
-  control: path,
-  state: path.optional(),
-  listen: z.strictObject({ address, port: z.int().min(0).max(65535) }),
-  converge_ms: ms(0).default(DEFAULT_CONVERGE_MS),
-  hooks: z
-    .strictObject({
-      on_up: z.array(hookCommand).default([]),
-      on_down: z.array(hookCommand).default([]),
-      timeout_ms: ms(1).default(DEFAULT_HOOK_TIMEOUT_MS),
-    })
-    .default({ on_up: [], on_down: [], timeout_ms: DEFAULT_HOOK_TIMEOUT_MS }),
-  vips: z.array(vipSchema),
-});
-
-type Raw = z.output<typeof schema>;
 
 /** Reads and validates a healthd.yaml. Never throws for a user's mistake: problems come back as data. */
 export async function loadHealthdConfig(file: string): Promise<ConfigResult> {
   const abs = resolve(file);
-  let text: string;
-  try {
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    return { problems: [{ file: abs, line: 1, column: 1, field: '', message: `cannot read: ${reason}` }] };
-  }
-  return parseHealthdConfig(text, abs);
+  const read = await readConfig(abs);
+  if ('diagnostic' in read) return { diagnostics: [read.diagnostic], sources: new Map() };
+  return parseHealthdConfig(read.text, abs);
 }
 
-/** Validates healthd.yaml text; `file` names it in problems and anchors relative paths. */
+/** Validates healthd.yaml text; `file` names it in diagnostics and anchors relative paths. */
 export function parseHealthdConfig(text: string, file: string): ConfigResult {
-  const { file: source, diagnostics } = parseSource(file, text);
-  if (diagnostics.length > 0) {
-    return {
-      problems: diagnostics.map((d) => ({
-        file,
-        line: d.line,
-        column: d.column,
-        field: '',
-        message: d.message,
-      })),
-    };
+  const sources = new Map([[file, text]]);
+  const parsed = parseSource(file, text);
+  if (parsed.diagnostics.length > 0) return { diagnostics: sortDiagnostics(parsed.diagnostics), sources };
+  const source = parsed.file;
+  const { value, diagnostics } = validateFile(source, healthdSchema, 'healthd.yaml');
+  if (value === undefined || diagnostics.length > 0) {
+    return { diagnostics: sortDiagnostics(diagnostics), sources };
   }
-  const parsed = schema.safeParse(source.data);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue): ConfigProblem => {
-      const segs = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
-      // An unknown key is reported where it is written.
-      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-      const at = locate(source, keys.length > 0 ? [...segs, keys[0]!] : segs);
-      const message =
-        issue.code === 'unrecognized_keys'
-          ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `\`${k}\``).join(', ')}`
-          : issue.message;
-      return { file, line: at.line, column: at.column, field: fieldName(segs), message };
-    });
-    return { problems: sortProblems(problems) };
-  }
-  const problems = crossCheck(parsed.data, (segs) => {
-    const at = locate(source, segs);
-    return { file, line: at.line, column: at.column, field: fieldName(segs) };
-  });
-  if (problems.length > 0) return { problems: sortProblems(problems) };
-  return { config: toConfig(parsed.data, file), problems: [] };
+  const crossed = crossCheck(value, source);
+  if (crossed.length > 0) return { diagnostics: sortDiagnostics(crossed), sources };
+  return { config: toConfig(value, file), diagnostics: [], sources };
 }
 
 /**
  * Just the control socket path of a healthd.yaml, for clients: they must reach the running daemon
  * even when the file on disk has a problem elsewhere (the daemon keeps its last good configuration).
  */
-export async function readControlPath(file: string): Promise<{ path?: string; problem?: ConfigProblem }> {
+export async function readControlPath(
+  file: string,
+): Promise<{ path?: string; diagnostics: readonly Diagnostic[]; sources: ReadonlyMap<string, string> }> {
   const abs = resolve(file);
-  let text: string;
-  try {
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    return { problem: { file: abs, line: 1, column: 1, field: '', message: `cannot read: ${reason}` } };
-  }
-  const { file: source, diagnostics } = parseSource(abs, text);
-  const first = diagnostics[0];
-  if (first !== undefined) {
-    return {
-      problem: { file: abs, line: first.line, column: first.column, field: '', message: first.message },
-    };
-  }
+  const read = await readConfig(abs);
+  if ('diagnostic' in read) return { diagnostics: [read.diagnostic], sources: new Map() };
+  const sources = new Map([[abs, read.text]]);
+  const { file: source, diagnostics } = parseSource(abs, read.text);
+  if (diagnostics.length > 0) return { diagnostics: sortDiagnostics(diagnostics), sources };
   const control = (source.data as { control?: unknown } | null)?.control;
   if (typeof control !== 'string' || control === '') {
-    const at = locate(source, ['control']);
-    return {
-      problem: {
-        file: abs,
-        line: at.line,
-        column: at.column,
-        field: 'control',
-        message: 'no control socket path',
-      },
-    };
+    const problem = diag('E_TYPE', {
+      message: '`control` (the control socket path) is required in healthd.yaml',
+      at: locate(source, ['control'], 'value'),
+      path: 'control',
+    });
+    return { diagnostics: [problem], sources };
   }
-  return { path: isAbsolute(control) ? control : resolve(dirname(abs), control) };
+  return { path: isAbsolute(control) ? control : resolve(dirname(abs), control), diagnostics: [], sources };
 }
 
-/** `file:line:column field: message`, one per line. */
-export function formatConfigProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}:${p.column} ${p.field === '' ? '' : `${p.field}: `}${p.message}`;
+/** The file's text, or why it cannot be read (E_MISSING_FILE, E_FILE) as a diagnostic. */
+async function readConfig(abs: string): Promise<{ text: string } | { diagnostic: Diagnostic }> {
+  try {
+    return { text: await readFile(abs, 'utf8') };
+  } catch (err) {
+    return {
+      diagnostic: diag(isMissing(err) ? 'E_MISSING_FILE' : 'E_FILE', {
+        message: `cannot read: ${messageOf(err)}`,
+        at: { file: abs, line: 1, column: 1 },
+      }),
+    };
+  }
 }
 
 /** VIP names added, removed and changed (any field) between two configurations, each sorted. */
@@ -245,47 +143,7 @@ export function diffVips(
   };
 }
 
-function crossCheck(
-  raw: Raw,
-  where: (segs: readonly PathSegment[]) => Omit<ConfigProblem, 'message'>,
-): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const names = new Map<string, number>();
-  const protocols = new Map<string, string>();
-  raw.vips.forEach((v, i) => {
-    const first = names.get(v.name);
-    if (first !== undefined) {
-      problems.push({
-        ...where(['vips', i, 'name']),
-        message: `VIP ${v.name} is already defined at vips[${first}]`,
-      });
-    } else names.set(v.name, i);
-    v.protocols.forEach((p, j) => {
-      const owner = protocols.get(p);
-      if (owner !== undefined && owner !== v.name) {
-        problems.push({
-          ...where(['vips', i, 'protocols', j]),
-          message: `protocol ${p} already belongs to VIP ${owner}; a protocol carries one VIP`,
-        });
-      } else protocols.set(p, v.name);
-    });
-    if (raw.mode === 'anycast' && v.protocols.length === 0) {
-      problems.push({
-        ...where(['vips', i, 'protocols']),
-        message: 'an anycast VIP needs its BIRD protocols',
-      });
-    }
-    if (v.hold_down_max_ms !== undefined && v.hold_down_max_ms < v.hold_down_ms) {
-      problems.push({
-        ...where(['vips', i, 'hold_down_max_ms']),
-        message: `must not be below hold_down_ms (${v.hold_down_ms})`,
-      });
-    }
-  });
-  return problems;
-}
-
-function toConfig(raw: Raw, file: string): HealthdConfig {
+function toConfig(raw: RawHealthdConfig, file: string): HealthdConfig {
   const base = dirname(file);
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const command = (c: string | string[]): HookCommand =>
@@ -332,14 +190,4 @@ function toConfig(raw: Raw, file: string): HealthdConfig {
     },
     vips,
   };
-}
-
-function fieldName(segs: readonly PathSegment[]): string {
-  let out = '';
-  for (const s of segs) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
-  return out;
-}
-
-function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
-  return problems.sort((a, b) => a.line - b.line || a.column - b.column);
 }

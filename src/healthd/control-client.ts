@@ -25,14 +25,18 @@ import {
 
 export * from './control-protocol.ts';
 
+/**
+ * The closed list of codes of a request that got no reply (a {@link HealthdControlError}), beside
+ * the daemon's own CONTROL_CODES; documented in docs/healthd.md with them.
+ */
+export const TRANSPORT_CODES = {
+  E_NOT_RUNNING: 'no daemon listens on the control socket (ENOENT, ECONNREFUSED)',
+  E_TIMEOUT: 'no reply within the timeout; the request may still take effect',
+  E_TRANSPORT: 'the connection failed otherwise, or the reply was not a JSON line',
+} as const satisfies Record<string, string>;
+
 /** Why a request got no reply. */
-export type TransportErrorCode =
-  /** No daemon listens on the socket (ENOENT, ECONNREFUSED). */
-  | 'E_NOT_RUNNING'
-  /** No reply within the timeout; the request may still take effect. */
-  | 'E_TIMEOUT'
-  /** Connection failed otherwise, or the reply was not a JSON line. */
-  | 'E_TRANSPORT';
+export type TransportErrorCode = keyof typeof TRANSPORT_CODES;
 
 /** The request got no (valid) reply. */
 export class HealthdControlError extends IntentlbError {

@@ -12,6 +12,7 @@
  */
 
 import { z } from 'zod';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { HealthdStatus } from './status.ts';
 
 /** Requests; `timeout_ms` bounds how long `hold`, `drain` and `reconcile` wait for BIRD (and convergence). */
@@ -36,29 +37,31 @@ export const CONTROL_COMMANDS: readonly ControlCommand[] = [
   'reconcile',
 ];
 
-export type ControlErrorCode =
-  /** Not JSON, unknown command, missing or wrong fields. */
-  | 'E_BAD_REQUEST'
-  | 'E_UNKNOWN_VIP'
-  /** BIRD did not confirm the withdraw in time (the hold or drain stays in force). */
-  | 'E_TIMEOUT'
-  /** Released, undrained or shut down before the withdraw completed. */
-  | 'E_CANCELLED'
-  /** `reload` found problems in healthd.yaml; the running configuration is kept. */
-  | 'E_CONFIG'
-  | 'E_SHUTTING_DOWN'
-  /** `reconcile`: BIRD is not connected, or not used in this HA mode. */
-  | 'E_BIRD'
-  /** A bug in the daemon; the request may or may not have taken effect. */
-  | 'E_INTERNAL';
+/**
+ * The closed list of codes a refusal (`"ok":false`) carries, each with what it means. Documented in
+ * docs/healthd.md (a test fails when one is missing there, or documented but gone from here).
+ */
+export const CONTROL_CODES = {
+  E_BAD_REQUEST: 'not JSON, an unknown command, missing or wrong fields, or a request line too long',
+  E_UNKNOWN_VIP: '`hold` or `release` named no VIP of the running configuration',
+  E_TIMEOUT: 'BIRD did not confirm in time (a hold or drain stays in force)',
+  E_CANCELLED: 'released, undrained or shut down before the withdraw completed',
+  E_CONFIG:
+    '`reload` found problems in healthd.yaml (the reply carries the diagnostics) or cannot listen on its new control socket; the running configuration is kept',
+  E_SHUTTING_DOWN: 'the daemon is shutting down',
+  E_BIRD: '`reconcile`: BIRD is not connected, or not used in this HA mode',
+  E_INTERNAL: 'a bug in the daemon; the request may or may not have taken effect',
+} as const satisfies Record<string, string>;
+
+export type ControlErrorCode = keyof typeof CONTROL_CODES;
 
 export interface ErrorReply {
   readonly ok: false;
   readonly cmd?: ControlCommand;
   readonly code: ControlErrorCode;
   readonly error: string;
-  /** For E_CONFIG: each problem as `file:line:column field: message`. */
-  readonly problems?: readonly string[];
+  /** For E_CONFIG: the problems of healthd.yaml, as `intentlb check --format json` gives a site's. */
+  readonly diagnostics?: readonly Diagnostic[];
 }
 
 export interface StatusReply {

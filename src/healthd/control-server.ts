@@ -9,7 +9,13 @@ import { createConnection, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { IntentlbError, isMissing } from '../errors.ts';
 import { listenUnix } from '../runtime/unix-server.ts';
-import { type ControlReply, type ControlRequest, MAX_LINE, parseRequest } from './control-protocol.ts';
+import {
+  type ControlReply,
+  type ControlRequest,
+  type ErrorReply,
+  MAX_LINE,
+  parseRequest,
+} from './control-protocol.ts';
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlReply>;
 
@@ -68,7 +74,8 @@ function serve(socket: Socket, handler: ControlHandler): void {
         });
     }
     if (buffered.length > MAX_LINE) {
-      socket.end(`${JSON.stringify({ ok: false, code: 'E_BAD_REQUEST', error: 'request line too long' })}\n`);
+      const tooLong: ErrorReply = { ok: false, code: 'E_BAD_REQUEST', error: 'request line too long' };
+      socket.end(`${JSON.stringify(tooLong)}\n`);
       buffered = '';
     }
   });

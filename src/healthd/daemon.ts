@@ -13,14 +13,10 @@
  */
 
 import { type Logger, pino } from 'pino';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
+import { IntentlbError } from '../errors.ts';
 import { BirdLink } from './bird-link.ts';
-import {
-  type ConfigProblem,
-  diffVips,
-  formatConfigProblem,
-  type HealthdConfig,
-  loadHealthdConfig,
-} from './config.ts';
+import { diffVips, type HealthdConfig, loadHealthdConfig } from './config.ts';
 import { type ControlContext, handleControl } from './control-handlers.ts';
 import type { ControlReply, ControlRequest, ErrorReply, ReloadReply } from './control-protocol.ts';
 import { type ControlServer, startControlServer } from './control-server.ts';
@@ -61,13 +57,15 @@ export interface DaemonOptions {
 
 const DEFAULT_CHECK_BATCH_MS = 10;
 
-/** healthd.yaml has problems; nothing was started. */
-export class HealthdConfigError extends Error {
-  readonly problems: readonly ConfigProblem[];
-  constructor(problems: readonly ConfigProblem[]) {
-    super(problems.map(formatConfigProblem).join('\n'));
-    this.name = 'HealthdConfigError';
-    this.problems = problems;
+/** healthd.yaml has problems (diagnostics, printed as `intentlb check` prints them); nothing was started. */
+export class HealthdConfigError extends IntentlbError {
+  readonly diagnostics: readonly Diagnostic[];
+  /** The file's text by name, for code frames. */
+  readonly sources: ReadonlyMap<string, string>;
+  constructor(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>) {
+    super(`healthd: ${diagnostics.length} problem(s) in the configuration; not started`);
+    this.diagnostics = diagnostics;
+    this.sources = sources;
   }
 }
 
@@ -103,7 +101,7 @@ export class HealthdDaemon {
   /** Reads the configuration, binds the control socket and the HTTP endpoint, starts checking. */
   static async start(opts: DaemonOptions): Promise<HealthdDaemon> {
     const loaded = await loadHealthdConfig(opts.configPath);
-    if (loaded.config === undefined) throw new HealthdConfigError(loaded.problems);
+    if (loaded.config === undefined) throw new HealthdConfigError(loaded.diagnostics, loaded.sources);
     const daemon = new HealthdDaemon(loaded.config, opts);
     try {
       await daemon.open();
@@ -358,14 +356,17 @@ export class HealthdDaemon {
     }
     const loaded = await loadHealthdConfig(this.config.file);
     if (loaded.config === undefined) {
-      const problems = loaded.problems.map(formatConfigProblem);
-      this.logger.error({ problems }, 'reload refused: configuration has problems; keeping the running one');
+      const { diagnostics } = loaded;
+      this.logger.error(
+        { diagnostics },
+        'reload refused: configuration has problems; keeping the running one',
+      );
       return {
         ok: false,
         cmd: 'reload',
         code: 'E_CONFIG',
-        error: `${problems.length} problem(s) in ${this.config.file}`,
-        problems,
+        error: `${diagnostics.length} problem(s) in ${this.config.file}`,
+        diagnostics,
       };
     }
     const old = this.config;

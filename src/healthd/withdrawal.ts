@@ -9,6 +9,7 @@
  * came; a VIP that was never announced is reported at once.
  */
 
+import type { ControlErrorCode } from './control-protocol.ts';
 import type { Timers } from './timers.ts';
 import type { HealthdState } from './types.ts';
 
@@ -52,7 +53,11 @@ export type WithdrawOutcome =
       readonly waitedMs: number;
       readonly converged: boolean;
     }
-  | { readonly ok: false; readonly code: 'E_TIMEOUT' | 'E_CANCELLED'; readonly error: string };
+  | {
+      readonly ok: false;
+      readonly code: Extract<ControlErrorCode, 'E_TIMEOUT' | 'E_CANCELLED'>;
+      readonly error: string;
+    };
 
 interface Waiter {
   readonly vips: readonly string[];

@@ -11,8 +11,8 @@ import {
   siteSchema,
 } from '../vocabulary/schemas.ts';
 import { durationMs, isStrictIP, isStrictIPv4 } from '../vocabulary/strings.ts';
+import { validateFile } from '../yaml-schema/validate-file.ts';
 import { parseCerts } from './certs.ts';
-import { validateFile } from './validate-file.ts';
 
 export interface InventoryHost {
   name: string;

@@ -24,6 +24,7 @@ const COMPILER = [
   'check',
   'model',
   'compile',
+  'yaml-schema',
 ];
 const LEAF = ['fs', 'runtime', 'errors'];
 
@@ -34,7 +35,22 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   ),
   render: ['build', 'deploy', 'lab', 'healthd', 'cli', 'verify'],
   build: ['deploy', 'lab', 'healthd', 'cli', 'verify'],
-  healthd: ['deploy', 'lab', 'cli', 'render', 'build', 'verify', 'check', 'infer', 'merge', 'compile'],
+  // healthd.yaml is checked through yaml-schema (the compiler's own zod → Diagnostic path), never
+  // through a compiler stage: the health checker's bundle stays small.
+  healthd: [
+    'deploy',
+    'lab',
+    'cli',
+    'render',
+    'build',
+    'verify',
+    'validate',
+    'check',
+    'infer',
+    'merge',
+    'model',
+    'compile',
+  ],
   deploy: ['lab', 'cli', 'verify'],
   verify: ['cli', 'lab'],
   lab: ['cli'],

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -106,6 +106,27 @@ describe('the error model', () => {
     assert.equal(isMissing(err('EACCES')), false);
     assert.equal(isMissing(new Error('plain')), false);
     assert.equal(isMissing(undefined), false);
+  });
+});
+
+describe('the exit codes are documented where an operator looks', () => {
+  const ROOT = new URL('../../', import.meta.url).pathname;
+
+  it('`intentlb --help` lists every EXIT code with its meaning, and INTENTLB_DEBUG', async () => {
+    const r = await cli(['--help']);
+    assert.equal(r.code, EXIT.ok);
+    const listed = [...r.stdout.matchAll(/^ {2}(\d+) +(\S.*)$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(listed, Object.values(EXIT));
+    assert.match(r.stdout, /^Exit codes:$/m);
+    assert.match(r.stdout, /^ {2}INTENTLB_DEBUG=1 /m);
+  });
+
+  it('the README names every EXIT code and INTENTLB_DEBUG', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.split(/^## Exit codes\s*$/m)[1]?.split(/^## /m)[0] ?? '';
+    const listed = [...section.matchAll(/^\| `(\d+)` \|/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(listed, Object.values(EXIT));
+    assert.match(section, /INTENTLB_DEBUG=1/);
   });
 });
 

@@ -53,6 +53,52 @@ describe('the launcher: bundle and sources are the same program', () => {
     }
     assert.ok(healthd.includes('function registerHealthd'));
   });
+
+  it('the health checker’s bundle pulls in no compiler stage: healthd.yaml goes through yaml-schema alone', async () => {
+    // The module graph of the healthd entry, as scripts/bundle.mjs bundles it.
+    const esbuild = await import('esbuild');
+    const r = await esbuild.build({
+      entryPoints: [`${ROOT}src/cli/healthd-main.ts`],
+      absWorkingDir: ROOT,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(r.metafile.inputs).sort();
+    for (const needed of [
+      'src/healthd/daemon.ts',
+      'src/healthd/config.ts',
+      'src/yaml-schema/validate-file.ts',
+    ])
+      assert.ok(inputs.includes(needed), `${needed} is in the healthd bundle`);
+    const stages = [
+      'validate',
+      'merge',
+      'infer',
+      'check',
+      'model',
+      'render',
+      'build',
+      'deploy',
+      'lab',
+      'verify',
+    ];
+    const forbidden = inputs.filter(
+      (f) =>
+        stages.some((s) => f.startsWith(`src/${s}/`)) ||
+        // The compiler's entry, the site reader and the intent's schemas.
+        ['src/compile.ts', 'src/load/load.ts', 'src/load/site-fs.ts', 'src/vocabulary/schemas.ts'].includes(
+          f,
+        ) ||
+        (f.startsWith('src/cli/') &&
+          !/^src\/cli\/(healthd-main|healthd-command|io|runner|print-diagnostics)\.ts$/.test(f)),
+    );
+    assert.deepEqual(forbidden, []);
+  });
 });
 
 describe('an installation without development dependencies (npm ci --omit=dev)', () => {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CODES } from '../../src/diagnostics/index.ts';
+import { TRANSPORT_CODES } from '../../src/healthd/control-client.ts';
+import { CONTROL_CODES } from '../../src/healthd/control-protocol.ts';
 import { backendSchema, serviceSchema, siteSchema } from '../../src/vocabulary/schemas.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -48,6 +50,46 @@ describe('docs/diagnostics.md', () => {
       for (const part of ['**What it means.**', '**Example.**', '**It prints.**', '**How to fix.**'])
         assert.ok(section.includes(part), `${code} lacks ${part}`);
     }
+  });
+});
+
+/** The codes in the table of the `### <heading>` section of docs/healthd.md, in order. */
+function healthdTableCodes(heading: string): string[] {
+  const section = read('docs/healthd.md')
+    .split(new RegExp(`^### ${heading}\\s*$`, 'm'))[1]
+    ?.split(/^#/m)[0];
+  assert.ok(section !== undefined, `docs/healthd.md has a \`### ${heading}\` section`);
+  return [...section.matchAll(/^\| `(E_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]!);
+}
+
+/** `code: 'E_…'` literals written in src/healthd, outside the modules named. */
+function healthdCodeLiterals(except: readonly string[]): string[] {
+  const dir = join(ROOT, 'src/healthd');
+  const codes = new Set<string>();
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.ts') && !except.includes(f))) {
+    for (const m of readFileSync(join(dir, name), 'utf8').matchAll(/\bcode: '(E_[A-Z0-9_]+)'/g))
+      codes.add(m[1]!);
+  }
+  return [...codes].sort();
+}
+
+describe('docs/healthd.md: the control socket codes', () => {
+  for (const [heading, list] of [
+    ['Reply codes', CONTROL_CODES],
+    ['Client codes', TRANSPORT_CODES],
+  ] as const) {
+    it(`documents every code of ${heading}, no code that does not exist, each once`, () => {
+      const documented = healthdTableCodes(heading);
+      assert.deepEqual([...documented].sort(), Object.keys(list).sort());
+      assert.equal(new Set(documented).size, documented.length);
+    });
+  }
+
+  it('the daemon replies with exactly the listed codes (none unused, none unlisted)', () => {
+    // config*.ts hold diagnostic codes (healthd.yaml), control-client.ts the client's own.
+    const used = healthdCodeLiterals(['config.ts', 'config-schema.ts', 'control-client.ts']);
+    assert.ok(used.includes('E_UNKNOWN_VIP'), 'the scan finds the reply codes');
+    assert.deepEqual(used, Object.keys(CONTROL_CODES).sort());
   });
 });
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { Code } from '../../src/diagnostics/codes.ts';
 import {
   diffVips,
-  formatConfigProblem,
   loadHealthdConfig,
   parseHealthdConfig,
   readControlPath,
@@ -64,14 +64,14 @@ function edit(n: number, text: string | null): string {
 
 describe('healthd.yaml loader', () => {
   it('check.reuse_ms: 0 opens a new connection for every check', () => {
-    const { config, problems } = parseHealthdConfig(
+    const { config, diagnostics } = parseHealthdConfig(
       edit(
         18,
         '    check: { kind: http, address: "198.18.100.10", port: 8999, path: /_intentlb/health, reuse_ms: 0 }',
       ),
       FILE,
     );
-    assert.deepEqual(problems, []);
+    assert.deepEqual(diagnostics, []);
     assert.equal((config!.vips[0]!.check as { reuseMs?: number }).reuseMs, 0);
     const bad = parseHealthdConfig(
       edit(
@@ -82,14 +82,14 @@ describe('healthd.yaml loader', () => {
     );
     assert.equal(bad.config, undefined);
     assert.ok(
-      bad.problems.some((p) => /reuse_ms/.test(JSON.stringify(p))),
-      JSON.stringify(bad.problems),
+      bad.diagnostics.some((d) => d.code === 'E_TYPE' && d.path === 'vips.0.check.reuse_ms' && d.line === 18),
+      JSON.stringify(bad.diagnostics),
     );
   });
 
   it('maps every field onto the core configuration', () => {
-    const { config, problems } = parseHealthdConfig(BASE, FILE);
-    assert.deepEqual(problems, []);
+    const { config, diagnostics } = parseHealthdConfig(BASE, FILE);
+    assert.deepEqual(diagnostics, []);
     assert.ok(config);
     assert.equal(config.node, 'lb1');
     assert.equal(config.mode, 'anycast');
@@ -146,8 +146,8 @@ describe('healthd.yaml loader', () => {
       '  - { name: a, prefixes: [], protocols: [vip_a], check: { kind: tcp, address: "::1", port: 1 },',
       '      interval_ms: 10, timeout_ms: 5, rise: 1, fall: 1, hold_down_ms: 0, pidfile: a.pid }',
     );
-    const { config, problems } = parseHealthdConfig(text, '/srv/lab/lb1/healthd.yaml');
-    assert.deepEqual(problems, []);
+    const { config, diagnostics } = parseHealthdConfig(text, '/srv/lab/lb1/healthd.yaml');
+    assert.deepEqual(diagnostics, []);
     assert.ok(config);
     assert.equal(config.convergeMs, 500);
     assert.deepEqual(config.hooks, { onUp: [], onDown: [], timeoutMs: 5000 });
@@ -158,8 +158,8 @@ describe('healthd.yaml loader', () => {
 
   it('reads what build renders (examples/campus), including control and converge_ms', async () => {
     const text = renderOne(renderHealthd, await campus(), 'healthd.yaml');
-    const { config, problems } = parseHealthdConfig(text, FILE);
-    assert.deepEqual(problems.map(formatConfigProblem), []);
+    const { config, diagnostics } = parseHealthdConfig(text, FILE);
+    assert.deepEqual(diagnostics, []);
     assert.ok(config);
     assert.equal(config.control, '/run/intentlb/healthd.sock');
     assert.equal(config.convergeMs, 500);
@@ -170,91 +170,112 @@ describe('healthd.yaml loader', () => {
     }
   });
 
-  // Each case: the edited document and the problems expected (field and position, not wording).
+  // Each case: the edited document and the diagnostics expected (code, path and position, not
+  // wording): the compiler's conventions, an unknown key at the key, a bad value at the value.
   const invalid: {
     name: string;
     text: string;
-    problems: { field: string; line: number; column: number }[];
+    diagnostics: { code: Code; path?: string; line: number; column: number }[];
   }[] = [
-    { name: 'YAML syntax', text: edit(8, '  port: [9300'), problems: [{ field: '', line: 9, column: 1 }] },
+    {
+      name: 'YAML syntax',
+      text: edit(8, '  port: [9300'),
+      diagnostics: [{ code: 'E_YAML_SYNTAX', line: 9, column: 1 }],
+    },
     {
       name: 'unknown key, where it is written',
       text: edit(9, 'convergence_ms: 750'),
-      problems: [{ field: '', line: 9, column: 1 }],
+      diagnostics: [{ code: 'E_UNKNOWN_KEY', path: 'convergence_ms', line: 9, column: 1 }],
     },
     {
       name: 'wrong type',
       text: edit(21, '    rise: three'),
-      problems: [{ field: 'vips[0].rise', line: 21, column: 5 }],
+      diagnostics: [{ code: 'E_TYPE', path: 'vips.0.rise', line: 21, column: 11 }],
     },
     {
       name: 'below the minimum',
       text: edit(22, '    fall: 0'),
-      problems: [{ field: 'vips[0].fall', line: 22, column: 5 }],
+      diagnostics: [{ code: 'E_TYPE', path: 'vips.0.fall', line: 22, column: 11 }],
     },
     {
       name: 'missing field, at its parent',
       text: edit(5, null),
-      problems: [{ field: 'control', line: 1, column: 1 }],
+      diagnostics: [{ code: 'E_TYPE', path: 'control', line: 1, column: 1 }],
     },
     {
       name: 'unknown check kind',
       text: edit(18, '    check: { kind: icmp, address: "198.18.100.10" }'),
-      problems: [{ field: 'vips[0].check.kind', line: 18, column: 14 }],
+      diagnostics: [{ code: 'E_TYPE', path: 'vips.0.check.kind', line: 18, column: 20 }],
     },
     {
       name: 'not an address',
       text: edit(28, '    check: { kind: tcp, address: db.example, port: 5432 }'),
-      problems: [{ field: 'vips[1].check.address', line: 28, column: 25 }],
+      diagnostics: [{ code: 'E_ADDRESS', path: 'vips.1.check.address', line: 28, column: 34 }],
+    },
+    {
+      name: 'not a prefix',
+      text: edit(26, '    prefixes: [198.18.20.10]'),
+      diagnostics: [{ code: 'E_ADDRESS', path: 'vips.1.prefixes.0', line: 26, column: 16 }],
     },
     {
       name: 'not a BIRD symbol',
       text: edit(27, '    protocols: ["vip db"]'),
-      problems: [{ field: 'vips[1].protocols[0]', line: 27, column: 17 }],
+      diagnostics: [{ code: 'E_TYPE', path: 'vips.1.protocols.0', line: 27, column: 17 }],
     },
     {
       name: 'same VIP twice',
       text: edit(25, '  - name: web-www'),
-      problems: [{ field: 'vips[1].name', line: 25, column: 5 }],
+      diagnostics: [{ code: 'E_NAME_CONFLICT', path: 'vips.1.name', line: 25, column: 11 }],
     },
     {
       name: 'a protocol carried by two VIPs',
       text: edit(27, '    protocols: [vip_web_www]'),
-      problems: [{ field: 'vips[1].protocols[0]', line: 27, column: 17 }],
+      diagnostics: [{ code: 'E_NAME_CONFLICT', path: 'vips.1.protocols.0', line: 27, column: 17 }],
+    },
+    {
+      name: 'an anycast VIP without protocols',
+      text: edit(27, '    protocols: []'),
+      diagnostics: [{ code: 'E_TYPE', path: 'vips.1.protocols', line: 27, column: 16 }],
     },
     {
       name: 'hold_down_max_ms below hold_down_ms',
       text: edit(33, '    hold_down_ms: 5000'),
-      problems: [{ field: 'vips[1].hold_down_max_ms', line: 34, column: 5 }],
+      diagnostics: [{ code: 'E_TYPE', path: 'vips.1.hold_down_max_ms', line: 34, column: 23 }],
     },
     {
       name: 'empty hook command',
       text: edit(12, '  on_down: [[]]'),
-      problems: [{ field: 'hooks.on_down[0]', line: 12, column: 13 }],
+      diagnostics: [{ code: 'E_TYPE', path: 'hooks.on_down.0', line: 12, column: 13 }],
     },
     {
       name: 'several problems, all reported in file order',
       text: edit(21, '    rise: -1').replace('  port: 9300', '  port: 70000'),
-      problems: [
-        { field: 'listen.port', line: 8, column: 3 },
-        { field: 'vips[0].rise', line: 21, column: 5 },
+      diagnostics: [
+        { code: 'E_TYPE', path: 'listen.port', line: 8, column: 9 },
+        { code: 'E_TYPE', path: 'vips.0.rise', line: 21, column: 11 },
       ],
     },
   ];
   for (const c of invalid) {
     it(`refuses: ${c.name}`, () => {
-      const { config, problems } = parseHealthdConfig(c.text, FILE);
+      const { config, diagnostics, sources } = parseHealthdConfig(c.text, FILE);
       assert.equal(config, undefined);
       assert.deepEqual(
-        problems.map((p) => ({ field: p.field, line: p.line, column: p.column })),
-        c.problems,
-        problems.map(formatConfigProblem).join('\n'),
+        diagnostics.map((d) => ({
+          code: d.code,
+          ...(d.path === undefined ? {} : { path: d.path }),
+          line: d.line,
+          column: d.column,
+        })),
+        c.diagnostics,
+        JSON.stringify(diagnostics, null, 1),
       );
-      for (const p of problems) {
-        assert.equal(p.file, FILE);
-        assert.ok(p.message.length > 0);
-        assert.ok(formatConfigProblem(p).startsWith(`${FILE}:${p.line}:${p.column} `));
+      for (const d of diagnostics) {
+        assert.equal(d.file, FILE);
+        assert.equal(d.severity, 'error');
+        assert.ok(d.message.length > 0);
       }
+      assert.equal(sources.get(FILE), c.text, 'the text for code frames');
     });
   }
 
@@ -283,7 +304,16 @@ describe('healthd.yaml loader', () => {
     await withTempDir(async (dir) => {
       const missing = await loadHealthdConfig(join(dir, 'nope.yaml'));
       assert.equal(missing.config, undefined);
-      assert.match(missing.problems[0]?.message ?? '', /cannot read/);
+      assert.deepEqual(
+        missing.diagnostics.map((d) => [d.code, d.file, d.line, d.column]),
+        [['E_MISSING_FILE', join(dir, 'nope.yaml'), 1, 1]],
+      );
+      // A folder where the file should be: there, but unreadable as a file.
+      const folder = await loadHealthdConfig(dir);
+      assert.deepEqual(
+        folder.diagnostics.map((d) => d.code),
+        ['E_FILE'],
+      );
 
       const file = join(dir, 'healthd.yaml');
       // A file broken elsewhere still names its control socket: clients can reach the daemon.
@@ -292,11 +322,21 @@ describe('healthd.yaml loader', () => {
         BASE.replace('rise: 3', 'rise: three').replace('/run/intentlb/healthd.sock', 'h.sock'),
       );
       assert.equal((await loadHealthdConfig(file)).config, undefined);
-      assert.deepEqual(await readControlPath(file), { path: join(dir, 'h.sock') });
+      const found = await readControlPath(file);
+      assert.equal(found.path, join(dir, 'h.sock'));
+      assert.deepEqual(found.diagnostics, []);
       writeFileSync(file, edit(5, null));
       const none = await readControlPath(file);
       assert.equal(none.path, undefined);
-      assert.equal(none.problem?.field, 'control');
+      assert.deepEqual(
+        none.diagnostics.map((d) => [d.code, d.path, d.line, d.column]),
+        [['E_TYPE', 'control', 1, 1]],
+      );
+      assert.equal(none.sources.get(file), edit(5, null));
+      assert.deepEqual(
+        (await readControlPath(join(dir, 'nope.yaml'))).diagnostics.map((d) => d.code),
+        ['E_MISSING_FILE'],
+      );
     });
   });
 });

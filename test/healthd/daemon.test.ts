@@ -288,7 +288,9 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
             );
             const bad = await healthdControl(socket, { cmd: 'reload' }, 5000);
             assert.equal(bad.ok === false && bad.code, 'E_CONFIG');
-            assert.match(bad.ok === false ? (bad.problems?.[0] ?? '') : '', /vips\[0\]\.rise/);
+            assert.deepEqual(bad.ok === false ? bad.diagnostics?.map((d) => [d.code, d.file, d.path]) : [], [
+              ['E_TYPE', file, 'vips.0.rise'],
+            ]);
             assert.deepEqual(
               (await status()).vips.map((v) => v.name),
               ['a', 'c'],
@@ -428,9 +430,10 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
         (e: unknown) => {
           assert.ok(e instanceof HealthdConfigError);
           assert.deepEqual(
-            e.problems.map((p) => [p.file, p.field]),
-            [[file, 'vips[0].fall']],
+            e.diagnostics.map((d) => [d.code, d.file, d.path]),
+            [['E_TYPE', file, 'vips.0.fall']],
           );
+          assert.equal(e.sources.get(file)?.includes('"fall": 0'), true, 'the text for code frames');
           return true;
         },
       );
@@ -443,7 +446,12 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
         now: () => new Date(),
       };
       assert.equal(await runCli(['healthd', '--config', 'healthd.yaml'], io), 1);
-      assert.match(err.join(''), /healthd\.yaml:\d+:\d+ vips\[0\]\.fall: /);
+      // As `intentlb check` prints a site's: position, severity, code, then the code frame's caret.
+      assert.match(
+        err.join(''),
+        /healthd\.yaml:\d+:\d+ error E_TYPE `vips\.0\.fall`[\s\S]*\n> +\d+ \| +"fall": 0,\n +\| +\^/,
+      );
+      assert.match(err.join(''), /^1 error, 0 warnings$/m);
     });
   });
 });

@@ -1,6 +1,14 @@
+/**
+ * One parsed YAML file against its zod schema: every zod issue becomes a {@link Diagnostic} with a
+ * closed code at the key or value it is about (file:line:column through the file's positions).
+ * Shared by the compiler (site, inventory, defaults and service files) and by healthd (its
+ * healthd.yaml), so both report problems the same way; it imports no compiler stage, so the
+ * health checker's bundle does not carry the compiler.
+ */
 import type { z } from 'zod';
-import { type Code, type Diagnostic, diag } from '../diagnostics/index.ts';
-import { locate, type PathSegment, type SourceFile } from '../load/index.ts';
+import type { Code } from '../diagnostics/codes.ts';
+import { type Diagnostic, diag } from '../diagnostics/diagnostic.ts';
+import { locate, type PathSegment, type SourceFile } from '../load/source-file.ts';
 import { closest } from '../vocabulary/strings.ts';
 import { knownKeysAt } from './zod-walk.ts';
 
@@ -91,6 +99,11 @@ function toDiagnostics(
       });
     }
     case 'invalid_union': {
+      // A discriminated union whose discriminator matches no option: like an enum.
+      // (zod sets `note` and `options` then, outside its issue types.)
+      const unmatched = issue as { note?: string; options?: readonly unknown[] };
+      if (unmatched.note === 'No matching discriminator' && unmatched.options !== undefined)
+        return [oneOf(file, path, dotted, unmatched.options, data)];
       // A branch that accepted the value's type holds the real complaint; report that one.
       const branches = issue.errors.filter(
         (errs) => !errs.some((e) => e.code === 'invalid_type' && e.path.length === 0),
@@ -152,19 +165,8 @@ function toDiagnostics(
         ),
       ];
     }
-    case 'invalid_value': {
-      const allowed = issue.values.map(String);
-      const actual = valueAt(data, path);
-      const suggestion = typeof actual === 'string' ? closest(actual, allowed) : undefined;
-      return [
-        diag('E_TYPE', {
-          message: `\`${dotted}\` must be one of ${allowed.join(', ')}`,
-          at: locate(file, path, 'value'),
-          path: dotted,
-          hint: suggestion ? `did you mean \`${suggestion}\`?` : undefined,
-        }),
-      ];
-    }
+    case 'invalid_value':
+      return [oneOf(file, path, dotted, issue.values, data)];
     case 'too_small':
     case 'too_big': {
       const bound = issue.code === 'too_small' ? `at least ${issue.minimum}` : `at most ${issue.maximum}`;
@@ -174,6 +176,25 @@ function toDiagnostics(
     default:
       return [typeDiag(file, path, dotted, `\`${dotted}\`: ${issue.message}`)];
   }
+}
+
+/** A value outside a closed list (an enum, literals, a union's discriminator). */
+function oneOf(
+  file: SourceFile,
+  path: PathSegment[],
+  dotted: string,
+  values: readonly unknown[],
+  data: unknown,
+): Diagnostic {
+  const allowed = values.map(String);
+  const actual = valueAt(data, path);
+  const suggestion = typeof actual === 'string' ? closest(actual, allowed) : undefined;
+  return diag('E_TYPE', {
+    message: `\`${dotted}\` must be one of ${allowed.join(', ')}`,
+    at: locate(file, path, 'value'),
+    path: dotted,
+    hint: suggestion ? `did you mean \`${suggestion}\`?` : undefined,
+  });
 }
 
 function typeDiag(file: SourceFile, path: PathSegment[], dotted: string, message: string): Diagnostic {
