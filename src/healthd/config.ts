@@ -13,6 +13,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { locate, type PathSegment, parseSource } from '../load/source-file.ts';
 import { DEFAULT_REUSE_MS } from './kept-http.ts';
+import type { PeersConfig } from './peers.ts';
 import type { VipConfig } from './types.ts';
 
 /** A hook command: the program and its first arguments; the VIP name and state are appended. */
@@ -22,6 +23,12 @@ export interface HooksConfig {
   readonly onUp: readonly HookCommand[];
   readonly onDown: readonly HookCommand[];
   readonly timeoutMs: number;
+  /** From SIGTERM to SIGKILL when a command outlives `timeoutMs` (default 2000). */
+  readonly killGraceMs?: number;
+  /** A transition whose command failed runs again after this long (absent or 0: never). */
+  readonly retryMs?: number;
+  /** Added to every command's environment (e.g. INTENTLB_NODE). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface BirdLinkConfig {
@@ -37,8 +44,11 @@ export interface HealthdConfig {
   /** The file it was read from (absolute). */
   readonly file: string;
   readonly node: string;
-  /** Only `anycast` drives BIRD; other modes run checks, hooks, metrics and status only. */
-  readonly mode: 'anycast' | 'vrrp' | 'none';
+  /**
+   * Only `anycast` drives BIRD; `script` runs the failover script as its hooks and stands by while
+   * a preferred peer serves a VIP; other modes run checks, hooks, metrics and status only.
+   */
+  readonly mode: 'anycast' | 'vrrp' | 'script' | 'none';
   readonly bird: BirdLinkConfig;
   /** The control socket (unix, JSON lines). */
   readonly control: string;
@@ -52,6 +62,8 @@ export interface HealthdConfig {
   /** After a withdraw is confirmed by BIRD, wait this long for the network before reporting it done. */
   readonly convergeMs: number;
   readonly hooks: HooksConfig;
+  /** Script failover: the preferred peers whose /status is read (absent: none, this node leads). */
+  readonly peers?: PeersConfig;
   readonly vips: readonly VipConfig[];
 }
 
@@ -114,11 +126,22 @@ const vipSchema = z.strictObject({
   hold_down_ms: ms(0),
   hold_down_max_ms: ms(0).optional(),
   pidfile: path.optional(),
+  exec: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        argv: z
+          .array(z.string().min(1))
+          .min(1, { error: 'an exec check needs at least the program' })
+          .refine((a) => isAbsolute(a[0] ?? ''), { error: 'the program is an absolute path' }),
+      }),
+    )
+    .optional(),
 });
 
 const schema = z.strictObject({
   node: z.string().min(1),
-  mode: z.enum(['anycast', 'vrrp', 'none']),
+  mode: z.enum(['anycast', 'vrrp', 'script', 'none']),
   bird: z.strictObject({
     socket: path,
     poll_ms: ms(100).default(DEFAULT_BIRD_POLL_MS),
@@ -133,8 +156,18 @@ const schema = z.strictObject({
       on_up: z.array(hookCommand).default([]),
       on_down: z.array(hookCommand).default([]),
       timeout_ms: ms(1).default(DEFAULT_HOOK_TIMEOUT_MS),
+      kill_grace_ms: ms(0).optional(),
+      retry_ms: ms(0).optional(),
+      env: z.record(z.string().regex(/^INTENTLB_[A-Z0-9_]+$/), z.string()).optional(),
     })
     .default({ on_up: [], on_down: [], timeout_ms: DEFAULT_HOOK_TIMEOUT_MS }),
+  peers: z
+    .strictObject({
+      interval_ms: ms(10),
+      timeout_ms: ms(1),
+      nodes: z.array(z.strictObject({ name: z.string().min(1), address, port: z.int().min(1).max(65535) })),
+    })
+    .optional(),
   vips: z.array(vipSchema),
 });
 
@@ -314,6 +347,9 @@ function toConfig(raw: Raw, file: string): HealthdConfig {
       holdDownMs: v.hold_down_ms,
       ...(v.hold_down_max_ms === undefined ? {} : { holdDownMaxMs: v.hold_down_max_ms }),
       ...(v.pidfile === undefined ? {} : { pidfile: abs(v.pidfile) }),
+      ...(v.exec === undefined
+        ? {}
+        : { exec: v.exec.map((e) => ({ name: e.name, argv: e.argv as unknown as [string, ...string[]] })) }),
     };
   });
   return {
@@ -329,7 +365,19 @@ function toConfig(raw: Raw, file: string): HealthdConfig {
       onUp: raw.hooks.on_up.map(command),
       onDown: raw.hooks.on_down.map(command),
       timeoutMs: raw.hooks.timeout_ms,
+      ...(raw.hooks.kill_grace_ms === undefined ? {} : { killGraceMs: raw.hooks.kill_grace_ms }),
+      ...(raw.hooks.retry_ms === undefined ? {} : { retryMs: raw.hooks.retry_ms }),
+      ...(raw.hooks.env === undefined ? {} : { env: raw.hooks.env }),
     },
+    ...(raw.peers === undefined
+      ? {}
+      : {
+          peers: {
+            intervalMs: raw.peers.interval_ms,
+            timeoutMs: raw.peers.timeout_ms,
+            nodes: raw.peers.nodes.map((n) => ({ name: n.name, address: n.address, port: n.port })),
+          },
+        }),
     vips,
   };
 }
