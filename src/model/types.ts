@@ -1,3 +1,4 @@
+import type { HaMode } from '../vocabulary/ha-modes.ts';
 import type { CheckType, Protocol } from '../vocabulary/protocols.ts';
 
 /** Where an effective value came from: a place in a file, or an inference rule. */
@@ -19,7 +20,7 @@ export interface BgpPeerModel {
   password?: string;
 }
 
-export type HaMode = 'anycast' | 'vrrp' | 'script' | 'none';
+export type { HaMode } from '../vocabulary/ha-modes.ts';
 
 export interface HaModel {
   mode: HaMode;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIPv4Mapped } from './addresses.ts';
+import { HA_MODE_NAMES } from './ha-modes.ts';
 import { NAME_LIMITS, NAME_PATTERN, type NameKind, nameProblem } from './names.ts';
 import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
 import {
@@ -359,7 +360,7 @@ export const siteSchema = z.strictObject({
     .min(1),
   ha: z
     .strictObject({
-      mode: z.enum(['anycast', 'vrrp', 'script', 'none']),
+      mode: z.enum(HA_MODE_NAMES),
       bgp: z
         .strictObject({
           local_as: z.number().int().min(1).max(4294967295),
