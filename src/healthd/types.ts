@@ -167,7 +167,10 @@ export type HealthdEvent =
       readonly error?: string;
       /** When the check began; a result older than the last process event is dropped. */
       readonly startedAt?: number;
-      /** Neither up nor down (an exec check's UNKNOWN): ends a success streak, counts no failure. */
+      /**
+       * Neither up nor down (an exec check's UNKNOWN): ends a success streak and counts no failure
+       * (the failures on both sides of it still add up: an unknown never saves a failing VIP).
+       */
       readonly unknown?: boolean;
     }
   /** Script failover: the VIPs a preferred peer serves now (none when it does not answer). */
