@@ -26,7 +26,13 @@ import type { ControlReply, ControlRequest, ErrorReply, ReloadReply } from './co
 import { type ControlServer, startControlServer } from './control-server.ts';
 import { initialState } from './core.ts';
 import { EventLoop } from './event-loop.ts';
-import { type HookOutcome, HookRunner, hookLogFields, type RunCommand } from './hooks.ts';
+import {
+  DEFAULT_KILL_GRACE_MS,
+  type HookOutcome,
+  HookRunner,
+  hookLogFields,
+  type RunCommand,
+} from './hooks.ts';
 import { type HttpEndpoint, startHttp } from './http.ts';
 import { closeKeptConnections } from './kept-http.ts';
 import { HealthdMetrics } from './metrics.ts';
@@ -474,7 +480,12 @@ export class HealthdDaemon {
     } else {
       this.logger.error({ error: outcome.error }, 'could not confirm every VIP withdrawn before exiting');
     }
-    await this.bounded(this.hooks.idle(), this.config.hooks.timeoutMs + 1000);
+    // A hook at its deadline gets SIGTERM, then SIGKILL after the grace: wait for both.
+    const hooks = this.config.hooks;
+    await this.bounded(
+      this.hooks.idle(),
+      hooks.timeoutMs + (hooks.killGraceMs ?? DEFAULT_KILL_GRACE_MS) + 1000,
+    );
     await this.close();
     this.logger.info('stopped');
     this.resolveDone();
