@@ -4,6 +4,7 @@ import type { DnsAnswer } from '../infer/dns.ts';
 import type { ServiceModel, SiteModel, TeamModel } from '../model/index.ts';
 import { certCovers } from '../validate/certs.ts';
 import { pathPrefixMatches, prefixContains } from '../vocabulary/strings.ts';
+import { checkServiceHealth } from './health-checks.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -20,6 +21,7 @@ export function checkService(
     ...checkRoutes(s, scope),
     ...checkDns(s, scope, dns),
     ...checkCerts(s, scope, site),
+    ...checkServiceHealth(s, scope, site),
     ...(team ? checkTeam(s, scope, team) : []),
   ];
 }

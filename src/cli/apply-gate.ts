@@ -7,6 +7,7 @@ import {
   type VerifyReport,
   verifySite,
 } from '../verify/index.ts';
+import { HA_MODES } from '../vocabulary/ha-modes.ts';
 
 /**
  * What `apply` checks after a change that went through: no changed service may be left without a
@@ -89,11 +90,10 @@ export async function gateApply(
     roots: new Map([[opts.node, root]]),
     ...opts.verifyOptions,
   });
-  // A VRRP backup node does not hold the VIPs: only what it can answer for itself counts there.
-  const counted =
-    model.site.ha.mode === 'vrrp'
-      ? { ...report, results: report.results.filter((r) => r.check === 'health' || r.check === 'revision') }
-      : report;
+  // A VRRP or script backup node does not hold the VIPs: only what it can answer for itself counts there.
+  const counted = HA_MODES[model.site.ha.mode].floating
+    ? { ...report, results: report.results.filter((r) => r.check === 'health' || r.check === 'revision') }
+    : report;
   const ok = counted.results.every((r) => r.ok);
   if (ok) {
     messages.push(`verify: ${counted.results.length} checks of ${services.length} changed services passed`);

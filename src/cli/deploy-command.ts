@@ -18,6 +18,7 @@ import { Supervisor } from '../deploy/supervisor.ts';
 import { installSystemdUnits } from '../deploy/systemd-units.ts';
 import { safeJson, visible } from '../diagnostics/index.ts';
 import { IP } from '../lab/netns.ts';
+import { HA_MODES } from '../vocabulary/ha-modes.ts';
 import { formatTable, gateApply } from './apply-gate.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { compileSite, report } from './site-input.ts';
@@ -131,6 +132,7 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
         manageAddresses: r.model.site.ha.mode === 'anycast',
         manageFirewall: true,
         anycast: r.model.site.ha.mode === 'anycast',
+        runsHealthd: HA_MODES[r.model.site.ha.mode].healthd,
       });
       if (opts.format === 'json') {
         io.stdout(
@@ -175,9 +177,12 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       }
       if (opts.rollback) {
         if (opts.yes !== true) throw new UsageError('apply --rollback changes a live node: pass --yes');
-        const anycast = readGeneration(store, currentGeneration(store)).has('bird/intentlb.conf');
+        const installed = readGeneration(store, currentGeneration(store));
+        const anycast = installed.has('bird/intentlb.conf');
+        // healthd.yaml is rendered for every mode; it says which one.
+        const script = /^mode: script$/m.test(installed.get('healthd.yaml') ?? '');
         return report1(
-          await rollbackNode(applyOptions(store, anycast, ownsNetwork, opts, io)),
+          await rollbackNode(applyOptions(store, anycast, ownsNetwork, opts, io, anycast || script)),
           opts,
           io,
           setExit,
@@ -193,7 +198,14 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
           io.stderr('apply: nothing changed\n');
           return setExit(1);
         }
-        const ao = applyOptions(store, r.model.site.ha.mode === 'anycast', ownsNetwork, opts, io);
+        const ao = applyOptions(
+          store,
+          r.model.site.ha.mode === 'anycast',
+          ownsNetwork,
+          opts,
+          io,
+          HA_MODES[r.model.site.ha.mode].healthd,
+        );
         const result = await applyNode(r.files, r.revision, ao);
         report1(result, opts, io, setExit);
         const gate = await gateApply(result, r.model, r.revision, store.root, {
@@ -300,6 +312,7 @@ function applyOptions(
   ownsNetwork: boolean,
   opts: ApplyCliOptions,
   io: CliIo,
+  healthd = anycast,
 ): ApplyOptions {
   const pc0 = control(store);
   const log = (l: string): void => io.stdout(`${visible(l, { multiline: true })}\n`);
@@ -315,11 +328,13 @@ function applyOptions(
       hookDir: join(store.root, 'etc/intentlb-hooks.d'),
       healthd: healthdRequest,
       anycast,
+      runsHealthd: healthd,
     }),
     validate: opts.validate,
     manageAddresses: anycast && opts.addresses && ownsNetwork,
     manageFirewall: opts.firewall && ownsNetwork,
     anycast,
+    runsHealthd: healthd,
     log,
     verifyTimeoutMs: Number(opts.verifyTimeout),
   };

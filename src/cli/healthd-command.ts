@@ -25,7 +25,7 @@ interface HealthdOpts {
 }
 
 /**
- * `intentlb healthd --config <healthd.yaml>` runs the anycast health checker in the foreground;
+ * `intentlb healthd --config <healthd.yaml>` runs the health checker in the foreground;
  * `intentlb healthd status|drain|undrain|hold <vip>|release <vip>|reload|reconcile` talk to the running one
  * through the control socket named in the same file.
  */
@@ -33,7 +33,8 @@ export function registerHealthd(program: Command, io: CliIo, setExit: (code: num
   const healthd = program
     .command('healthd')
     .description(
-      'run the anycast health checker in the foreground (SIGTERM/SIGINT: withdraw every VIP, then exit; ' +
+      'run the health checker in the foreground (anycast: announces VIPs; script: runs the failover script) ' +
+        '(SIGTERM/SIGINT: withdraw every VIP, then exit; ' +
         'SIGHUP: reload), or talk to the running one with a subcommand',
     )
     .option('--config <file>', 'healthd.yaml, as build writes it (out/<node>/healthd.yaml)')

@@ -19,7 +19,12 @@ export interface ExecuteOptions extends NodeFlags {
 }
 
 export function nodeFlags(o: NodeFlags): NodeFlags {
-  return { manageAddresses: o.manageAddresses, manageFirewall: o.manageFirewall, anycast: o.anycast };
+  return {
+    manageAddresses: o.manageAddresses,
+    manageFirewall: o.manageFirewall,
+    anycast: o.anycast,
+    ...(o.runsHealthd === undefined ? {} : { runsHealthd: o.runsHealthd }),
+  };
 }
 
 /** The HAProxy instances running now, or null when process control does not answer. */

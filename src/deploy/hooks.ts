@@ -7,7 +7,7 @@ import { socketAnswers } from '../runtime/socket-answers.ts';
 import type { ProcessControl } from './control.ts';
 import { ActionError } from './errors.ts';
 import type { Action } from './plan.ts';
-import { healthdSocket } from './services/index.ts';
+import { healthdSocket, runsHealthd } from './services/index.ts';
 
 export type InstanceAction = Extract<Action, { instance: string }>;
 
@@ -37,17 +37,20 @@ export interface NodeHooksOptions {
   /** Operator executables, run in name order: `<dir>/<exe> before|after <action> <instance> [ok|failed]`. */
   hookDir: string;
   healthd: HealthdRequest;
-  /** Whether the site runs healthd (anycast). */
+  /** Whether the site runs BIRD (anycast). */
   anycast: boolean;
+  /** Whether the node runs healthd (anycast, script failover); absent: as `anycast`. */
+  runsHealthd?: boolean;
   timeoutMs?: number;
 }
 
 export function nodeHooks(o: NodeHooksOptions): Hooks {
   const socket = healthdSocket(o.layout);
   const run = (args: string[]): Promise<void> => runHookDir(o.hookDir, args, o.timeoutMs ?? 10_000, o.log);
+  const healthd = runsHealthd(o);
   return {
     async before(a) {
-      if (DISRUPTIVE.has(a.kind) && o.anycast && (await socketAnswers(socket))) {
+      if (DISRUPTIVE.has(a.kind) && healthd && (await socketAnswers(socket))) {
         o.log(`  healthd: withdraw ${a.instance} before it stops`);
         await o.healthd(socket, 'hold', [a.instance]);
       }
@@ -60,7 +63,7 @@ export function nodeHooks(o: NodeHooksOptions): Hooks {
       if (o.anycast && (await socketAnswers(socket))) await o.healthd(socket, 'reconcile', []);
     },
     async healthdConfigChanged() {
-      if (!o.anycast) return;
+      if (!healthd) return;
       if (await socketAnswers(socket)) {
         await o.healthd(socket, 'reload', []);
       } else if (o.control.kind === 'supervisor') {

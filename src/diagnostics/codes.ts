@@ -36,6 +36,15 @@ export const CODES = {
   E_ROUTE: { severity: 'error', summary: 'a route or redirect that can never match or is incomplete' },
   E_PROTOCOL: { severity: 'error', summary: 'an option that the service protocol cannot honour' },
   E_SITE: { severity: 'error', summary: 'a platform setting in site.yaml that cannot work' },
+  E_HEALTH_TIMING: {
+    severity: 'error',
+    summary: "healthd's interval, timeout or hold-down outside its limits (timeout below interval)",
+  },
+  E_CHECK_COMMAND: {
+    severity: 'error',
+    summary:
+      'an exec health check names no command of site.yaml checks.commands, or passes arguments it may not',
+  },
   E_NAME_CONFLICT: { severity: 'error', summary: 'two names collide once mapped to instance or BIRD names' },
   E_NAME: {
     severity: 'error',

@@ -22,6 +22,8 @@ export interface CheckOutcome {
   readonly ok: boolean;
   readonly latencyMs: number;
   readonly error?: string;
+  /** Neither up nor down (an exec check's UNKNOWN); `ok` is then false. */
+  readonly unknown?: boolean;
 }
 
 export interface HttpCheckOptions {

@@ -4,6 +4,7 @@
  * problem is a {@link Diagnostic} with a closed code, as the compiler reports a site's files.
  */
 
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { type Diagnostic, diag } from '../diagnostics/diagnostic.ts';
 import { locate, type PathSegment, type SourceFile } from '../load/source-file.ts';
@@ -58,11 +59,22 @@ const vipSchema = z.strictObject({
   hold_down_ms: ms(0),
   hold_down_max_ms: ms(0).optional(),
   pidfile: path.optional(),
+  exec: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        argv: z
+          .array(z.string().min(1))
+          .min(1, { error: 'an exec check needs at least the program' })
+          .refine((a) => isAbsolute(a[0] ?? ''), { error: 'the program is an absolute path' }),
+      }),
+    )
+    .optional(),
 });
 
 export const healthdSchema = z.strictObject({
   node: z.string().min(1),
-  mode: z.enum(['anycast', 'vrrp', 'none']),
+  mode: z.enum(['anycast', 'vrrp', 'script', 'none']),
   bird: z.strictObject({
     socket: path,
     poll_ms: ms(100).default(DEFAULT_BIRD_POLL_MS),
@@ -77,8 +89,18 @@ export const healthdSchema = z.strictObject({
       on_up: z.array(hookCommand).default([]),
       on_down: z.array(hookCommand).default([]),
       timeout_ms: ms(1).default(DEFAULT_HOOK_TIMEOUT_MS),
+      kill_grace_ms: ms(0).optional(),
+      retry_ms: ms(0).optional(),
+      env: z.record(z.string().regex(/^INTENTLB_[A-Z0-9_]+$/), z.string()).optional(),
     })
     .default({ on_up: [], on_down: [], timeout_ms: DEFAULT_HOOK_TIMEOUT_MS }),
+  peers: z
+    .strictObject({
+      interval_ms: ms(10),
+      timeout_ms: ms(1),
+      nodes: z.array(z.strictObject({ name: z.string().min(1), address, port: z.int().min(1).max(65535) })),
+    })
+    .optional(),
   vips: z.array(vipSchema),
 });
 

@@ -17,6 +17,7 @@ import { locate, parseSource } from '../load/source-file.ts';
 import { validateFile } from '../yaml-schema/validate-file.ts';
 import { crossCheck, healthdSchema, type RawHealthdConfig } from './config-schema.ts';
 import { DEFAULT_REUSE_MS } from './kept-http.ts';
+import type { PeersConfig } from './peers.ts';
 import type { VipConfig } from './types.ts';
 
 /** A hook command: the program and its first arguments; the VIP name and state are appended. */
@@ -26,6 +27,12 @@ export interface HooksConfig {
   readonly onUp: readonly HookCommand[];
   readonly onDown: readonly HookCommand[];
   readonly timeoutMs: number;
+  /** From SIGTERM to SIGKILL when a command outlives `timeoutMs` (default 2000). */
+  readonly killGraceMs?: number;
+  /** A transition whose command failed runs again after this long (absent or 0: never). */
+  readonly retryMs?: number;
+  /** Added to every command's environment (e.g. INTENTLB_NODE). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface BirdLinkConfig {
@@ -41,8 +48,11 @@ export interface HealthdConfig {
   /** The file it was read from (absolute). */
   readonly file: string;
   readonly node: string;
-  /** Only `anycast` drives BIRD; other modes run checks, hooks, metrics and status only. */
-  readonly mode: 'anycast' | 'vrrp' | 'none';
+  /**
+   * Only `anycast` drives BIRD; `script` runs the failover script as its hooks and stands by while
+   * a preferred peer serves a VIP; other modes run checks, hooks, metrics and status only.
+   */
+  readonly mode: 'anycast' | 'vrrp' | 'script' | 'none';
   readonly bird: BirdLinkConfig;
   /** The control socket (unix, JSON lines). */
   readonly control: string;
@@ -56,6 +66,8 @@ export interface HealthdConfig {
   /** After a withdraw is confirmed by BIRD, wait this long for the network before reporting it done. */
   readonly convergeMs: number;
   readonly hooks: HooksConfig;
+  /** Script failover: the preferred peers whose /status is read (absent: none, this node leads). */
+  readonly peers?: PeersConfig;
   readonly vips: readonly VipConfig[];
 }
 
@@ -172,6 +184,9 @@ function toConfig(raw: RawHealthdConfig, file: string): HealthdConfig {
       holdDownMs: v.hold_down_ms,
       ...(v.hold_down_max_ms === undefined ? {} : { holdDownMaxMs: v.hold_down_max_ms }),
       ...(v.pidfile === undefined ? {} : { pidfile: abs(v.pidfile) }),
+      ...(v.exec === undefined
+        ? {}
+        : { exec: v.exec.map((e) => ({ name: e.name, argv: e.argv as unknown as [string, ...string[]] })) }),
     };
   });
   return {
@@ -187,7 +202,19 @@ function toConfig(raw: RawHealthdConfig, file: string): HealthdConfig {
       onUp: raw.hooks.on_up.map(command),
       onDown: raw.hooks.on_down.map(command),
       timeoutMs: raw.hooks.timeout_ms,
+      ...(raw.hooks.kill_grace_ms === undefined ? {} : { killGraceMs: raw.hooks.kill_grace_ms }),
+      ...(raw.hooks.retry_ms === undefined ? {} : { retryMs: raw.hooks.retry_ms }),
+      ...(raw.hooks.env === undefined ? {} : { env: raw.hooks.env }),
     },
+    ...(raw.peers === undefined
+      ? {}
+      : {
+          peers: {
+            intervalMs: raw.peers.interval_ms,
+            timeoutMs: raw.peers.timeout_ms,
+            nodes: raw.peers.nodes.map((n) => ({ name: n.name, address: n.address, port: n.port })),
+          },
+        }),
     vips,
   };
 }

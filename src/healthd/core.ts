@@ -121,16 +121,24 @@ const handlers: Handlers = {
     // on a big node).
     const rise = Math.max(1, v.config.rise);
     const fall = Math.max(1, v.config.fall);
+    if (e.unknown === true) {
+      // UNKNOWN is no evidence either way: the VIP keeps its health, but must earn `rise` again.
+      if (v.okStreak !== 0) d.setVip({ ...v, okStreak: 0 });
+      return;
+    }
     const okStreak = e.ok ? Math.min(v.okStreak + 1, rise) : 0;
     const failStreak = e.ok ? 0 : Math.min(v.failStreak + 1, fall);
     let next = v.okStreak === okStreak && v.failStreak === failStreak ? v : { ...v, okStreak, failStreak };
+    let why = 'check';
     if (e.ok && v.health !== 'up' && okStreak >= rise) {
-      next = setHealth(d, next, 'up', 'rise');
+      why = 'rise';
+      next = setHealth(d, next, 'up', why);
     } else if (!e.ok && v.health !== 'down' && failStreak >= fall) {
-      next = setHealth(d, next, 'down', e.error === undefined ? 'fall' : `fall: ${e.error}`);
+      why = e.error === undefined ? 'fall' : `fall: ${e.error}`;
+      next = setHealth(d, next, 'down', why);
     }
     if (next !== v) d.setVip(next);
-    evaluate(d, e.vip, 'check');
+    evaluate(d, e.vip, why);
   },
 
   'process-exit'(d, e) {
@@ -200,6 +208,26 @@ const handlers: Handlers = {
     });
   },
 
+  peer(d, e) {
+    const serving = new Set(e.serving);
+    for (const v of [...d.vips.values()]) {
+      const was = v.yielding ?? [];
+      const now = serving.has(v.config.name);
+      if (was.includes(e.peer) === now) continue;
+      const yielding = now ? [...was, e.peer].sort() : was.filter((p) => p !== e.peer);
+      d.setVip({ ...v, yielding });
+      d.log(
+        'info',
+        now ? 'standby: a preferred peer serves it' : 'preferred peer stopped serving it',
+        v.config.name,
+        {
+          peer: e.peer,
+        },
+      );
+      evaluate(d, v.config.name, now ? `peer ${e.peer} serves it` : `peer ${e.peer} stopped serving it`);
+    }
+  },
+
   drain(d, e) {
     setDrain(d, e.vip, true);
   },
@@ -267,7 +295,12 @@ function evaluate(d: Draft, name: string, reason: string): void {
   if (before === undefined) return;
   let v = before;
   const want =
-    v.health === 'up' && !d.draining && !v.draining && v.removal === undefined && d.now >= v.holdUntil;
+    v.health === 'up' &&
+    !d.draining &&
+    !v.draining &&
+    v.removal === undefined &&
+    d.now >= v.holdUntil &&
+    (v.yielding === undefined || v.yielding.length === 0);
   if (want !== v.announced) {
     if (want) {
       v = { ...v, announced: true, lastChange: d.now, announcedAt: d.now };
@@ -285,8 +318,9 @@ function evaluate(d: Draft, name: string, reason: string): void {
   if (v.health !== 'unknown' || v.announced) {
     const served = v.announced ? 'up' : 'down';
     if (served !== v.reported) {
+      const from = v.reported ?? 'unknown';
       v = { ...v, reported: served };
-      d.hook(name, served);
+      d.hook(name, served, from, reason);
     }
   }
   if (v !== before) d.setVip(v);

@@ -22,10 +22,17 @@ import type { ControlReply, ControlRequest, ErrorReply, ReloadReply } from './co
 import { type ControlServer, startControlServer } from './control-server.ts';
 import { initialState } from './core.ts';
 import { EventLoop } from './event-loop.ts';
-import { type HookOutcome, HookRunner, hookLogFields, type RunCommand } from './hooks.ts';
+import {
+  DEFAULT_KILL_GRACE_MS,
+  type HookOutcome,
+  HookRunner,
+  hookLogFields,
+  type RunCommand,
+} from './hooks.ts';
 import { type HttpEndpoint, startHttp } from './http.ts';
 import { closeKeptConnections } from './kept-http.ts';
 import { HealthdMetrics } from './metrics.ts';
+import { PeerWatcher } from './peers.ts';
 import { PidWatcher } from './pid-watch.ts';
 import { Scheduler } from './scheduler.ts';
 import { readDrain, writeStateFile } from './state-file.ts';
@@ -78,6 +85,7 @@ export class HealthdDaemon {
   private readonly scheduler: Scheduler;
   private readonly pids: PidWatcher;
   private readonly hooks: HookRunner;
+  private readonly peers: PeerWatcher;
   private readonly waiters: WithdrawWaiters;
   private readonly opts: DaemonOptions;
   private bird: BirdLink | undefined;
@@ -147,17 +155,15 @@ export class HealthdDaemon {
       onResult: (vip, outcome, startedAt) => {
         this.metrics.check(vip, outcome.ok, outcome.latencyMs);
         this.recordCheck(vip, outcome.ok, outcome.latencyMs, outcome.error);
-        const event: HealthdEvent =
-          outcome.error === undefined
-            ? { type: 'check-result', vip, ok: outcome.ok, latencyMs: outcome.latencyMs, startedAt }
-            : {
-                type: 'check-result',
-                vip,
-                ok: outcome.ok,
-                latencyMs: outcome.latencyMs,
-                error: outcome.error,
-                startedAt,
-              };
+        const event: HealthdEvent = {
+          type: 'check-result',
+          vip,
+          ok: outcome.ok,
+          latencyMs: outcome.latencyMs,
+          startedAt,
+          ...(outcome.error === undefined ? {} : { error: outcome.error }),
+          ...(outcome.unknown === true ? { unknown: true } : {}),
+        };
         this.post(event);
       },
     });
@@ -177,6 +183,14 @@ export class HealthdDaemon {
       onError: this.internalError('hooks'),
       timers: this.timers,
       ...(opts.runHook === undefined ? {} : { run: opts.runHook }),
+    });
+    this.peers = new PeerWatcher({
+      timers: this.timers,
+      onChange: (peer, serving, error) => {
+        if (error === undefined) this.logger.info({ peer, serving: serving.join(',') }, 'peer');
+        else this.logger.warn({ peer, error }, 'peer does not answer: it serves nothing');
+        this.post({ type: 'peer', peer, serving });
+      },
     });
     this.waiters = new WithdrawWaiters({
       timers: this.timers,
@@ -280,6 +294,7 @@ export class HealthdDaemon {
     this.http = await startHttp(this.config.listen, this.httpRoutes());
     this.pids.update(this.config.vips);
     this.scheduler.update(this.config.vips);
+    this.peers.update(this.config.peers);
     if (this.config.mode === 'anycast') this.startBird();
     this.logger.info(
       {
@@ -335,7 +350,10 @@ export class HealthdDaemon {
         this.bird?.apply(action);
         return;
       case 'hook':
-        this.hooks.run(action.vip, action.state, state.vips.get(action.vip)?.config.prefixes ?? []);
+        this.hooks.run(action.vip, action.state, state.vips.get(action.vip)?.config.prefixes ?? [], {
+          ...(action.from === undefined ? {} : { from: action.from }),
+          ...(action.reason === undefined ? {} : { reason: action.reason }),
+        });
         return;
       case 'forget':
         this.metrics.forget(action.vip);
@@ -420,6 +438,7 @@ export class HealthdDaemon {
     this.post({ type: 'config', vips: next.vips });
     this.scheduler.update(next.vips);
     this.pids.update(next.vips);
+    this.peers.update(next.peers);
     this.logger.info({ added, removed, changed }, 'configuration reloaded');
     return { ok: true, cmd: 'reload', added, removed, changed };
   }
@@ -445,6 +464,8 @@ export class HealthdDaemon {
     this.logger.info({ reason }, 'shutting down: withdrawing every VIP');
     this.scheduler.stop();
     this.pids.stop();
+    this.peers.stop();
+    this.hooks.cancelRetries();
     this.waiters.cancelAll('healthd is shutting down');
     const before = this.state;
     const vips = [...before.vips.keys()];
@@ -460,7 +481,12 @@ export class HealthdDaemon {
     } else {
       this.logger.error({ error: outcome.error }, 'could not confirm every VIP withdrawn before exiting');
     }
-    await this.bounded(this.hooks.idle(), this.config.hooks.timeoutMs + 1000);
+    // A hook at its deadline gets SIGTERM, then SIGKILL after the grace: wait for both.
+    const hooks = this.config.hooks;
+    await this.bounded(
+      this.hooks.idle(),
+      hooks.timeoutMs + (hooks.killGraceMs ?? DEFAULT_KILL_GRACE_MS) + 1000,
+    );
     await this.close();
     this.logger.info('stopped');
     this.resolveDone();
@@ -470,6 +496,8 @@ export class HealthdDaemon {
     this.loop.close();
     this.scheduler.stop();
     this.pids.stop();
+    this.peers.stop();
+    this.hooks.cancelRetries();
     closeKeptConnections(this.config.vips.flatMap((v) => (v.check.kind === 'http' ? [v.check] : [])));
     this.waiters.cancelAll('healthd stopped');
     await Promise.all([this.control?.close(), this.http?.close(), this.bird?.stop()]);

@@ -112,8 +112,8 @@ export class Draft {
     if (data !== undefined) entry.data = data;
     this.logs.push(entry);
   }
-  hook(vip: string, state: ServedState): void {
-    this.hooks.push({ type: 'hook', vip, state });
+  hook(vip: string, state: ServedState, from: ServedState | 'unknown', reason: string): void {
+    this.hooks.push({ type: 'hook', vip, state, from, reason });
   }
   forget(vip: string): void {
     this.forgets.push({ type: 'forget', vip });

@@ -10,8 +10,8 @@
  * quick down-up-down collapses into the one transition still needed, keeping the queue bounded.
  */
 
-import { spawn } from 'node:child_process';
 import type { HookCommand, HooksConfig } from './config.ts';
+import { runProcess } from './run-process.ts';
 import { systemTimers, type Timers } from './timers.ts';
 import type { ServedState } from './types.ts';
 
@@ -37,12 +37,31 @@ export type RunCommand = (
   timeoutMs: number,
 ) => Promise<Omit<HookOutcome, 'vip' | 'state' | 'command'>>;
 
+/** Why a transition happens, for the commands' environment. */
+export interface HookContext {
+  /** The served state before it (`unknown` when the hooks were never told one). */
+  readonly from?: ServedState | 'unknown';
+  /** The core's reason: `rise`, `fall: …`, `process-exit`, `drain`, `peer lb1 serves it`… */
+  readonly reason?: string;
+}
+
+interface Request {
+  state: ServedState;
+  prefixes: readonly string[];
+  context: HookContext;
+}
+
 interface Lane {
   /** State of the transition running now (or last run). */
   current: ServedState | undefined;
   running: boolean;
-  next: { state: ServedState; prefixes: readonly string[] } | undefined;
+  next: Request | undefined;
+  /** A failed transition waits to run again (`retryMs`). */
+  retry: unknown;
 }
+
+/** From SIGTERM to SIGKILL when a command outlives its deadline. */
+export const DEFAULT_KILL_GRACE_MS = 2000;
 
 export interface HookRunnerOptions {
   readonly config: HooksConfig;
@@ -60,6 +79,7 @@ export class HookRunner {
   private readonly onOutcome: HookRunnerOptions['onOutcome'];
   private readonly onError: (err: unknown) => void;
   private readonly runCommand: RunCommand;
+  private readonly timers: Timers;
   private readonly lanes = new Map<string, Lane>();
   private idleWaiters: (() => void)[] = [];
 
@@ -71,7 +91,9 @@ export class HookRunner {
       ((err) => {
         throw err;
       });
-    this.runCommand = options.run ?? spawnCommandOn(options.timers ?? systemTimers);
+    this.timers = options.timers ?? systemTimers;
+    this.runCommand =
+      options.run ?? spawnCommandOn(this.timers, () => this.config.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
   }
 
   update(config: HooksConfig): void {
@@ -79,19 +101,31 @@ export class HookRunner {
   }
 
   /** Asks for the hooks of `state`; returns at once. */
-  run(vip: string, state: ServedState, prefixes: readonly string[] = []): void {
+  run(vip: string, state: ServedState, prefixes: readonly string[] = [], context: HookContext = {}): void {
     if (this.commands(state).length === 0 && this.commands(other(state)).length === 0) return;
     let lane = this.lanes.get(vip);
     if (lane === undefined) {
-      lane = { current: undefined, running: false, next: undefined };
+      lane = { current: undefined, running: false, next: undefined, retry: undefined };
       this.lanes.set(vip, lane);
     }
+    this.cancelRetry(lane);
     if (lane.running) {
       // Only the latest wish matters; asking for what is running now needs nothing more.
-      lane.next = state === lane.current ? undefined : { state, prefixes };
+      lane.next = state === lane.current ? undefined : { state, prefixes, context };
       return;
     }
-    this.start(vip, lane, state, prefixes).catch(this.onError);
+    this.start(vip, lane, { state, prefixes, context }).catch(this.onError);
+  }
+
+  /** Drops the lanes' waiting retries (shutdown: the demote of the drain supersedes them anyway). */
+  cancelRetries(): void {
+    for (const lane of this.lanes.values()) this.cancelRetry(lane);
+  }
+
+  private cancelRetry(lane: Lane): void {
+    if (lane.retry === undefined) return;
+    this.timers.clearTimeout(lane.retry);
+    lane.retry = undefined;
   }
 
   /** Transitions running or waiting. */
@@ -111,15 +145,21 @@ export class HookRunner {
     return state === 'up' ? this.config.onUp : this.config.onDown;
   }
 
-  private async start(
-    vip: string,
-    lane: Lane,
-    state: ServedState,
-    prefixes: readonly string[],
-  ): Promise<void> {
+  private async start(vip: string, lane: Lane, request: Request): Promise<void> {
+    const { state, prefixes, context } = request;
     lane.running = true;
     lane.current = state;
-    const env = { INTENTLB_VIP: vip, INTENTLB_STATE: state, INTENTLB_PREFIXES: prefixes.join(' ') };
+    const env = {
+      ...this.config.env,
+      INTENTLB_VIP: vip,
+      INTENTLB_STATE: state,
+      INTENTLB_PREFIXES: prefixes.join(' '),
+      INTENTLB_ADDRESSES: prefixes.map((p) => p.replace(/\/\d+$/, '')).join(' '),
+      INTENTLB_OLD_STATE: context.from ?? 'unknown',
+      INTENTLB_NEW_STATE: state,
+      INTENTLB_REASON: context.reason ?? '',
+    };
+    let failed = false;
     for (const command of this.commands(state)) {
       const argv = [...command, vip, state];
       let outcome: Omit<HookOutcome, 'vip' | 'state' | 'command'>;
@@ -135,6 +175,7 @@ export class HookRunner {
           error: err instanceof Error ? err.message : String(err),
         };
       }
+      if (outcome.result !== 'ok') failed = true;
       try {
         this.onOutcome({ vip, state, command: argv, ...outcome });
       } catch (err) {
@@ -146,8 +187,17 @@ export class HookRunner {
     const next = lane.next;
     lane.next = undefined;
     if (next !== undefined && next.state !== state) {
-      this.start(vip, lane, next.state, next.prefixes).catch(this.onError);
+      this.start(vip, lane, next).catch(this.onError);
       return;
+    }
+    const retryMs = this.config.retryMs ?? 0;
+    if (failed && retryMs > 0) {
+      // A failover script that failed (an API hiccup, a missing tool) is run again until it works
+      // or another transition replaces it: the VIP must not stay half-moved.
+      lane.retry = this.timers.setTimeout(() => {
+        lane.retry = undefined;
+        if (!lane.running) this.start(vip, lane, request).catch(this.onError);
+      }, retryMs);
     }
     if (this.busy === 0) {
       const waiters = this.idleWaiters;
@@ -176,63 +226,29 @@ function other(state: ServedState): ServedState {
   return state === 'up' ? 'down' : 'up';
 }
 
-const OUTPUT_TAIL = 1024;
-
 /**
- * spawn() without a shell; SIGKILL at the deadline; never rejects, never waits on a stray
- * grandchild. The deadline, the grace for the pipes and the duration are on `timers`.
+ * {@link runProcess} on these timers: no shell, its own process group, SIGTERM at the deadline and
+ * SIGKILL `killGraceMs` later. Never rejects.
  */
 export const spawnCommandOn =
-  (timers: Timers): RunCommand =>
-  (argv, env, timeoutMs) =>
-    new Promise((resolve) => {
-      const began = timers.now();
-      let out = '';
-      let err = '';
-      let timedOut = false;
-      let settled = false;
-      let grace: unknown;
-      const [program, ...args] = argv;
-      const child = spawn(program!, args, {
-        shell: false,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ...env },
-      });
-      const keep = (acc: string, chunk: Buffer): string => (acc + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
-      child.stdout?.on('data', (c: Buffer) => {
-        out = keep(out, c);
-      });
-      child.stderr?.on('data', (c: Buffer) => {
-        err = keep(err, c);
-      });
-      const timer = timers.setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, timeoutMs);
-      const settle = (o: Omit<HookOutcome, 'vip' | 'state' | 'command' | 'durationMs' | 'output'>): void => {
-        if (settled) return;
-        settled = true;
-        timers.clearTimeout(timer);
-        if (grace !== undefined) timers.clearTimeout(grace);
-        // A background grandchild may hold the pipes open: stop reading them.
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-        resolve({ ...o, durationMs: timers.now() - began, output: (err || out).trim() });
-      };
-      const finished = (code: number | null, signal: NodeJS.Signals | null): void => {
-        if (timedOut)
-          settle({ result: 'timeout', exitCode: code, signal, error: `killed after ${timeoutMs} ms` });
-        else settle({ result: code === 0 ? 'ok' : 'failed', exitCode: code, signal });
-      };
-      child.once('error', (e) =>
-        settle({ result: 'failed', exitCode: null, signal: null, error: e.message }),
-      );
-      // 'close' comes once the output is read; 'exit' bounds the wait for it.
-      child.once('close', finished);
-      child.once('exit', (code, signal) => {
-        grace = timers.setTimeout(() => finished(code, signal), 500);
-      });
-    });
+  (timers: Timers, killGraceMs: number | (() => number) = DEFAULT_KILL_GRACE_MS): RunCommand =>
+  async (argv, env, timeoutMs) => {
+    const grace = typeof killGraceMs === 'number' ? killGraceMs : killGraceMs();
+    const r = await runProcess({ argv, env, timeoutMs, killGraceMs: grace, timers });
+    const result: HookResult = r.timedOut
+      ? 'timeout'
+      : r.exitCode === 0 && r.error === undefined
+        ? 'ok'
+        : 'failed';
+    return {
+      result,
+      exitCode: r.exitCode,
+      signal: r.signal,
+      durationMs: r.durationMs,
+      output: r.output,
+      ...(r.error === undefined ? {} : { error: r.error }),
+    };
+  };
 
 /** {@link spawnCommandOn} Node's timers. */
 export const spawnCommand: RunCommand = spawnCommandOn(systemTimers);

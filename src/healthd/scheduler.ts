@@ -11,7 +11,8 @@
  * up to one quantum late; the nominal schedule is kept unrounded, so the rate does not drift.
  */
 
-import { type CheckOutcome, startCheck } from './checks.ts';
+import type { CheckOutcome } from './checks.ts';
+import { startVipCheck } from './exec-check.ts';
 import type { Timers } from './timers.ts';
 import type { VipConfig } from './types.ts';
 
@@ -62,7 +63,7 @@ export class Scheduler {
     const run = options.run;
     this.start =
       run === undefined
-        ? (vip, done) => startCheck(vip.check, vip.timeoutMs, done, this.timers)
+        ? (vip, done) => startVipCheck(vip, this.timers, done)
         : (vip, done) => {
             let pending: Promise<CheckOutcome>;
             try {

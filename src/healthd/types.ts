@@ -29,6 +29,17 @@ export interface TcpCheckSpec {
 
 export type CheckSpec = HttpCheckSpec | TcpCheckSpec;
 
+/**
+ * An hfm-style test: a platform-owned program run with an argv (no shell) under the VIP's timeout.
+ * Exit 0 is up, 1 and 2 are down, anything else (3 = UNKNOWN in the Nagios convention, a signal,
+ * a timeout) is unknown: it neither brings the VIP up nor takes it down.
+ */
+export interface ExecCheckSpec {
+  /** The command's name in site.yaml `checks.commands`, for logs and /status. */
+  readonly name: string;
+  readonly argv: readonly [string, ...string[]];
+}
+
 /** What the checker watches for one VIP (one HAProxy instance). */
 export interface VipConfig {
   /** The instance name; it names the VIP in events, actions and logs. */
@@ -53,6 +64,8 @@ export interface VipConfig {
   readonly holdDownMaxMs?: number;
   /** The instance's pidfile, watched for `process-exit` / `process-start`. */
   readonly pidfile?: string;
+  /** Exec checks that must pass beside `check` (all run together, each under `timeoutMs`). */
+  readonly exec?: readonly ExecCheckSpec[];
 }
 
 /** Health as judged from the checks alone. */
@@ -104,6 +117,11 @@ export interface VipState {
   readonly process: 'unknown' | 'running' | 'exited';
   readonly reported?: ServedState;
   readonly removal?: Removal;
+  /**
+   * Script failover: the preferred peers (earlier in site.yaml) that serve this VIP now. While one
+   * does, this node stands by: healthy, checked, not promoted.
+   */
+  readonly yielding?: readonly string[];
 }
 
 /** What the daemon knows of BIRD. */
@@ -149,7 +167,14 @@ export type HealthdEvent =
       readonly error?: string;
       /** When the check began; a result older than the last process event is dropped. */
       readonly startedAt?: number;
+      /**
+       * Neither up nor down (an exec check's UNKNOWN): ends a success streak and counts no failure
+       * (the failures on both sides of it still add up: an unknown never saves a failing VIP).
+       */
+      readonly unknown?: boolean;
     }
+  /** Script failover: the VIPs a preferred peer serves now (none when it does not answer). */
+  | { readonly type: 'peer'; readonly peer: string; readonly serving: readonly string[] }
   /** The instance's HAProxy died: down and withdrawn at once, without waiting for checks. */
   | { readonly type: 'process-exit'; readonly vip: string }
   | { readonly type: 'process-start'; readonly vip: string }
@@ -191,6 +216,9 @@ export interface HookAction {
   readonly type: 'hook';
   readonly vip: string;
   readonly state: ServedState;
+  /** The served state the hooks were told before (`unknown`: never told). */
+  readonly from?: ServedState | 'unknown';
+  readonly reason?: string;
 }
 
 export interface LogAction {

@@ -1,6 +1,13 @@
 import { diag } from '../diagnostics/index.ts';
 import { mergeValues, type Tree } from '../merge/index.ts';
-import type { ListenerModel, RedirectModel, RouteModel, ServiceModel, TeamModel } from '../model/index.ts';
+import type {
+  ListenerModel,
+  RedirectModel,
+  RouteModel,
+  ServiceHealthModel,
+  ServiceModel,
+  TeamModel,
+} from '../model/index.ts';
 import { certCovers } from '../validate/certs.ts';
 import type { SiteContext } from '../validate/index.ts';
 import { canonicalAddress, canonicalPrefix } from '../vocabulary/addresses.ts';
@@ -233,9 +240,27 @@ export function inferService(
       ...(monitoring.notes !== undefined && { notes: monitoring.notes }),
       contacts: monitoring.contacts ?? [],
     },
+    health: serviceHealth(v, ctx, scope),
     sources: scope.sources,
   };
   return model;
+}
+
+/** healthd's timing for the service's VIP: its own `health`, else the site's; and its exec check. */
+function serviceHealth(v: ServiceIntent, ctx: SiteContext, scope: ServiceScope): ServiceHealthModel {
+  const h = v.health ?? {};
+  const site = ctx.site.health;
+  for (const key of ['interval', 'timeout', 'rise', 'fall', 'hold_down'] as const) {
+    if (h[key] === undefined) scope.infer(`health.${key}`, 'health-from-site', 'site.yaml `health`');
+  }
+  return {
+    intervalMs: ms(h.interval, site.intervalMs),
+    timeoutMs: ms(h.timeout, site.timeoutMs),
+    rise: h.rise ?? site.rise,
+    fall: h.fall ?? site.fall,
+    holdDownMs: ms(h.hold_down, site.holdDownMs),
+    ...(h.exec !== undefined && { exec: { command: h.exec, args: h.args ?? [] } }),
+  };
 }
 
 function ms(v: number | string | undefined, fallback: number): number {

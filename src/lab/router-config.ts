@@ -7,6 +7,7 @@ import type { HaModel, Model } from '../model/index.ts';
 import { birdSymbol } from '../render/bird/protocols.ts';
 import { ConfigWriter, duration } from '../render/emit.ts';
 import { str as quote } from '../render/quote/bird.ts';
+import { HA_MODES } from '../vocabulary/ha-modes.ts';
 import { familyOf } from '../vocabulary/strings.ts';
 import { segmentOf } from './addresses.ts';
 import type { LabHost, LabTopology } from './topology.ts';
@@ -34,9 +35,11 @@ const KEEPALIVE_TIME_S = 3;
  * message when the switch does not apply.
  */
 export function vipRouting(ha: HaModel, staticVips: boolean): VipRouting | { error: string } {
-  if (ha.mode === 'vrrp') {
+  if (HA_MODES[ha.mode].floating) {
     return staticVips
-      ? { error: '--static-vips is for anycast sites: a VRRP site moves its VIPs between nodes by ARP/ND' }
+      ? {
+          error: `--static-vips is for anycast sites: a ${ha.mode} site moves its VIPs between nodes by ARP/ND`,
+        }
       : 'onlink';
   }
   if (ha.mode === 'anycast' && ha.bgp !== undefined) return staticVips ? 'static' : 'bgp';

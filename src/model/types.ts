@@ -1,3 +1,4 @@
+import type { HaMode } from '../vocabulary/ha-modes.ts';
 import type { CheckType, Protocol } from '../vocabulary/protocols.ts';
 
 /** Where an effective value came from: a place in a file, or an inference rule. */
@@ -19,8 +20,10 @@ export interface BgpPeerModel {
   password?: string;
 }
 
+export type { HaMode } from '../vocabulary/ha-modes.ts';
+
 export interface HaModel {
-  mode: 'anycast' | 'vrrp' | 'none';
+  mode: HaMode;
   bgp?: {
     localAs: number;
     peers: BgpPeerModel[];
@@ -29,6 +32,31 @@ export interface HaModel {
     med?: number;
   };
   vrrp?: { interface: string; routerIdBase: number; unicast: boolean; advertInt: number };
+  /** `mode: script`: the platform's failover script `<etc>/failover.d/<name>`, and its time limit. */
+  script?: { name: string; timeoutMs: number };
+}
+
+/** healthd's cadence for a VIP (site.yaml `health`, a service's `health`). */
+export interface HealthTimingModel {
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  holdDownMs: number;
+}
+
+/** A command exec health checks may name (site.yaml `checks.commands`). */
+export interface CheckCommandModel {
+  name: string;
+  path: string;
+  args: string[];
+  argsAllowed: boolean;
+}
+
+/** What healthd watches for a service's VIP beside the monitor URI. */
+export interface ServiceHealthModel extends HealthTimingModel {
+  /** An exec check: the command's name and the service's own arguments. */
+  exec?: { command: string; args: string[] };
 }
 
 export interface CertModel {
@@ -53,7 +81,9 @@ export interface SiteModel {
   tls: { policy: 'modern' | 'intermediate' | 'old'; hstsSeconds?: number };
   instances: 'per-vip' | 'per-group' | 'single';
   teams: TeamModel[];
-  health: { port: number; path: string };
+  health: { port: number; path: string } & HealthTimingModel;
+  /** Commands exec health checks may name, by name. */
+  checkCommands: CheckCommandModel[];
   management: { allow: string[]; statsPortBase: number };
   certs: CertModel[];
 }
@@ -144,6 +174,7 @@ export interface ServiceModel {
   maxconn?: number;
   timeouts: { clientMs: number; httpRequestMs: number; httpKeepAliveMs: number };
   monitoring: { icinga: boolean; prometheus: boolean; url: string; notes?: string; contacts: string[] };
+  health: ServiceHealthModel;
   /** Effective field (dotted intent path) -> where its value came from. */
   sources: Record<string, Source>;
 }

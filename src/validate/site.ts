@@ -2,6 +2,7 @@ import { type Diagnostic, diag, type Location, type Result } from '../diagnostic
 import { type LoadedSite, locate, type SourceFile } from '../load/index.ts';
 import type { SiteModel } from '../model/index.ts';
 import { canonicalPrefix, canonicalAddress as ip } from '../vocabulary/addresses.ts';
+import { healthTimingProblems } from '../vocabulary/health-timing.ts';
 import { birdSymbol } from '../vocabulary/names.ts';
 import {
   ansibleInventorySchema,
@@ -13,6 +14,17 @@ import {
 import { durationMs, isStrictIP, isStrictIPv4 } from '../vocabulary/strings.ts';
 import { validateFile } from '../yaml-schema/validate-file.ts';
 import { parseCerts } from './certs.ts';
+
+/** healthd's cadence when site.yaml says nothing: sub-second withdraws, damped against flaps. */
+export const DEFAULT_HEALTH_TIMING = {
+  intervalMs: 500,
+  timeoutMs: 400,
+  rise: 3,
+  fall: 2,
+  holdDownMs: 5000,
+} as const;
+/** How long a failover script may run before it is stopped (SIGTERM, then SIGKILL). */
+export const DEFAULT_SCRIPT_TIMEOUT_MS = 10_000;
 
 export interface InventoryHost {
   name: string;
@@ -110,6 +122,12 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
           advertInt: vrrp.advert_int ?? 1,
         },
       }),
+      ...(s.ha?.script && {
+        script: {
+          name: s.ha.script.name,
+          timeoutMs: durationMs(s.ha.script.timeout ?? DEFAULT_SCRIPT_TIMEOUT_MS),
+        },
+      }),
     },
     tls: {
       policy: s.tls?.policy ?? 'intermediate',
@@ -124,7 +142,18 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
         ports: t.ports ?? [],
       }))
       .sort((a, b) => a.name.localeCompare(b.name)),
-    health: { port: s.health?.port ?? 8999, path: s.health?.path ?? '/_intentlb/health' },
+    health: {
+      port: s.health?.port ?? 8999,
+      path: s.health?.path ?? '/_intentlb/health',
+      intervalMs: durationMs(s.health?.interval ?? DEFAULT_HEALTH_TIMING.intervalMs),
+      timeoutMs: durationMs(s.health?.timeout ?? DEFAULT_HEALTH_TIMING.timeoutMs),
+      rise: s.health?.rise ?? DEFAULT_HEALTH_TIMING.rise,
+      fall: s.health?.fall ?? DEFAULT_HEALTH_TIMING.fall,
+      holdDownMs: durationMs(s.health?.hold_down ?? DEFAULT_HEALTH_TIMING.holdDownMs),
+    },
+    checkCommands: Object.entries(s.checks?.commands ?? {})
+      .map(([name, c]) => ({ name, path: c.path, args: c.args ?? [], argsAllowed: c.args_allowed ?? false }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     management: {
       allow: (s.management?.allow ?? []).map(canonicalPrefix),
       statsPortBase: s.management?.stats_port_base ?? 20000,
@@ -173,11 +202,34 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
       Object.keys(s.teams ?? {}).map((name) => ({ name, path: ['teams', name] })),
     ),
   );
+  const h = s.health;
+  for (const p of healthTimingProblems({
+    intervalMs: durationMs(h?.interval ?? DEFAULT_HEALTH_TIMING.intervalMs),
+    timeoutMs: durationMs(h?.timeout ?? DEFAULT_HEALTH_TIMING.timeoutMs),
+    holdDownMs: durationMs(h?.hold_down ?? DEFAULT_HEALTH_TIMING.holdDownMs),
+  })) {
+    const key = p.key === 'timeout' && h?.timeout === undefined ? 'interval' : p.key;
+    out.push(
+      diag('E_HEALTH_TIMING', {
+        message: p.message,
+        at: locate(file, ['health', key], h?.[key] === undefined ? 'key' : 'value'),
+        hint: 'checks every 100 ms or slower, each with a timeout below its interval',
+      }),
+    );
+  }
   const mode = s.ha?.mode ?? 'none';
   if (mode === 'anycast' && !s.ha?.bgp) {
     out.push(
       diag('E_SITE', {
         message: 'ha.mode anycast needs ha.bgp (local_as and peers)',
+        at: locate(file, ['ha', 'mode'], 'value'),
+      }),
+    );
+  }
+  if (mode === 'script' && !s.ha?.script) {
+    out.push(
+      diag('E_SITE', {
+        message: 'ha.mode script needs ha.script (the name of the failover script in failover.d)',
         at: locate(file, ['ha', 'mode'], 'value'),
       }),
     );

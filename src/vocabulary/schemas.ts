@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIPv4Mapped } from './addresses.ts';
+import { HA_MODE_NAMES } from './ha-modes.ts';
 import { NAME_LIMITS, NAME_PATTERN, type NameKind, nameProblem } from './names.ts';
 import { CHECK_TYPES, PROTOCOL_NAMES } from './protocols.ts';
 import {
@@ -227,6 +228,49 @@ export const redirectSchema = z.strictObject({
   keep_path: z.boolean().optional(),
 });
 
+/**
+ * A platform-owned command or script is named, never given as a path: lowercase letters, digits,
+ * `_` and `-` (it becomes a file name under a fixed folder, or a key of site.yaml `checks.commands`).
+ */
+export const COMMAND_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const commandName = safe(
+  'a command name',
+  (s) => COMMAND_NAME.test(s),
+  'a command name is lowercase letters, digits, `_` and `-` (at most 63), never a path',
+);
+/** One argument of an exec check: passed as argv (never through a shell), so only control characters are refused. */
+const execArg = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((s) => !hasControl(s), {
+    message: 'a check argument holds no line breaks or control characters',
+    params: injection,
+  });
+
+/**
+ * healthd's timing for a VIP: how often it checks, how long one check may take, how many results
+ * in a row turn it up or down, and the hold-down after a failure. Site-wide in site.yaml `health`,
+ * per service in `health`; the limits are checked as E_HEALTH_TIMING (src/check/health-timing.ts).
+ */
+const healthTimingShape = {
+  interval: duration.optional(),
+  timeout: duration.optional(),
+  rise: z.number().int().min(1).max(100).optional(),
+  fall: z.number().int().min(1).max(100).optional(),
+  hold_down: duration.optional(),
+};
+
+/**
+ * What healthd watches for a service's VIP beside HAProxy's monitor URI (hfm-style): an exec check
+ * of a command the platform names in site.yaml `checks.commands`, and the VIP's timing.
+ */
+export const serviceHealthSchema = z.strictObject({
+  exec: commandName.optional(),
+  args: z.array(execArg).max(16).optional(),
+  ...healthTimingShape,
+});
+
 export const monitoringSchema = z.strictObject({
   icinga: z.boolean().optional(),
   prometheus: z.boolean().optional(),
@@ -258,6 +302,7 @@ const serviceShape = {
     })
     .optional(),
   monitoring: monitoringSchema.optional(),
+  health: serviceHealthSchema.optional(),
 };
 
 /** One service file. */
@@ -315,7 +360,7 @@ export const siteSchema = z.strictObject({
     .min(1),
   ha: z
     .strictObject({
-      mode: z.enum(['anycast', 'vrrp', 'none']),
+      mode: z.enum(HA_MODE_NAMES),
       bgp: z
         .strictObject({
           local_as: z.number().int().min(1).max(4294967295),
@@ -334,6 +379,13 @@ export const siteSchema = z.strictObject({
           router_id_base: z.number().int().min(1).max(255),
           unicast: z.boolean().optional(),
           advert_int: advertInt.optional(),
+        })
+        .optional(),
+      /** `mode: script`: healthd runs `<etc>/failover.d/<name> promote|demote` on each VIP's transitions. */
+      script: z
+        .strictObject({
+          name: commandName,
+          timeout: duration.optional(),
         })
         .optional(),
     })
@@ -366,6 +418,28 @@ export const siteSchema = z.strictObject({
         (p) => /^\/[A-Za-z0-9._~/%+=,@:-]*$/.test(p),
         'the monitor path is `/` and letters, digits, `._~/%+=,@:-`',
       ).optional(),
+      ...healthTimingShape,
+    })
+    .optional(),
+  /** Commands exec health checks may name (hfm-style tests); a team never gives a path. */
+  checks: z
+    .strictObject({
+      commands: z
+        .record(
+          commandName,
+          z.strictObject({
+            path: safe(
+              'an absolute path',
+              (p) => /^\/[A-Za-z0-9._+@/-]*$/.test(p) && !p.includes('/../') && !p.endsWith('/..'),
+              'a command path is absolute: `/` then letters, digits, `._+@/-`',
+            ),
+            /** Arguments always passed first. */
+            args: z.array(execArg).max(16).optional(),
+            /** Whether a service may add its own `health.args` after them (default false). */
+            args_allowed: z.boolean().optional(),
+          }),
+        )
+        .optional(),
     })
     .optional(),
   management: z
@@ -418,4 +492,5 @@ export type SiteIntent = z.infer<typeof siteSchema>;
 export type BackendIntent = z.infer<typeof backendSchema>;
 export type ServerIntent = z.infer<typeof serverSchema>;
 export type CheckIntent = z.infer<typeof checkSchema>;
+export type ServiceHealthIntent = z.infer<typeof serviceHealthSchema>;
 export type InventoryIntent = z.infer<typeof inventorySchema>;

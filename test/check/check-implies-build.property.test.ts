@@ -7,6 +7,7 @@ import { renderSite, writeFiles } from '../../src/build/build.ts';
 import { runTool } from '../../src/build/run-tool.ts';
 import { allValidators } from '../../src/build/validators.ts';
 import { jsonSchema } from '../../src/cli/schema.ts';
+import { parseHealthdConfig } from '../../src/healthd/config.ts';
 import { BASE_SITE } from '../helpers/base-site.ts';
 import { certBundle } from '../helpers/certs.ts';
 import { arbitraryFromSchema, type JsonSchema, type SchemaPath } from '../helpers/json-schema-arbitrary.ts';
@@ -163,7 +164,12 @@ function serviceOverride(i: number) {
       );
     if (last === 'name' || last === 'cookie' || parent === 'contacts') return mixed(names);
     if (last === 'address' && path.includes('servers'))
-      return mixed(fc.constantFrom('198.18.10.40', '198.18.10.41', '2001:db8:11::40', '127.0.0.1'));
+      return mixed(
+        fc.oneof(
+          { arbitrary: fc.constantFrom('198.18.10.40', '198.18.10.41', '2001:db8:11::40'), weight: 8 },
+          { arbitrary: fc.constant('127.0.0.1'), weight: 1 },
+        ),
+      );
     if (last === 'path' || last === 'path_prefix' || last === 'url') return mixed(paths);
     // `%` included: HAProxy reads `redirect location` as a log-format, and the renderer writes
     // team text there as a literal (`/%41` was rejected before it did).
@@ -178,6 +184,10 @@ function serviceOverride(i: number) {
     }
     if (parent === 'allow') return mixed(prefixes);
     if (parent === 'lock') return mixed(dottedKeys);
+    if (path[0] === 'health') {
+      const h = healthOverride(path.slice(1), fromSchema);
+      if (h !== undefined) return h;
+    }
     if (last !== undefined && DURATION_KEYS.has(last))
       return fc.oneof({ arbitrary: durations, weight: 3 }, fromSchema);
     if (path.length === 1 && last === 'protocol')
@@ -196,6 +206,41 @@ function serviceOverride(i: number) {
     return undefined;
   };
 }
+
+/**
+ * healthd's timing on and near its limits (100 ms interval, timeout below it), exec checks naming
+ * the site's commands (and one it lacks), arguments a shell would read (none is used).
+ */
+function healthOverride(
+  path: SchemaPath,
+  fromSchema: fc.Arbitrary<unknown>,
+): fc.Arbitrary<unknown> | undefined {
+  const last = path.at(-1);
+  const mixed = (arb: fc.Arbitrary<unknown>) =>
+    fc.oneof({ arbitrary: arb, weight: 30 }, { arbitrary: fromSchema, weight: 1 });
+  // Values on the limits and inside them: samples outside them are only refused (the table tests
+  // in test/check/health.test.ts pin E_HEALTH_TIMING and E_CHECK_COMMAND).
+  if (last === 'interval') return mixed(fc.constantFrom('500ms', '401ms', '1s', '1h'));
+  if (last === 'timeout') return mixed(fc.constantFrom('99ms', 10, '10ms', '50ms'));
+  if (last === 'hold_down') return mixed(fc.constantFrom('2s', 1, '1h'));
+  if (last === 'exec') return fc.constant('tcp');
+  if (path.at(-2) === 'args') return mixed(fc.constantFrom('-H', 'a b', '$(reboot)', ';', "'", '-p', '8080'));
+  if (last === 'path')
+    return fc.oneof(
+      { arbitrary: fc.constantFrom('/', '/_intentlb/health', '/a/b', '/%41', '/a:b@c'), weight: 12 },
+      { arbitrary: paths, weight: 2 },
+      fromSchema,
+    );
+  return undefined;
+}
+
+/** The commands every sample's site.yaml lists for exec checks. */
+const CHECK_COMMANDS = {
+  commands: {
+    tcp: { path: '/usr/lib/nagios/plugins/check_tcp', args: ['-t', '1'], args_allowed: true },
+    dns: { path: '/usr/lib/nagios/plugins/check_dns' },
+  },
+};
 
 function siteOverride(
   path: SchemaPath,
@@ -235,6 +280,8 @@ function PRESENCE(path: SchemaPath): number {
   const key = path.join('.');
   if (['fqdn', 'vip', 'backend', 'backend.group', 'routes.*.backend.group'].includes(key)) return 0.9;
   if (key === 'lock') return 0.1;
+  // A service's `health` is rare enough not to crowd out the rest of the vocabulary.
+  if (key === 'health') return 0.1;
   return 0.3;
 }
 
@@ -248,7 +295,12 @@ function generate(
 // A file name gets the service's index appended: 58 + 1 is the grammar's 59 (longer ones, once a
 // BIRD symbol over 64 characters or an admin socket path over HAProxy's 97 bytes, are E_NAME,
 // pinned by test/load/hostile-files.test.ts).
-const SERVICE_FILES = fc.constantFrom('svc', 'a.b', 'a_b', 'x'.repeat(40), 'y'.repeat(58));
+// The longest name is refused below a folder (the id grows past the limit): rarer than the others,
+// so that the samples check accepts stay enough (≥ 5 %) as the vocabulary grows.
+const SERVICE_FILES = fc.oneof(
+  { arbitrary: fc.constantFrom('svc', 'a.b', 'a_b', 'x'.repeat(40)), weight: 8 },
+  { arbitrary: fc.constant('y'.repeat(58)), weight: 1 },
+);
 
 /** Service `i`: its file's place and its intent (with its own VIPs and names). */
 const generatedService = (i: number) =>
@@ -259,12 +311,12 @@ const generatedService = (i: number) =>
   });
 
 const sample = fc.record({
-  mode: fc.constantFrom('anycast', 'vrrp'),
+  mode: fc.constantFrom('anycast', 'vrrp', 'script'),
   site: fc.record(
     {
       tls: generate(prop(schemas.site, 'tls'), siteOverride),
       management: generate(prop(schemas.site, 'management'), siteOverride),
-      health: generate(prop(schemas.site, 'health'), siteOverride),
+      health: generate(prop(schemas.site, 'health'), healthOverride),
       instances: generate(prop(schemas.site, 'instances'), siteOverride),
       dns: generate(prop(schemas.site, 'dns'), siteOverride),
       bgp: generate(prop(schemas.site, 'ha', 'bgp'), siteOverride),
@@ -283,7 +335,13 @@ function siteFiles(s: Sample, bundle: string): Record<string, string> {
   const site = parse(BASE_SITE['site.yaml']!) as Record<string, unknown>;
   const { bgp, vrrp, ...rest } = s.site;
   Object.assign(site, rest);
-  site.ha = s.mode === 'anycast' ? { mode: 'anycast', bgp } : { mode: 'vrrp', vrrp };
+  site.ha =
+    s.mode === 'anycast'
+      ? { mode: 'anycast', bgp }
+      : s.mode === 'vrrp'
+        ? { mode: 'vrrp', vrrp }
+        : { mode: 'script', script: { name: 'ipaddr' } };
+  site.checks = CHECK_COMMANDS;
   const files: Record<string, string> = withFiles(BASE_SITE, {
     'site.yaml': stringify(site),
     'certs/star.pem': bundle,
@@ -331,6 +389,16 @@ it('check exit 0 implies build with the real tools exits 0', { timeout: 600_000 
       for (const n of nodes) {
         const nodeDir = join(dir, n.name);
         writeFiles(nodeDir, n.files);
+        // healthd's own loader is the tool that reads healthd.yaml.
+        const healthd = n.files.find((f) => f.path === 'healthd.yaml');
+        if (healthd !== undefined)
+          assert.deepEqual(
+            parseHealthdConfig(healthd.content, join(nodeDir, 'healthd.yaml')).diagnostics.map(
+              (d) => `${d.code} ${d.path ?? ''}: ${d.message}`,
+            ),
+            [],
+            `check accepted, healthd refused ${n.name}/healthd.yaml`,
+          );
         for (const v of allValidators()) {
           if (v.tool === 'icinga2' && !icinga) continue;
           for (const unit of v.units(n.files.map((f) => f.path))) {

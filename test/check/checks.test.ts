@@ -718,6 +718,26 @@ const invalid: InvalidCase[] = [
     },
     errors: [{ code: 'E_SITE', file: 'site.yaml', line: 4, column: 50 }],
   },
+  {
+    name: "E_HEALTH_TIMING: a service's timeout not below its interval",
+    files: www(
+      'fqdn: www.test.example',
+      'vip: 198.18.100.10',
+      'backend: { group: app, port: 8080 }',
+      'health: { interval: 200ms, timeout: 200ms }',
+    ),
+    errors: [{ code: 'E_HEALTH_TIMING', file: WWW, line: 4, column: 37 }],
+  },
+  {
+    name: 'E_CHECK_COMMAND: an exec check naming a command site.yaml does not list',
+    files: www(
+      'fqdn: www.test.example',
+      'vip: 198.18.100.10',
+      'backend: { group: app, port: 8080 }',
+      'health: { exec: dns }',
+    ),
+    errors: [{ code: 'E_CHECK_COMMAND', file: WWW, line: 4, column: 17, hint: /checks\.commands/ }],
+  },
 
   // --- backend server addresses ---
   {

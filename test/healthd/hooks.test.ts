@@ -10,6 +10,7 @@ import {
   spawnCommand,
   spawnCommandOn,
 } from '../../src/healthd/hooks.ts';
+import { systemTimers } from '../../src/healthd/timers.ts';
 import { withTempDir } from '../helpers/tools.ts';
 import { FakeClock } from './fake-clock.ts';
 
@@ -174,12 +175,31 @@ describe('hooks: spawning', { timeout: 30_000 }, () => {
     });
   });
 
-  it('a command outliving timeout_ms is killed and reported', async () => {
+  it('a command outliving timeout_ms gets SIGTERM and is reported', async () => {
     const began = performance.now();
     const slow = await spawnCommand([NODE, '-e', 'setTimeout(() => {}, 60000)'], {}, 300);
     assert.equal(slow.result, 'timeout');
-    assert.equal(slow.signal, 'SIGKILL');
+    assert.equal(slow.signal, 'SIGTERM');
     assert.ok(performance.now() - began < 10_000);
+  });
+
+  it('a command that ignores SIGTERM gets SIGKILL after the grace, and so does what it started', async () => {
+    const began = performance.now();
+    // The child is a grandchild of healthd: in the command's process group, stopped with it.
+    const code =
+      'process.on("SIGTERM", () => {});' +
+      'const c = require("node:child_process").spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });' +
+      'console.log(c.pid); setInterval(() => {}, 1000);';
+    // 1.5 s: node must have started and set its SIGTERM handler by the deadline, even on a busy machine.
+    const slow = await spawnCommandOn(systemTimers, 200)([NODE, '-e', code], {}, 1500);
+    assert.equal(slow.result, 'timeout');
+    assert.equal(slow.signal, 'SIGKILL');
+    const elapsed = performance.now() - began;
+    assert.ok(elapsed >= 1650 && elapsed < 10_000, `${elapsed} ms`);
+    const grandchild = Number(slow.output);
+    assert.ok(grandchild > 0, slow.output);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.throws(() => process.kill(grandchild, 0), /ESRCH/);
   });
 
   it('the deadline is on the injected clock: killed when the fake clock reaches it, not before', async () => {
@@ -193,6 +213,6 @@ describe('hooks: spawning', { timeout: 30_000 }, () => {
     assert.equal(settled, false, 'still running at 299 ms');
     await clock.advance(1);
     const slow = await run;
-    assert.deepEqual([slow.result, slow.signal, slow.durationMs], ['timeout', 'SIGKILL', 300]);
+    assert.deepEqual([slow.result, slow.signal, slow.durationMs], ['timeout', 'SIGTERM', 300]);
   });
 });

@@ -82,7 +82,10 @@ describe('keepalived VRRP in the lab', { timeout: 300_000 }, () => {
     const window = Math.max(...failed) - Math.min(...failed);
     const shown = results.filter((x) => x[2] === 0).map((x) => `${(x[0] - t0).toFixed(0)}ms ${x[3]}`);
     const timeline = `${shown.length} failed: ${shown.slice(0, 5).join(', ')} … ${shown.slice(-5).join(', ')}`;
-    assert.ok(window < 5000, `error window ${window.toFixed(0)} ms; failures (send time after link down): ${timeline}`);
+    assert.ok(
+      window < 5000,
+      `error window ${window.toFixed(0)} ms; failures (send time after link down): ${timeline}`,
+    );
     assert.ok(served > 100, `lb2 served after the takeover (${served})`);
 
     const up = await cli(['lab', 'link', 'lb1', 'up', '--prefix', PREFIX]);

@@ -19,17 +19,25 @@ export const HEALTHD_NODE_OPTIONS = ['--max-semi-space-size=4', '--heap-growing-
  */
 export const HEALTHD_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
+/** Whether the node runs healthd: anycast and script failover nodes do. */
+export function runsHealthd(flags: { anycast: boolean; runsHealthd?: boolean }): boolean {
+  return flags.runsHealthd ?? flags.anycast;
+}
+
 export function healthdSocket(layout: NodeLayout): string {
   return `${layout.run}/healthd.sock`;
 }
 
-/** The anycast health checker: announces each VIP through BIRD while this node serves it. */
+/**
+ * The health checker: announces each VIP through BIRD while this node serves it (anycast), or runs
+ * the platform's failover script when it starts or stops serving it (script).
+ */
 export const healthd: NodeService = {
   name: 'healthd',
   files: ['healthd.yaml'],
   verb: 'reload',
   phase: 'after-instances',
-  applies: (flags) => flags.anycast,
+  applies: runsHealthd,
   act: ({ hooks }) => hooks.healthdConfigChanged(),
   unit: {
     spec: (layout) => ({

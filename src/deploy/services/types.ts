@@ -11,6 +11,8 @@ export interface NodeFlags {
   manageFirewall: boolean;
   /** The node runs BIRD and healthd. */
   anycast: boolean;
+  /** The node runs healthd (anycast, script failover); absent: as `anycast`. */
+  runsHealthd?: boolean;
 }
 
 /** What a service's action works with. */

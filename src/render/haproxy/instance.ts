@@ -1,4 +1,5 @@
 import type { InstanceModel, Model, NodeModel, ServiceModel } from '../../model/index.ts';
+import { HA_MODES } from '../../vocabulary/ha-modes.ts';
 import { ConfigWriter, hostPort } from '../emit.ts';
 import { arg, word } from '../quote/haproxy.ts';
 import { SharedParts } from '../shared.ts';
@@ -46,7 +47,7 @@ export function renderInstance(
       const head = new ConfigWriter();
       renderGlobal(head, model, layout, inst, services());
       renderDefaults(head);
-      renderMonitor(head, model, inst, services(), model.site.ha.mode === 'vrrp');
+      renderMonitor(head, model, inst, services(), HA_MODES[model.site.ha.mode].floating);
       return head.toString();
     }),
   );
@@ -56,7 +57,7 @@ export function renderInstance(
       const rest = new ConfigWriter();
       renderStatsRest(rest, model, services());
       for (const s of services()) {
-        renderFrontend(rest, s, { layout, freebind: model.site.ha.mode === 'vrrp' });
+        renderFrontend(rest, s, { layout, freebind: HA_MODES[model.site.ha.mode].floating });
         if (s.backend.servers.length > 0) renderBackend(rest, s.backend, s.mode);
         for (const r of s.routes) renderBackend(rest, r.backend, s.mode);
       }

@@ -203,6 +203,16 @@ function renderHa(w: ConfigWriter, model: Model, sets: Sets): void {
         2,
       );
     }
+  } else if (ha.mode === 'script') {
+    w.blank();
+    w.comment("Script failover: each node reads its preferred peers' healthd /status.", 2);
+    for (const f of FAMILIES) {
+      if (sets.has(`lb_nodes_${f}`))
+        w.line(
+          `${MATCH[f].keyword} saddr @lb_nodes_${f} tcp dport ${HEALTHD_PORT} accept comment "healthd peers"`,
+          2,
+        );
+    }
   } else if (ha.mode === 'vrrp' && ha.vrrp !== undefined) {
     w.blank();
     w.comment('VRRP advertisements on the VRRP interface (IPv6 ones come from link-local addresses).', 2);
