@@ -148,6 +148,10 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
     .option('--yes', 'apply without asking')
     .option('--rollback', 'go back to the generation before the applied one')
     .option('--watch', 'stay running and apply again whenever a file of the site changes (implies --yes)')
+    .option(
+      '--commit <revision>',
+      'the site commit being applied, recorded on the node (rollout and pull set it)',
+    )
     .option('--no-validate', 'skip validation with the real tools')
     .option('--no-addresses', 'do not add or remove the VIPs on lo')
     .option('--no-firewall', 'do not load the nftables ruleset')
@@ -267,6 +271,7 @@ interface ApplyCliOptions extends NodeOpts {
   addresses: boolean;
   firewall: boolean;
   verifyTimeout: string;
+  commit?: string;
 }
 
 function applyOptions(
@@ -297,6 +302,7 @@ function applyOptions(
     anycast,
     log,
     verifyTimeoutMs: Number(opts.verifyTimeout),
+    ...(opts.commit !== undefined && { commit: opts.commit }),
   };
 }
 

@@ -6,6 +6,7 @@ import { acquireLock } from './lock.ts';
 import { type Action, computePlan, type Plan } from './plan.ts';
 import { rollback } from './rollback.ts';
 import {
+  commits,
   currentGeneration,
   ensureRuntimeDirs,
   generationDir,
@@ -23,6 +24,8 @@ import { validateDir } from './validate.ts';
 export interface ApplyOptions extends ExecuteOptions {
   /** Check every file with the real tools before switching (default true). */
   validate?: boolean;
+  /** The site commit being applied, recorded in applied.json. */
+  commit?: string;
 }
 
 export interface ApplyResult {
@@ -71,7 +74,11 @@ export async function applyNode(
           revision,
           at: new Date().toISOString(),
           previous: appliedRec?.generation ?? null,
+          ...commits(opts.commit, appliedRec?.commit),
         });
+      } else if (opts.commit !== undefined && appliedRec.commit !== opts.commit) {
+        // The same files from another commit (a change elsewhere in the repository): record it.
+        writeApplied(store, { ...appliedRec, commit: opts.commit });
       }
       return { ok: true, plan, generation: installedGen, degraded: [] };
     }
@@ -119,6 +126,7 @@ export async function applyNode(
       revision,
       at: new Date().toISOString(),
       previous: previous !== gen ? previous : (appliedRec?.previous ?? null),
+      ...commits(opts.commit, previous !== gen ? appliedRec?.commit : appliedRec?.previousCommit),
     });
     writeInstanceRecord(store, plan.actions);
     prune(store);
