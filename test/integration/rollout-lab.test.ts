@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { IP } from '../../src/lab/netns.ts';
+import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
+import type { RolloutResult } from '../../src/rollout/result.ts';
+import { BIN } from '../../src/runtime/paths.ts';
+import { requireRoot, requireTool } from '../helpers/tools.ts';
+import { cleanupLab, cli, curlIn, eventually } from '../lab/lab-client.ts';
+
+// examples/campus (with the client in management.allow, so it may SSH to the nodes) in a git
+// repository, brought up as a lab; `intentlb rollout` runs in the client's namespace and drives
+// the real ansible-playbook over real SSH into each node's namespace.
+const CAMPUS = new URL('../../examples/campus/', import.meta.url).pathname;
+const PREFIX = 'ilbr-';
+const DIR = defaultLabDir(PREFIX);
+const NEW_VIP = '198.18.103.99';
+const LOADED_VIP = '198.18.100.12'; // wiki, plain HTTP on port 80
+
+describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
+  let work: string;
+  let site: string;
+  let state: LabState;
+  const client = `${PREFIX}client`;
+  const git = (...a: string[]): string =>
+    execFileSync('git', ['-C', site, '-c', 'user.email=t@example.org', '-c', 'user.name=t', ...a], {
+      encoding: 'utf8',
+    }).trim();
+  const commit = (msg: string): string => {
+    git('add', '-A');
+    git('commit', '-qm', msg);
+    return git('rev-parse', 'HEAD');
+  };
+  const applied = (node: string): { commit?: string } =>
+    JSON.parse(readFileSync(join(DIR, 'nodes', node, 'var/lib/intentlb/applied.json'), 'utf8')) as {
+      commit?: string;
+    };
+  const rollout = async (
+    ...extra: string[]
+  ): Promise<{ code: number; result: RolloutResult; stderr: string }> => {
+    const r = await cli([
+      'lab',
+      'exec',
+      'client',
+      '--prefix',
+      PREFIX,
+      '--',
+      process.execPath,
+      BIN,
+      'rollout',
+      site,
+      '--yes',
+      '--no-verify',
+      '--format',
+      'json',
+      ...extra,
+    ]);
+    let result: RolloutResult;
+    try {
+      result = JSON.parse(r.stdout) as RolloutResult;
+    } catch {
+      assert.fail(`rollout printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+    }
+    return { code: r.code, result, stderr: r.stderr };
+  };
+
+  before(async () => {
+    requireRoot();
+    for (const t of ['ip', 'haproxy', 'bird', 'nft', 'curl', 'sshd', 'ssh', 'ansible-playbook', 'git']) {
+      requireTool(t);
+    }
+    await cleanupLab(PREFIX, DIR);
+    work = mkdtempSync(join(tmpdir(), 'intentlb-rollout-lab-'));
+    site = join(work, 'site');
+    cpSync(CAMPUS, site, { recursive: true });
+    const siteYaml = join(site, 'site.yaml');
+    writeFileSync(
+      siteYaml,
+      readFileSync(siteYaml, 'utf8').replace(
+        'allow: [198.18.0.0/24]',
+        'allow: [198.18.0.0/24, 198.19.0.0/24]',
+      ),
+    );
+    git('init', '-q');
+    commit('campus');
+    const r = await cli(['lab', 'up', site, '--prefix', PREFIX]);
+    assert.equal(r.code, 0, `lab up failed:\n${r.stderr}`);
+    state = readState(DIR)!;
+  });
+
+  after(async () => {
+    await cleanupLab(PREFIX, DIR);
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('lab up runs sshd in each node namespace, on the node address only', async () => {
+    for (const n of state.nodes) {
+      assert.ok(state.processes.some((p) => p.kind === 'sshd' && p.host === n.name));
+    }
+    const out = execFileSync(
+      IP,
+      [
+        'netns',
+        'exec',
+        client,
+        'ssh',
+        '-i',
+        join(DIR, 'ssh/id_ed25519'),
+        '-o',
+        `UserKnownHostsFile=${join(DIR, 'ssh/known_hosts')}`,
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'BatchMode=yes',
+        'root@198.18.0.11',
+        'ip',
+        'netns',
+        'identify',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(out.trim(), `${PREFIX}lb1`, "the client's ssh lands in lb1's namespace");
+  });
+
+  it('a committed new VIP reaches both nodes, with no failed request on another VIP', async () => {
+    mkdirSync(join(site, 'services/research'), { recursive: true });
+    writeFileSync(
+      join(site, 'services/research/newsite.yaml'),
+      'fqdn: newsite.campus.example\nbackend:\n  group: gitlab\n  port: 8081\n',
+    );
+    writeFileSync(
+      join(site, 'dns.yaml'),
+      `${readFileSync(join(site, 'dns.yaml'), 'utf8')}newsite.campus.example: ${NEW_VIP}\n`,
+    );
+    const rev = commit('new VIP');
+    const load = startLoad(client, LOADED_VIP, join(work, 'load.json'));
+    const r = await rollout();
+    const counts = await load.stop();
+    assert.equal(r.code, 0, JSON.stringify(r.result, null, 2) + r.stderr);
+    assert.equal(r.result.revision, rev);
+    assert.deepEqual(
+      r.result.nodes.map((n) => [n.name, n.state, n.revision]),
+      [
+        ['lb1', 'applied', rev],
+        ['lb2', 'applied', rev],
+      ],
+    );
+    for (const n of ['lb1', 'lb2']) {
+      assert.equal(applied(n).commit, rev, `${n} records the commit it runs`);
+      const a = await curlIn(`${PREFIX}${n}`, [`http://${NEW_VIP}/`]);
+      assert.equal(a.status, 200, `${n} serves the new VIP`);
+    }
+    await eventually(
+      async () => (await curlIn(client, [`http://${NEW_VIP}/`])).status === 200,
+      20_000,
+      'the client reaches the new VIP',
+    );
+    assert.ok(counts.ok > 20, `load ran (${counts.ok} ok)`);
+    assert.equal(
+      counts.failed,
+      0,
+      `failed requests on ${LOADED_VIP}: ${counts.failed} (${counts.errors.join(', ')}); rollout events: ${JSON.stringify(r.result.nodes)}`,
+    );
+  });
+
+  it('a change that fails on the first node stops there, rolled back; the second is untouched', async () => {
+    const before1 = applied('lb1').commit;
+    const before2 = applied('lb2').commit;
+    // lb1 refuses any instance change: a `before` hook that fails aborts its apply.
+    const hooks = join(DIR, 'nodes/lb1/etc/intentlb-hooks.d');
+    mkdirSync(hooks, { recursive: true });
+    writeFileSync(join(hooks, 'refuse'), '#!/bin/sh\n[ "$1" = before ] && exit 1\nexit 0\n');
+    chmodSync(join(hooks, 'refuse'), 0o755);
+    writeFileSync(
+      join(site, 'services/research/newsite.yaml'),
+      'fqdn: newsite.campus.example\nbackend:\n  group: gitlab\n  port: 8080\n',
+    );
+    const rev = commit('move newsite to 8080');
+    const r = await rollout();
+    assert.equal(r.code, 1);
+    assert.equal(r.result.ok, false);
+    assert.deepEqual(
+      r.result.nodes.map((n) => [n.name, n.state]),
+      [
+        ['lb1', 'rolled_back'],
+        ['lb2', 'pending'],
+      ],
+    );
+    assert.equal(applied('lb1').commit, before1, 'lb1 is back on the old commit');
+    assert.equal(applied('lb2').commit, before2, 'lb2 was not touched');
+
+    // Fixed on lb1: the same commit rolled out again converges every node.
+    rmSync(join(hooks, 'refuse'));
+    const again = await rollout();
+    assert.equal(again.code, 0, JSON.stringify(again.result, null, 2) + again.stderr);
+    for (const n of ['lb1', 'lb2']) assert.equal(applied(n).commit, rev);
+  });
+});
+
+/** Sequential HTTP requests from `ns` to `vip` until stopped; counts answers and failures. */
+function startLoad(
+  ns: string,
+  vip: string,
+  out: string,
+): { stop(): Promise<{ ok: number; failed: number; errors: string[] }> } {
+  const script = `
+const http = await import('node:http');
+const fs = await import('node:fs');
+const [vip, out] = process.argv.slice(1);
+let ok = 0, failed = 0, stop = false; const errors = [];
+process.on('SIGTERM', () => { stop = true; });
+while (!stop) {
+  await new Promise((resolve) => {
+    const req = http.get({ host: vip, port: 80, path: '/', headers: { host: 'wiki.campus.example' }, timeout: 3000, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => { if (res.statusCode < 500) ok++; else { failed++; errors.push(`$Date.now()HTTP $res.statusCode`); } resolve(); });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => { failed++; errors.push(`$Date.now()$e.code ?? e.message`); resolve(); });
+  });
+  await new Promise((r) => setTimeout(r, 20));
+}
+fs.writeFileSync(out, JSON.stringify({ ok, failed, errors: errors.slice(0, 10) }));
+`;
+  const child: ChildProcess = spawn(
+    IP,
+    ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script, vip, out],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () =>
+          resolve(JSON.parse(readFileSync(out, 'utf8')) as { ok: number; failed: number; errors: string[] }),
+        );
+        child.kill('SIGTERM');
+      }),
+  };
+}
