@@ -216,10 +216,10 @@ while (!stop) {
   await new Promise((resolve) => {
     const req = http.get({ host: vip, port: 80, path: '/', headers: { host: 'wiki.campus.example' }, timeout: 3000, agent: false }, (res) => {
       res.resume();
-      res.on('end', () => { if (res.statusCode < 500) ok++; else { failed++; errors.push(`$Date.now()HTTP $res.statusCode`); } resolve(); });
+      res.on('end', () => { if (res.statusCode < 500) ok++; else { failed++; errors.push(Date.now() + ' HTTP ' + res.statusCode); } resolve(); });
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => { failed++; errors.push(`$Date.now()$e.code ?? e.message`); resolve(); });
+    req.on('error', (e) => { failed++; errors.push(Date.now() + ' ' + (e.code ?? e.message)); resolve(); });
   });
   await new Promise((r) => setTimeout(r, 20));
 }
