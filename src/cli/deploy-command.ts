@@ -183,13 +183,7 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
         throw new UsageError('apply changes a live node: review `intentlb plan` and pass --yes');
       }
       const once = async (): Promise<void> => {
-        const r = await renderFor(site, opts, io, store);
-        if (r === null) {
-          io.stderr('apply: nothing changed\n');
-          return setExit(1);
-        }
-        const ao = applyOptions(store, r.model.site.ha.mode === 'anycast', ownsNetwork, opts, io);
-        report1(await applyNode(r.files, r.revision, ao), opts, io, setExit);
+        await applySite(site, opts, io, setExit);
       };
       await once();
       if (opts.watch === true) await watchSite(resolve(io.cwd, site), once, io);
@@ -263,7 +257,35 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
     });
 }
 
-interface ApplyCliOptions extends NodeOpts {
+/**
+ * `apply <site>` once: render the node from the site, converge it, report. Pull mode runs it too,
+ * with a precondition checked under the deploy lock. Null when the site has errors.
+ */
+export async function applySite(
+  site: string,
+  opts: ApplyCliOptions,
+  io: CliIo,
+  setExit: (code: number) => void,
+  precondition?: ApplyOptions['precondition'],
+): Promise<ApplyResult | null> {
+  const store = openStore(resolve(io.cwd, opts.root));
+  const ownsNetwork = store.root === '/' || !inInitNetns();
+  const r = await renderFor(site, opts, io, store);
+  if (r === null) {
+    io.stderr('apply: nothing changed\n');
+    setExit(1);
+    return null;
+  }
+  const ao = applyOptions(store, r.model.site.ha.mode === 'anycast', ownsNetwork, opts, io);
+  const result = await applyNode(r.files, r.revision, {
+    ...ao,
+    ...(precondition !== undefined && { precondition }),
+  });
+  report1(result, opts, io, setExit);
+  return result;
+}
+
+export interface ApplyCliOptions extends NodeOpts {
   yes?: boolean;
   rollback?: boolean;
   watch?: boolean;

@@ -7,6 +7,7 @@ import { explainRows, formatSource } from './explain.ts';
 import { registerHealthd } from './healthd-command.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { registerLab } from './lab-command.ts';
+import { registerPull } from './pull-command.ts';
 import { registerRollout } from './rollout-command.ts';
 import { type Register, runProgram } from './runner.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
@@ -101,5 +102,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     registerHealthd(program, io, setExit);
     registerDeploy(program, io, setExit);
     registerRollout(program, io, setExit);
+    registerPull(program, io, setExit);
   });
 }

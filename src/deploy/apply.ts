@@ -6,6 +6,7 @@ import { acquireLock } from './lock.ts';
 import { type Action, computePlan, type Plan } from './plan.ts';
 import { rollback } from './rollback.ts';
 import {
+  type AppliedRecord,
   commits,
   currentGeneration,
   ensureRuntimeDirs,
@@ -26,6 +27,11 @@ export interface ApplyOptions extends ExecuteOptions {
   validate?: boolean;
   /** The site commit being applied, recorded in applied.json. */
   commit?: string;
+  /**
+   * Checked under the deploy lock before anything is planned: a reason to refuse, or null. Pull
+   * mode refuses a commit older than the one the node runs, with the lock a rollout also takes.
+   */
+  precondition?: (applied: AppliedRecord | null) => string | null;
 }
 
 export interface ApplyResult {
@@ -61,6 +67,16 @@ export async function applyNode(
     const installedGen = currentGeneration(store);
     const installed = readGeneration(store, installedGen);
     const appliedRec = readApplied(store);
+    const refusal = opts.precondition?.(appliedRec) ?? null;
+    if (refusal !== null) {
+      return {
+        ok: false,
+        plan: { files: [], actions: [] },
+        generation: installedGen,
+        error: refusal,
+        degraded: [],
+      };
+    }
     const applied =
       appliedRec === null ? new Map<string, string>() : readGeneration(store, appliedRec.generation);
     const next = tree(files);
