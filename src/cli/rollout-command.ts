@@ -1,9 +1,11 @@
+import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { renderSite } from '../build/build.ts';
 import { DEFAULT_LAYOUT } from '../render/types.ts';
 import { formatOutcomes, rolloutResult } from '../rollout/result.ts';
 import { siteCommit } from '../rollout/revision.ts';
 import { defaultInventories, runRollout } from '../rollout/run.ts';
+import { readStdin, stageSite } from '../rollout/stage.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { compileSite, report } from './site-input.ts';
 
@@ -40,6 +42,16 @@ export async function siteForRollout(site: string, o: { nodes?: string; allowDir
 }
 
 export function registerRollout(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('stage')
+    .description(
+      "a node's part of rollout: unpack the site archive (base64 tar.gz on stdin) into <dir>, whole or not at all",
+    )
+    .argument('<dir>', 'where the site revision goes (<state>/sites/<revision>)')
+    .action((dir: string) => {
+      io.stdout(`${stageSite(resolve(io.cwd, dir), readStdin())}\n`);
+    });
+
   program
     .command('rollout')
     .description(

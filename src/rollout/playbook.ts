@@ -5,7 +5,7 @@
  * install root, how intentlb is run there) as inventory host vars.
  *
  * Per node, one task per step, `ansible.builtin` modules only (ansible-core has no collections):
- * stage the site revision, [drain], apply, [verify], [undrain]. A failure runs the rescue: roll the
+ * stage the site revision (`intentlb stage`), [drain], apply, [verify], [undrain]. A failure runs the rescue: roll the
  * node back when its apply had succeeded (a failed apply rolls itself back), then fail the host,
  * which with `max_fail_percentage: 0` ends the play before the next batch: the remaining nodes are
  * never touched.
@@ -19,7 +19,7 @@ export const NODE_GROUP = 'intentlb_nodes';
 export const TASK_PREFIX = 'intentlb:';
 
 /** The steps a node goes through, by task name (after the prefix). */
-export const STEPS = ['stage', 'unpack', 'drain', 'apply', 'verify', 'undrain', 'rollback', 'stop'] as const;
+export const STEPS = ['stage', 'drain', 'apply', 'verify', 'undrain', 'rollback', 'stop'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface PlaybookOptions {
@@ -36,8 +36,12 @@ const task = (step: Step, body: Record<string, YamlValue>): Record<string, YamlV
   ...body,
 });
 
-const command = (args: string, extra: Record<string, YamlValue> = {}): Record<string, YamlValue> => ({
-  'ansible.builtin.command': { argv: `{{ intentlb_cmd + ${args} }}` },
+const command = (
+  args: string,
+  extra: Record<string, YamlValue> = {},
+  params: Record<string, YamlValue> = {},
+): Record<string, YamlValue> => ({
+  'ansible.builtin.command': { argv: `{{ intentlb_cmd + ${args} }}`, ...params },
   ...extra,
 });
 
@@ -46,17 +50,16 @@ const ROOT_ARGS = "['--node', intentlb_name, '--root', intentlb_prefix]";
 
 export function renderPlaybook(o: PlaybookOptions): string {
   const steps: Record<string, YamlValue>[] = [
-    task('stage', {
-      'ansible.builtin.file': { path: '{{ intentlb_site_dir }}', state: 'directory', mode: '0755' },
-    }),
-    // REVISION is the archive's last entry: present only once the whole tree was unpacked.
-    task('unpack', {
-      'ansible.builtin.unarchive': {
-        src: '{{ intentlb_archive }}',
-        dest: '{{ intentlb_site_dir }}',
-        creates: '{{ intentlb_site_dir }}/REVISION',
-      },
-    }),
+    // One task: the archive travels in the module's arguments (no file transfer, no remote temp
+    // file), and the node unpacks it beside and renames it into place.
+    task(
+      'stage',
+      command(
+        "['stage', intentlb_site_dir]",
+        {},
+        { stdin: '{{ intentlb_archive_b64 }}', creates: '{{ intentlb_site_dir }}/REVISION' },
+      ),
+    ),
   ];
   const healthd = (verb: string, extra: Record<string, YamlValue> = {}): Record<string, YamlValue> =>
     command(`['healthd', '${verb}', '--config', intentlb_etc + '/healthd.yaml']`, extra);

@@ -71,7 +71,13 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutRun> {
   mkdirSync(plugins);
   writeFileSync(join(plugins, `${CALLBACK_NAME}.py`), CALLBACK_SOURCE);
   const vars = join(work, 'vars.json');
-  writeFileSync(vars, JSON.stringify({ intentlb_archive: archive, intentlb_revision: o.revision }));
+  writeFileSync(
+    vars,
+    JSON.stringify({
+      intentlb_archive_b64: readFileSync(archive).toString('base64'),
+      intentlb_revision: o.revision,
+    }),
+  );
   const events = join(work, 'events.jsonl');
   writeFileSync(events, '');
   const log = join(work, 'ansible.log');

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { renderInventory } from '../../src/rollout/inventory.ts';
 import { renderPlaybook } from '../../src/rollout/playbook.ts';
 import { foldEvents, rolloutResult, type TaskEvent } from '../../src/rollout/result.ts';
-import { siteCommit } from '../../src/rollout/revision.ts';
+import { siteCommit, writeArchive } from '../../src/rollout/revision.ts';
 import { runRollout } from '../../src/rollout/run.ts';
+import { StageError, stageSite } from '../../src/rollout/stage.ts';
 import { campus } from '../helpers/campus.ts';
 import { assertGolden } from '../helpers/golden.ts';
 import { requireTool, withTempDir } from '../helpers/tools.ts';
@@ -144,6 +145,7 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
       script,
       [
         '#!/bin/sh',
+        'if [ "$1" = stage ]; then mkdir -p "$2" && base64 -d | tar -xz -C "$2"; exit; fi',
         'node=""; prev=""',
         'for a in "$@"; do [ "$prev" = "--node" ] && node="$a"; prev="$a"; done',
         `echo "$node $*" >> ${dir}/calls.log`,
@@ -262,6 +264,33 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
       assert.deepEqual(
         calls(dir).map((l) => l.split(' ').slice(0, 2).join(' ')),
         ['lb2 apply'],
+      );
+    });
+  });
+});
+
+describe('rollout: intentlb stage on the node', () => {
+  it('unpacks the archive whole, or leaves nothing', async () => {
+    await withTempDir(async (dir) => {
+      const site = join(dir, 'site');
+      cpSync(CAMPUS, site, { recursive: true });
+      const archive = writeArchive(site, 'rev1', dir);
+      const b64 = readFileSync(archive).toString('base64');
+      const dest = join(dir, 'node/sites/rev1');
+      assert.equal(stageSite(dest, b64), 'staged');
+      assert.equal(readFileSync(join(dest, 'REVISION'), 'utf8').trim(), 'rev1');
+      assert.equal(
+        readFileSync(join(dest, 'site.yaml'), 'utf8'),
+        readFileSync(join(CAMPUS, 'site.yaml'), 'utf8'),
+      );
+      assert.equal(stageSite(dest, b64), 'present');
+      const cut = join(dir, 'node/sites/cut');
+      assert.throws(() => stageSite(cut, b64.slice(0, b64.length / 2)), StageError);
+      assert.ok(!existsSync(cut));
+      assert.deepEqual(
+        readdirSync(join(dir, 'node/sites')).sort(),
+        ['rev1'],
+        'no temporary folder is left behind',
       );
     });
   });
