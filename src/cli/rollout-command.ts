@@ -1,10 +1,13 @@
+import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { renderSite } from '../build/build.ts';
 import { DEFAULT_LAYOUT } from '../render/types.ts';
+import { foldInspect, type NodeRow } from '../rollout/inspect.ts';
+import { renderInspectPlaybook } from '../rollout/playbook.ts';
 import { formatOutcomes, rolloutResult } from '../rollout/result.ts';
 import { siteCommit } from '../rollout/revision.ts';
-import { defaultInventories, runRollout } from '../rollout/run.ts';
+import { defaultInventories, logTail, runPlaybook, runRollout } from '../rollout/run.ts';
 import { readStdin, stageSite } from '../rollout/stage.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { compileSite, report } from './site-input.ts';
@@ -99,4 +102,33 @@ export function registerRollout(program: Command, io: CliIo, setExit: (code: num
       if (r.log !== null) io.stderr(`rollout: Ansible's output is in ${r.log}\n`);
       if (!result.ok) setExit(1);
     });
+}
+
+/**
+ * Reads every node through Ansible (the inspect playbook): the plan against this checkout, the
+ * node's status and its health checker's. For `status --site` and the site-wide `plan`.
+ */
+export async function inspectSite(
+  site: string,
+  o: { inventory?: string[]; nodes?: string },
+  io: CliIo,
+): Promise<{ revision: string; rows: NodeRow[]; log: string | null } | null> {
+  const s = await siteForRollout(site, { ...o, allowDirty: true }, io);
+  if (s === null) return null;
+  const r = await runPlaybook(
+    {
+      model: s.model,
+      siteDir: s.run.root,
+      revision: s.revision,
+      selected: s.selected,
+      inventories: o.inventory ?? defaultInventories(process.env),
+    },
+    renderInspectPlaybook(),
+  );
+  const rows = foldInspect(s.selected, r.events);
+  const ok = rows.every((x) => x.reachable);
+  if (ok) rmSync(r.work, { recursive: true, force: true });
+  else if (r.events.length === 0)
+    for (const x of rows) x.detail = `ansible-playbook exit ${r.code}: ${logTail(r.log)}`;
+  return { revision: s.revision, rows, log: ok ? null : r.log };
 }

@@ -23,21 +23,10 @@ import { renderPlaybook } from './playbook.ts';
 import { foldEvents, type NodeOutcome, type TaskEvent } from './result.ts';
 import { writeArchive } from './revision.ts';
 
-export interface RolloutOptions {
-  model: Model;
-  siteDir: string;
-  revision: string;
-  /** Nodes to touch, in site order (all of them unless `--nodes`). */
-  selected: string[];
+export interface RolloutOptions extends PlaybookInput {
   serial: string;
   verify: boolean;
   drain: boolean;
-  /** The operator's inventories, after the generated one (theirs win). */
-  inventories: string[];
-  /** Environment for ansible-playbook (default: this process's). */
-  env?: NodeJS.ProcessEnv;
-  /** The `ansible-playbook` to run. */
-  ansiblePlaybook?: string;
 }
 
 export interface RolloutRun {
@@ -59,12 +48,35 @@ export function defaultInventories(env: NodeJS.ProcessEnv): string[] {
   return existsSync('/etc/ansible/hosts') ? ['/etc/ansible/hosts'] : [];
 }
 
-export async function runRollout(o: RolloutOptions): Promise<RolloutRun> {
+/** A playbook run: its events, ansible-playbook's exit code, its scratch folder and log. */
+export interface PlaybookRun {
+  events: TaskEvent[];
+  code: number;
+  work: string;
+  log: string;
+  ms: number;
+}
+
+export interface PlaybookInput {
+  model: Model;
+  siteDir: string;
+  revision: string;
+  selected: string[];
+  inventories: string[];
+  env?: NodeJS.ProcessEnv;
+  ansiblePlaybook?: string;
+}
+
+/**
+ * Runs one playbook on the selected nodes with the site archive and revision as extra vars and
+ * the events callback enabled. The scratch folder is the caller's to remove.
+ */
+export async function runPlaybook(o: PlaybookInput, playbookText: string): Promise<PlaybookRun> {
   const t0 = Date.now();
   const work = mkdtempSync(join(tmpdir(), 'intentlb-rollout-'));
   const archive = writeArchive(o.siteDir, o.revision, work);
   const playbook = join(work, 'playbook.yml');
-  writeFileSync(playbook, renderPlaybook({ serial: o.serial, verify: o.verify, drain: o.drain }));
+  writeFileSync(playbook, playbookText);
   const inventory = join(work, 'inventory.yml');
   writeFileSync(inventory, renderInventory(o.model));
   const plugins = join(work, 'callback_plugins');
@@ -108,15 +120,27 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutRun> {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as TaskEvent);
-  const outcomes = foldEvents(all, o.selected, parsed, o.revision);
-  const ok = code === 0 && outcomes.every((n) => n.state !== 'failed' && n.state !== 'rolled_back');
-  if (ok) rmSync(work, { recursive: true, force: true });
-  else if (parsed.length === 0) {
+  return { events: parsed, code, work, log, ms: Date.now() - t0 };
+}
+
+/** The last lines of Ansible's log, for a message. */
+export function logTail(log: string, n = 3): string {
+  return readFileSync(log, 'utf8').trim().split('\n').slice(-n).join(' | ');
+}
+
+export async function runRollout(o: RolloutOptions): Promise<RolloutRun> {
+  const r = await runPlaybook(o, renderPlaybook({ serial: o.serial, verify: o.verify, drain: o.drain }));
+  const all = o.model.site.nodes.map((n) => n.name);
+  const outcomes = foldEvents(all, o.selected, r.events, o.revision);
+  const ok = r.code === 0 && outcomes.every((n) => n.state !== 'failed' && n.state !== 'rolled_back');
+  if (ok) rmSync(r.work, { recursive: true, force: true });
+  else if (r.events.length === 0) {
     // Ansible stopped before any node task (a bad inventory, an unknown host): say so on each node.
-    const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ');
-    for (const n of outcomes) if (n.state === 'pending') n.detail = `ansible-playbook exit ${code}: ${tail}`;
+    const tail = logTail(r.log);
+    for (const n of outcomes)
+      if (n.state === 'pending') n.detail = `ansible-playbook exit ${r.code}: ${tail}`;
   }
-  return { outcomes, code, log: ok ? null : log, ms: Date.now() - t0 };
+  return { outcomes, code: r.code, log: ok ? null : r.log, ms: r.ms };
 }
 
 function run(cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv): Promise<number> {

@@ -38,26 +38,11 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
     JSON.parse(readFileSync(join(DIR, 'nodes', node, 'var/lib/intentlb/applied.json'), 'utf8')) as {
       commit?: string;
     };
-  const rollout = async (
-    ...extra: string[]
-  ): Promise<{ code: number; result: RolloutResult; stderr: string }> => {
-    const r = await cli([
-      'lab',
-      'exec',
-      'client',
-      '--prefix',
-      PREFIX,
-      '--',
-      process.execPath,
-      BIN,
-      'rollout',
-      site,
-      '--yes',
-      '--no-verify',
-      '--format',
-      'json',
-      ...extra,
-    ]);
+  /** `intentlb <args>` run in the client's namespace through `lab exec` (Ansible finds the lab's inventory). */
+  const fromClient = (...args: string[]) =>
+    cli(['lab', 'exec', 'client', '--prefix', PREFIX, '--', process.execPath, BIN, ...args]);
+  const rollout = async (): Promise<{ code: number; result: RolloutResult; stderr: string }> => {
+    const r = await fromClient('rollout', site, '--yes', '--no-verify', '--format', 'json');
     let result: RolloutResult;
     try {
       result = JSON.parse(r.stdout) as RolloutResult;
@@ -92,6 +77,8 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
   });
 
   after(async () => {
+    // The lab's logs outlive it, for a failure's post-mortem.
+    cpSync(join(DIR, 'logs'), join(tmpdir(), 'intentlb-rollout-lab-logs'), { recursive: true, force: true });
     await cleanupLab(PREFIX, DIR);
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
@@ -136,6 +123,12 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
       `${readFileSync(join(site, 'dns.yaml'), 'utf8')}newsite.campus.example: ${NEW_VIP}\n`,
     );
     const rev = commit('new VIP');
+    // The same load without a rollout first: what the lab loses on its own (a loaded machine
+    // starves BFD) is not the rollout's doing, and is said in the message.
+    const quiet = startLoad(client, LOADED_VIP, join(work, 'quiet.json'));
+    await new Promise((r) => setTimeout(r, 8000));
+    const baseline = await quiet.stop();
+    const t0 = Date.now();
     const load = startLoad(client, LOADED_VIP, join(work, 'load.json'));
     const r = await rollout();
     const counts = await load.stop();
@@ -162,7 +155,8 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
     assert.equal(
       counts.failed,
       0,
-      `failed requests on ${LOADED_VIP}: ${counts.failed} (${counts.errors.join(', ')}); rollout events: ${JSON.stringify(r.result.nodes)}`,
+      `failed requests on ${LOADED_VIP}: ${counts.failed} (${counts.errors.join(', ')}; rollout started ${t0}); ` +
+        `without a rollout: ${baseline.failed} of ${baseline.ok + baseline.failed} (${baseline.errors.join(', ')})`,
     );
   });
 
@@ -197,6 +191,19 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
     const again = await rollout();
     assert.equal(again.code, 0, JSON.stringify(again.result, null, 2) + again.stderr);
     for (const n of ['lb1', 'lb2']) assert.equal(applied(n).commit, rev);
+
+    // status --site reads every node through Ansible: both on the commit, no drift, all running.
+    const st = await fromClient('status', '--site', site, '--format', 'json');
+    assert.equal(st.code, 0, st.stdout + st.stderr);
+    const rows = (JSON.parse(st.stdout) as { nodes: { name: string; commit: string; drift: unknown }[] })
+      .nodes;
+    assert.deepEqual(
+      rows.map((x) => [x.name, x.commit, x.drift]),
+      [
+        ['lb1', rev, { files: 0, actions: 0 }],
+        ['lb2', rev, { files: 0, actions: 0 }],
+      ],
+    );
   });
 });
 

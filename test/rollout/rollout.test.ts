@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { foldInspect, formatRows, rowsHealthy } from '../../src/rollout/inspect.ts';
 import { renderInventory } from '../../src/rollout/inventory.ts';
-import { renderPlaybook } from '../../src/rollout/playbook.ts';
+import { renderInspectPlaybook, renderPlaybook } from '../../src/rollout/playbook.ts';
 import { foldEvents, rolloutResult, type TaskEvent } from '../../src/rollout/result.ts';
 import { siteCommit, writeArchive } from '../../src/rollout/revision.ts';
 import { runRollout } from '../../src/rollout/run.ts';
@@ -27,6 +28,7 @@ describe('rollout: the generated playbook and inventory', () => {
       renderPlaybook({ serial: '50%', verify: false, drain: true }),
     );
     assertGolden('test/rollout/golden/inventory-campus.yml', renderInventory(await campus()));
+    assertGolden('test/rollout/golden/inspect.yml', renderInspectPlaybook());
   });
 
   it('ansible-playbook accepts the playbook (--syntax-check)', async () => {
@@ -40,6 +42,9 @@ describe('rollout: the generated playbook and inventory', () => {
         writeFileSync(p, renderPlaybook(o));
         execFileSync('ansible-playbook', ['--syntax-check', '-i', 'localhost,', p], { stdio: 'pipe' });
       }
+      const p = join(dir, 'inspect.yml');
+      writeFileSync(p, renderInspectPlaybook());
+      execFileSync('ansible-playbook', ['--syntax-check', '-i', 'localhost,', p], { stdio: 'pipe' });
     });
   });
 });
@@ -293,5 +298,46 @@ describe('rollout: intentlb stage on the node', () => {
         'no temporary folder is left behind',
       );
     });
+  });
+});
+
+describe('status --site: a row per node from the inspect events', () => {
+  const plan = (files: number, actions: number): string =>
+    JSON.stringify({
+      files: Array.from({ length: files }, (_, i) => ({ path: `f${i}` })),
+      actions: Array.from({ length: actions }, () => ({ kind: 'reload', instance: 'web', reason: 'x' })),
+    });
+  const status = (commit: string, running: boolean[]): string =>
+    JSON.stringify({ applied: 4, commit, instances: running.map((r) => ({ running: r })) });
+  const healthd = JSON.stringify({ draining: false, vips: [{ announced: true }, { announced: false }] });
+
+  it('commit, drift, instances and healthd per node; an unreachable node says so', () => {
+    const rows = foldInspect(
+      ['lb1', 'lb2', 'lb3'],
+      [
+        ev('lb1', 'stage', 'ok'),
+        ev('lb1', 'plan', 'ok', { stdout: plan(0, 0) }),
+        ev('lb1', 'status', 'ok', { stdout: status('c1', [true, true]) }),
+        ev('lb1', 'healthd', 'ok', { stdout: healthd }),
+        ev('lb2', 'plan', 'ok', { stdout: plan(2, 1) }),
+        ev('lb2', 'status', 'ok', { stdout: status('c0', [true, false]) }),
+        ev('lb2', 'healthd', 'failed', { rc: 1 }),
+        ev('lb3', 'stage', 'unreachable', { msg: 'no route' }),
+      ],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.name, r.reachable, r.commit, r.drift, r.instances, r.healthd?.announced ?? null]),
+      [
+        ['lb1', true, 'c1', { files: 0, actions: 0 }, { running: 2, total: 2 }, 1],
+        ['lb2', true, 'c0', { files: 2, actions: 1 }, { running: 1, total: 2 }, null],
+        ['lb3', false, null, null, null, null],
+      ],
+    );
+    assert.equal(rowsHealthy(rows.slice(0, 1)), true);
+    assert.equal(rowsHealthy(rows.slice(1, 2)), false);
+    assert.equal(rowsHealthy(rows.slice(2)), false);
+    const table = formatRows(rows).split('\n');
+    assert.equal(table.length, 5);
+    assert.ok(table[1]!.startsWith('lb1'));
   });
 });
