@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +18,7 @@ import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts'
 import type { RolloutResult } from '../../src/rollout/result.ts';
 import { BIN } from '../../src/runtime/paths.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
-import { cleanupLab, cli, curlIn, eventually } from '../lab/lab-client.ts';
+import { cleanupLab, cli, curlIn, eventually, inNs } from '../lab/lab-client.ts';
 
 // examples/campus (with the client in management.allow, so it may SSH to the nodes) in a git
 // repository, brought up as a lab; `intentlb rollout` runs in the client's namespace and drives
@@ -204,6 +213,118 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
         ['lb2', rev, { files: 0, actions: 0 }],
       ],
     );
+  });
+
+  it('a rollout killed mid-way leaves each node on the old or the new commit; a re-run converges', async () => {
+    const old = applied('lb1').commit;
+    assert.equal(applied('lb2').commit, old);
+    writeFileSync(
+      join(site, 'services/research/killed.yaml'),
+      'fqdn: killed.campus.example\nvip: 198.18.103.98\nbackend:\n  group: gitlab\n  port: 8081\n',
+    );
+    writeFileSync(
+      join(site, 'dns.yaml'),
+      `${readFileSync(join(site, 'dns.yaml'), 'utf8')}killed.campus.example: 198.18.103.98\n`,
+    );
+    const rev = commit('a VIP the killed rollout carries');
+    const child = spawn(
+      IP,
+      ['netns', 'exec', client, process.execPath, BIN, 'rollout', site, '--yes', '--no-verify'],
+      {
+        detached: true,
+        stdio: 'ignore',
+        env: { ...process.env, ANSIBLE_INVENTORY: join(DIR, 'ansible/inventory.yml') },
+      },
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    // Killed while lb1's apply runs (its site is staged), the whole process group at once.
+    await eventually(
+      () => existsSync(join(DIR, 'nodes/lb1/var/lib/intentlb/sites', rev, 'REVISION')),
+      120_000,
+      'lb1 staged',
+    );
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    // Whatever the node was doing when its connection went away finishes or stops; then each node
+    // runs one of the two commits, and its /etc/intentlb is a complete generation.
+    await eventually(
+      () => !existsSync(join(DIR, 'nodes/lb1/var/lib/intentlb/apply.lock')),
+      60_000,
+      "lb1's apply is over",
+    );
+    for (const n of ['lb1', 'lb2']) {
+      assert.ok([old, rev].includes(applied(n).commit), `${n} runs ${applied(n).commit}`);
+      const etc = join(DIR, 'nodes', n, 'etc/intentlb');
+      assert.ok(existsSync(join(etc, 'manifest.json')), `${n}: ${etc} is a complete generation`);
+    }
+    assert.equal(applied('lb2').commit, old, 'lb2 was not reached');
+    const again = await rollout();
+    assert.equal(again.code, 0, JSON.stringify(again.result, null, 2) + again.stderr);
+    for (const n of ['lb1', 'lb2']) assert.equal(applied(n).commit, rev);
+  });
+
+  it('pull mode: a node takes a new commit on its timer, refuses an unsigned one and an older one', async () => {
+    const branch = git('rev-parse', '--abbrev-ref', 'HEAD');
+    const lb2 = state.nodes.find((n) => n.name === 'lb2')!;
+    const pull = (...extra: string[]) => [
+      process.execPath,
+      BIN,
+      'pull',
+      site,
+      '--node',
+      'lb2',
+      '--root',
+      lb2.root,
+      '--branch',
+      branch,
+      ...extra,
+    ];
+    const lb1Before = applied('lb1').commit;
+    writeFileSync(
+      join(site, 'services/research/pulled.yaml'),
+      'fqdn: pulled.campus.example\nvip: 198.18.103.97\nbackend:\n  group: gitlab\n  port: 8081\n',
+    );
+    writeFileSync(
+      join(site, 'dns.yaml'),
+      `${readFileSync(join(site, 'dns.yaml'), 'utf8')}pulled.campus.example: 198.18.103.97\n`,
+    );
+    const rev = commit('a VIP lb2 pulls');
+    // The timer, shortened: a pull every 2 s in lb2's namespace.
+    const loop = spawn(IP, ['netns', 'exec', `${PREFIX}lb2`, ...pull('--every', '2')], { stdio: 'ignore' });
+    try {
+      await eventually(() => applied('lb2').commit === rev, 120_000, 'lb2 pulls the new commit');
+    } finally {
+      loop.kill('SIGTERM');
+      await new Promise((r) => loop.once('exit', r));
+    }
+    assert.equal(applied('lb1').commit, lb1Before, 'lb1 does not pull');
+    assert.equal((await curlIn(`${PREFIX}lb2`, ['http://198.18.103.97/'])).status, 200);
+
+    // Signing required, the commit unsigned: refused, nothing changes.
+    const key = join(work, 'signer');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    writeFileSync(join(work, 'allowed_signers'), `t@example.org ${readFileSync(`${key}.pub`, 'utf8')}`);
+    writeFileSync(
+      join(site, 'services/research/pulled.yaml'),
+      'fqdn: pulled.campus.example\nvip: 198.18.103.97\nbackend:\n  group: gitlab\n  port: 8080\n',
+    );
+    const unsigned = commit('unsigned');
+    const signedOnly = ['--require-signed', '--allowed-signers', join(work, 'allowed_signers')];
+    const refused = await inNs(`${PREFIX}lb2`, pull(...signedOnly), 120_000);
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.equal(applied('lb2').commit, rev);
+    // Signed by the platform's key: taken.
+    git('-c', 'gpg.format=ssh', '-c', `user.signingkey=${key}`, 'commit', '--amend', '--no-edit', '-S', '-q');
+    const signed = git('rev-parse', 'HEAD');
+    assert.notEqual(signed, unsigned);
+    const taken = await inNs(`${PREFIX}lb2`, pull(...signedOnly), 120_000);
+    assert.equal(taken.code, 0, taken.stdout + taken.stderr);
+    assert.equal(applied('lb2').commit, signed);
+    // The branch moved back: an older commit is refused.
+    git('reset', '-q', '--hard', rev);
+    const older = await inNs(`${PREFIX}lb2`, pull(), 120_000);
+    assert.equal(older.code, 1, older.stdout + older.stderr);
+    assert.equal(applied('lb2').commit, signed);
   });
 });
 
