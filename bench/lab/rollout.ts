@@ -73,7 +73,7 @@ function siteWith(n: number, work: string): string {
   const yaml = readFileSync(join(site, 'site.yaml'), 'utf8');
   const nodes = Array.from(
     { length: n },
-    (_, i) => `  - { name: lb${i + 1}, address: 198.18.0.${11 + i} }`,
+    (_, i) => `  - { name: lb${i + 1}, address: 198.18.0.${11 + i}, address6: "2001:db8::${11 + i}" }`,
   ).join('\n');
   writeFileSync(
     join(site, 'site.yaml'),
