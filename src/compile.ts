@@ -1,3 +1,4 @@
+import { checkBackendAddresses } from './check/backend-addresses.ts';
 import { checkAcross } from './check/cross-checks.ts';
 import { checkPlatform } from './check/platform-checks.ts';
 import { checkCertExpiry, checkService } from './check/service-checks.ts';
@@ -83,18 +84,17 @@ export async function compile(loaded: LoadedSite, opts: CompileOptions): Promise
     services.push(s);
   }
   services.sort((a, b) => a.id.localeCompare(b.id));
-  diagnostics.push(...checkAcross(services, scopes, ctx.site));
+  diagnostics.push(...checkAcross(services, scopes, ctx));
   diagnostics.push(...checkPlatform(services, scopes, ctx));
+  diagnostics.push(...checkBackendAddresses(services, scopes, ctx));
   diagnostics.push(...checkCertExpiry(ctx.site, new Set(services.flatMap((s) => s.certs)), opts.now));
 
-  // A file that did not parse was reported by `load`, not here; its services are missing, so no model.
-  const unparsed = [
-    loaded.site,
-    loaded.inventory,
-    loaded.dns,
-    ...loaded.defaults.values(),
-    ...loaded.services,
-  ].some((f) => f !== undefined && !f.ok);
+  // A file that did not parse or was refused was reported by `load`, not here; its services are
+  // missing, so no model.
+  const unparsed =
+    [loaded.site, loaded.inventory, loaded.dns, ...loaded.defaults.values(), ...loaded.services].some(
+      (f) => f !== undefined && !f.ok,
+    ) || loaded.refused.length > 0;
   const model =
     hasErrors(diagnostics) || unparsed
       ? undefined
@@ -146,7 +146,7 @@ function defaultsChain(
     const d = defaults.get(parts.slice(0, depth).join('/'));
     if (!d) continue;
     if (!d.layer) return undefined; // that defaults file has errors of its own, already reported
-    for (const key of d.locks) locks.push({ key, layer: layers.length });
+    for (const [index, key] of d.locks.entries()) locks.push({ key, layer: layers.length, index });
     layers.push(d.layer);
   }
   return { layers, locks, merged: mergeLayers(layers) };

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, type WriteStream, writeFileSync } from 'node:fs';
-import { writeAtomic } from '../../src/deploy/store.ts';
 import { type UnitSpec, unitSpec } from '../../src/deploy/units.ts';
+import { writeAtomic } from '../../src/fs/atomic.ts';
 import { nsSpawn, stopProcess } from '../../src/lab/netns.ts';
 import { instancePaths } from '../../src/render/haproxy/paths.ts';
 import type { NodeLayout } from '../../src/render/types.ts';

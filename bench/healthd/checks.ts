@@ -19,7 +19,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { httpCheck, runCheck } from '../../src/healthd/checks.ts';
 import { decideBatch, initialState } from '../../src/healthd/core.ts';
 import { DEFAULT_REUSE_MS } from '../../src/healthd/kept-http.ts';
-import { Scheduler, systemTimers } from '../../src/healthd/scheduler.ts';
+import { Scheduler } from '../../src/healthd/scheduler.ts';
+import { systemTimers } from '../../src/healthd/timers.ts';
 import type { HealthdEvent, HttpCheckSpec, VipConfig } from '../../src/healthd/types.ts';
 import { monitorHaproxyConfig } from './monitor-haproxy.ts';
 

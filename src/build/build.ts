@@ -1,8 +1,10 @@
-import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { errnoCode, isMissing } from '../errors.ts';
 import type { Model } from '../model/index.ts';
 import { intentRevision, renderNode } from '../render/node.ts';
+import { fileMode } from '../render/secrets.ts';
 import { SharedParts } from '../render/shared.ts';
 import { DEFAULT_LAYOUT, type NodeLayout, type RenderedFile } from '../render/types.ts';
 import { findTool, pool } from './run-tool.ts';
@@ -39,7 +41,9 @@ export function writeFiles(dir: string, files: readonly RenderedFile[]): void {
   for (const f of files) {
     const p = join(dir, f.path);
     mkdirSync(dirname(p), { recursive: true });
-    writeFileSync(p, f.content, { mode: f.path.startsWith('certs/') ? 0o600 : 0o644 });
+    const mode = fileMode(f.path);
+    writeFileSync(p, f.content, { mode });
+    chmodSync(p, mode); // `mode` only applies to a file that did not exist yet
   }
 }
 
@@ -105,12 +109,13 @@ function replaceDir(from: string, to: string): void {
   try {
     renameSync(to, old);
     hadOld = true;
-  } catch {
-    // no previous build
+  } catch (err) {
+    if (!isMissing(err)) throw err; // else: no previous build
   }
   try {
     renameSync(from, to);
-  } catch {
+  } catch (err) {
+    if (errnoCode(err) !== 'EXDEV') throw err;
     // scratch on another file system
     cpSync(from, to, { recursive: true });
   }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { quote } from '../render/emit.ts';
+import { str as icingaString } from '../render/quote/icinga2.ts';
 import { findTool, missingTool as missing, runTool, type ToolResult } from './run-tool.ts';
 
 export type { ToolResult };
@@ -80,7 +80,7 @@ export async function validateIcinga(file: string): Promise<ToolResult> {
         'const PluginDir = "/usr/lib/nagios/plugins"',
         'include <itl>',
         'include <plugins>',
-        `include ${quote(resolve(file))}`,
+        `include ${icingaString(resolve(file))}`,
         '',
       ].join('\n'),
     );

@@ -1,20 +1,32 @@
 import { type Diagnostic, diag } from '../diagnostics/index.ts';
 import type { ServiceScope } from '../infer/context.ts';
-import type { ServiceModel, SiteModel } from '../model/index.ts';
+import type { ServiceModel } from '../model/index.ts';
+import type { SiteContext } from '../validate/index.ts';
+import { specialUse } from '../vocabulary/addresses.ts';
 
 /** Checks across services: who claims which VIP:port and FQDN, and clashes with the platform. */
 export function checkAcross(
   services: readonly ServiceModel[],
   scopes: ReadonlyMap<string, ServiceScope>,
-  site: SiteModel,
+  ctx: SiteContext,
 ): Diagnostic[] {
+  const site = ctx.site;
   const out: Diagnostic[] = [];
-  const nodeAddrs = new Map<string, string>();
-  for (const n of site.nodes) {
-    nodeAddrs.set(n.address, n.name);
-    if (n.address6) nodeAddrs.set(n.address6, n.name);
+  // Addresses the site already gives someone: a VIP there would be announced (BGP /32) or bound
+  // over them. Inventory hosts first, so a node or peer listed in the inventory is named as such.
+  const owners = new Map<string, string>();
+  for (const [group, g] of ctx.groups) {
+    for (const h of g.hosts) {
+      for (const a of [h.address, h.address6])
+        if (a !== undefined) owners.set(a, `the address of host ${h.name} (inventory group ${group})`);
+    }
   }
-  const claims = new Map<string, ServiceModel>();
+  for (const p of site.ha.bgp?.peers ?? []) owners.set(p.address, `the address of BGP peer ${p.name}`);
+  for (const n of site.nodes) {
+    owners.set(n.address, `the address of node ${n.name}`);
+    if (n.address6) owners.set(n.address6, `the address of node ${n.name}`);
+  }
+  const claims = new Map<string, { s: ServiceModel; key: 'vip' | 'vip6' }>();
   const names = new Map<string, ServiceModel>();
   for (const s of services) {
     const scope = scopes.get(s.id)!;
@@ -25,11 +37,12 @@ export function checkAcross(
       if (addr === undefined) continue;
       // Located only for a finding: most services have none.
       const where = () => scope.where(scope.get([key]) !== undefined ? [key] : ['fqdn']);
-      const node = nodeAddrs.get(addr);
-      if (node !== undefined) {
+      // 0.0.0.0, ::, loopback: every node's own addresses (a bind would take its SSH and stats ports).
+      const owner = owners.get(addr) ?? specialUse(addr);
+      if (owner !== undefined) {
         out.push(
           diag('E_VIP_NODE', {
-            message: `${key} ${addr} is the address of node ${node}`,
+            message: `${key} ${addr} is ${owner}`,
             ...where(),
             path: key,
             hint: 'a VIP must be an address of its own',
@@ -38,9 +51,10 @@ export function checkAcross(
       }
       for (const l of s.listeners) {
         const claim = `${addr}:${l.port}`;
-        const other = claims.get(claim);
-        if (other) {
-          const o = scopes.get(other.id)!.where(['vip']).at;
+        const claimed = claims.get(claim);
+        if (claimed) {
+          const other = claimed.s;
+          const o = scopes.get(other.id)!.where([claimed.key]).at;
           out.push(
             diag('E_VIP_CONFLICT', {
               message: `${addr} port ${l.port} is already claimed by service ${other.id}`,
@@ -50,7 +64,7 @@ export function checkAcross(
               related: [{ ...o, message: `${other.id} claims it here` }],
             }),
           );
-        } else claims.set(claim, s);
+        } else claims.set(claim, { s, key });
       }
       if (s.listeners.some((l) => l.port === site.health.port)) {
         out.push(

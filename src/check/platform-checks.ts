@@ -2,8 +2,8 @@ import { type Diagnostic, diag } from '../diagnostics/index.ts';
 import type { ServiceScope } from '../infer/context.ts';
 import { locate } from '../load/index.ts';
 import { groupInstances, PORT_SPAN, type ServiceModel, slug } from '../model/index.ts';
-import { birdSymbol } from '../render/bird/protocols.ts';
 import type { SiteContext } from '../validate/index.ts';
+import { birdSymbol } from '../vocabulary/names.ts';
 
 /**
  * Checks that need the whole set of services mapped to HAProxy instances: names that would

@@ -3,7 +3,7 @@ import type { ServiceScope } from '../infer/context.ts';
 import type { DnsAnswer } from '../infer/dns.ts';
 import type { ServiceModel, SiteModel, TeamModel } from '../model/index.ts';
 import { certCovers } from '../validate/certs.ts';
-import { prefixContains } from '../vocabulary/strings.ts';
+import { pathPrefixMatches, prefixContains } from '../vocabulary/strings.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -69,7 +69,11 @@ function checkRoutes(s: ServiceModel, scope: ServiceScope): Diagnostic[] {
     for (let j = 0; j < i; j++) {
       const e = s.routes[j]!;
       const hostCovers = e.host === undefined || e.host === r.host;
-      const pathCovers = e.pathPrefix === undefined || r.pathPrefix?.startsWith(e.pathPrefix);
+      // Every path route i takes is taken by route j when j takes i's shortest one.
+      const pathCovers =
+        e.pathPrefix === undefined ||
+        (r.pathPrefix !== undefined &&
+          pathPrefixMatches(e.pathPrefix, r.pathPrefix.endsWith('/') ? `${r.pathPrefix}x` : r.pathPrefix));
       if (hostCovers && pathCovers && (e.host !== undefined || e.pathPrefix !== undefined)) {
         out.push(
           diag('W_ROUTE_SHADOWED', {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { buildSite, renderSite } from '../build/build.ts';
+import { visible } from '../diagnostics/index.ts';
 import type { CliIo } from './io.ts';
 import { compileSite, report } from './site-input.ts';
 
@@ -25,7 +26,10 @@ export function registerBuild(program: Command, io: CliIo, setExit: (code: numbe
       const nodes = renderSite(run.model, run.loaded.sources, run.loaded.certs);
       const out = resolve(io.cwd, opts.out);
       const r = await buildSite(nodes, out, { validate: opts.validate });
-      for (const x of r.rejections) io.stderr(`${x.node}/${x.path}: rejected by ${x.tool}:\n${x.output}\n\n`);
+      for (const x of r.rejections)
+        io.stderr(
+          `${visible(`${x.node}/${x.path}`)}: rejected by ${x.tool}:\n${visible(x.output, { multiline: true })}\n\n`,
+        );
       if (r.rejections.length > 0) {
         io.stderr(`build: ${r.rejections.length} file(s) rejected; nothing written\n`);
         setExit(1);
@@ -34,7 +38,7 @@ export function registerBuild(program: Command, io: CliIo, setExit: (code: numbe
       for (const t of r.skipped) io.stderr(`warning: ${t} is not installed; its files were not validated\n`);
       const files = nodes.reduce((n, x) => n + x.files.length, 0);
       io.stdout(
-        `${run.model.site.name}: ${nodes.length} node(s), ${run.model.instances.length} HAProxy instance(s), ${files} files written to ${opts.out}` +
+        `${visible(run.model.site.name)}: ${nodes.length} node(s), ${run.model.instances.length} HAProxy instance(s), ${files} files written to ${opts.out}` +
           (opts.validate ? ` (${r.validated} validated)` : '') +
           '\n',
       );

@@ -16,8 +16,10 @@ import { formatStatus, nodeStatus } from '../deploy/status.ts';
 import { currentGeneration, openStore, readApplied, readGeneration, type Store } from '../deploy/store.ts';
 import { Supervisor } from '../deploy/supervisor.ts';
 import { installSystemdUnits } from '../deploy/systemd-units.ts';
+import { safeJson, visible } from '../diagnostics/index.ts';
 import { IP } from '../lab/netns.ts';
 import { formatRows, type NodeRow, rowsHealthy } from '../rollout/inspect.ts';
+import { formatTable, gateApply } from './apply-gate.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { inspectSite } from './rollout-command.ts';
 import { compileSite, report } from './site-input.ts';
@@ -31,7 +33,7 @@ function inInitNetns(): boolean {
     try {
       return execFileSync(IP, ['netns', 'identify', String(process.pid)], { encoding: 'utf8' }).trim() === '';
     } catch {
-      return true;
+      return true; // no `ip`, or it cannot tell: assume the machine's own namespace (the careful side)
     }
   }
 }
@@ -59,8 +61,10 @@ async function renderFor(site: string, opts: NodeOpts, io: CliIo, store: Store) 
 
 function colorDiff(diff: string, io: CliIo): string {
   const c = io.color ? pc : pc.createColors(false);
+  // A diff shows generated files, and so the team strings in them: each line through `visible`.
   return diff
     .split('\n')
+    .map((l) => visible(l))
     .map((l) =>
       l.startsWith('+++') || l.startsWith('---')
         ? c.bold(l)
@@ -83,8 +87,8 @@ function printPlan(plan: Plan, io: CliIo): void {
   }
   io.stdout(`actions (${plan.actions.length}):\n`);
   for (const a of plan.actions) {
-    io.stdout(`  ${describeAction(a)}\n`);
-    if (a.kind === 'runtime') for (const op of a.ops) io.stdout(`      ${describeOp(op)}\n`);
+    io.stdout(`  ${visible(describeAction(a))}\n`);
+    if (a.kind === 'runtime') for (const op of a.ops) io.stdout(`      ${visible(describeOp(op))}\n`);
   }
 }
 
@@ -142,7 +146,7 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
         });
         if (opts.format === 'json') {
           io.stdout(
-            `${JSON.stringify({ node, installed: currentGeneration(store), applied: rec?.generation ?? null, ...plan }, null, 2)}\n`,
+            `${safeJson({ node, installed: currentGeneration(store), applied: rec?.generation ?? null, ...plan })}\n`,
           );
         } else {
           printPlan(plan, io);
@@ -173,6 +177,11 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       'how long a touched instance may take to answer its monitor URI',
       '10000',
     )
+    .option(
+      '--verify',
+      'after the change, run `verify --node` for the changed services; roll back when a check fails',
+    )
+    .option('--allow-degraded', 'exit 0 although a changed service has no server up (default: exit 1)')
     .action(async (site: string | undefined, opts: ApplyCliOptions) => {
       const store = openStore(resolve(io.cwd, opts.root));
       // Under --root in the machine's own namespace (a test install on a workstation), never
@@ -314,7 +323,7 @@ function siteStatus(site: string, opts: SiteWideOptions, io: CliIo, setExit: (co
   return siteWide('status', site, opts, io, setExit, (r) => {
     if (opts.format === 'json') {
       const nodes = r.rows.map(({ actions: _actions, ...row }) => row);
-      io.stdout(`${JSON.stringify({ revision: r.revision, nodes }, null, 2)}\n`);
+      io.stdout(`${safeJson({ revision: r.revision, nodes })}\n`);
     } else {
       io.stdout(`site at ${r.revision}\n${formatRows(r.rows)}`);
     }
@@ -333,7 +342,7 @@ function sitePlan(site: string, opts: SiteWideOptions, io: CliIo, setExit: (code
         actions,
         detail,
       }));
-      io.stdout(`${JSON.stringify({ revision: r.revision, nodes }, null, 2)}\n`);
+      io.stdout(`${safeJson({ revision: r.revision, nodes })}\n`);
     } else {
       for (const x of r.rows) {
         const what =
@@ -375,6 +384,19 @@ export async function applySite(
     ...(precondition !== undefined && { precondition }),
   });
   report1(result, opts, io, setExit);
+  const gate = await gateApply(result, r.model, r.revision, store.root, {
+    node: opts.node,
+    verify: opts.verify === true,
+    allowDegraded: opts.allowDegraded === true,
+    ownsNetwork,
+  });
+  for (const m of gate.messages) io.stderr(`${visible(m)}\n`);
+  if (gate.failedVerify !== undefined) {
+    io.stdout(formatTable(gate.failedVerify, io.color));
+    io.stderr('verify failed: rolling the node back\n');
+    report1(await rollbackNode(ao), opts, io, setExit);
+  }
+  setExit(gate.exit);
   return result;
 }
 
@@ -387,6 +409,8 @@ export interface ApplyCliOptions extends NodeOpts {
   firewall: boolean;
   verifyTimeout: string;
   commit?: string;
+  verify?: boolean;
+  allowDegraded?: boolean;
 }
 
 function applyOptions(
@@ -397,7 +421,7 @@ function applyOptions(
   io: CliIo,
 ): ApplyOptions {
   const pc0 = control(store);
-  const log = (l: string): void => io.stdout(`${l}\n`);
+  const log = (l: string): void => io.stdout(`${visible(l, { multiline: true })}\n`);
   // systemd: the HAProxy template, BIRD's, healthd's and keepalived's units where systemd finds them.
   if (pc0.kind === 'systemd') installSystemdUnits(store.layout);
   return {
@@ -423,7 +447,7 @@ function applyOptions(
 
 function report1(result: ApplyResult, opts: NodeOpts, io: CliIo, setExit: (code: number) => void): void {
   if (!result.ok) {
-    io.stderr(`apply failed: ${result.error}\n`);
+    io.stderr(`apply failed: ${visible(String(result.error), { multiline: true })}\n`);
     if (result.rolledBack) io.stderr(`the node is back on generation ${result.generation}\n`);
     setExit(1);
     return;
@@ -447,7 +471,9 @@ async function watchSite(dir: string, once: () => Promise<void>, io: CliIo): Pro
     }
     running = once()
       .catch((err: unknown) =>
-        io.stderr(`apply failed: ${err instanceof Error ? err.message : String(err)}\n`),
+        io.stderr(
+          `apply failed: ${visible(err instanceof Error ? err.message : String(err), { multiline: true })}\n`,
+        ),
       )
       .finally(() => {
         running = null;

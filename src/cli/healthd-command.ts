@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { safeJson, visible } from '../diagnostics/visible.ts';
 import { formatConfigProblem, readControlPath } from '../healthd/config.ts';
 import {
   type ControlRequest,
@@ -115,7 +116,7 @@ async function runDaemon(configPath: string, io: CliIo): Promise<number> {
     daemon = await HealthdDaemon.start({ configPath, log: { write: (line) => io.stdout(line) } });
   } catch (err) {
     if (err instanceof HealthdConfigError) {
-      for (const p of err.problems) io.stderr(`${formatConfigProblem(p)}\n`);
+      for (const p of err.problems) io.stderr(`${visible(formatConfigProblem(p))}\n`);
       io.stderr(`healthd: ${err.problems.length} problem(s) in the configuration; not started\n`);
     } else {
       io.stderr(`healthd: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -172,7 +173,7 @@ async function runClient(
       throw new UsageError('healthd: --config <healthd.yaml> (or --socket) is required');
     const found = await readControlPath(resolve(io.cwd, opts.config));
     if (found.path === undefined) {
-      if (found.problem !== undefined) io.stderr(`${formatConfigProblem(found.problem)}\n`);
+      if (found.problem !== undefined) io.stderr(`${visible(formatConfigProblem(found.problem))}\n`);
       return 1;
     }
     socket = found.path;
@@ -180,11 +181,16 @@ async function runClient(
   try {
     const reply = await healthdControl(socket, request, timeoutMs);
     if (!reply.ok) {
-      io.stderr(`healthd: ${reply.cmd ?? request.cmd} refused (${reply.code}): ${reply.error}\n`);
-      for (const p of reply.problems ?? []) io.stderr(`  ${p}\n`);
+      io.stderr(
+        visible(`healthd: ${reply.cmd ?? request.cmd} refused (${reply.code}): ${reply.error}\n`, {
+          multiline: true,
+        }),
+      );
+      for (const p of reply.problems ?? []) io.stderr(`  ${visible(p)}\n`);
       return 1;
     }
-    io.stdout(describe(reply, opts.format ?? 'text'));
+    // VIP names come from the site's files and check errors from backends' answers.
+    io.stdout(visible(describe(reply, opts.format ?? 'text'), { multiline: true }));
     return 0;
   } catch (err) {
     if (err instanceof HealthdControlError) {
@@ -198,7 +204,7 @@ async function runClient(
 function describe(reply: OkReply, format: 'text' | 'json'): string {
   switch (reply.cmd) {
     case 'status':
-      return format === 'json' ? `${JSON.stringify(reply.status, null, 2)}\n` : statusText(reply.status);
+      return format === 'json' ? `${safeJson(reply.status)}\n` : statusText(reply.status);
     case 'hold':
     case 'drain': {
       const what =

@@ -9,18 +9,38 @@ export interface CliIo {
   now(): Date;
   /** Overrides dns.yaml + the system resolver (tests). */
   resolver?: DnsResolver;
+  /** `INTENTLB_DEBUG=1`: an internal error (or any error) is printed with its stack and causes. */
+  debug?: boolean;
 }
 
-/** A usage problem: exit code 2, a message, no stack trace. */
-export class UsageError extends Error {}
+export { UsageError } from '../errors.ts';
 
 /** The real process's I/O. */
 export function processIo(): CliIo {
   return {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
+    stdout: writer(process.stdout),
+    stderr: writer(process.stderr),
     cwd: process.cwd(),
     color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
     now: () => new Date(),
+    debug: process.env.INTENTLB_DEBUG === '1',
+  };
+}
+
+/**
+ * Writes to a standard stream until its reader goes away. A reader that closes early
+ * (`intentlb explain ... | head`) is a normal end, not a crash: EPIPE is not thrown as an
+ * unhandled 'error' event with a stack trace; what is left to print is dropped and the command
+ * finishes with its own exit code (an apply piped into `head` is not cut off halfway).
+ */
+function writer(stream: NodeJS.WriteStream): (text: string) => void {
+  let gone = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (gone) return; // later writes to the closed stream fail the same way
+    if (e.code !== 'EPIPE') throw e;
+    gone = true;
+  });
+  return (text) => {
+    if (!gone) stream.write(text);
   };
 }

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { visible } from '../diagnostics/index.ts';
+import { messageOf } from '../errors.ts';
 import { MODES } from '../lab/backend/types.ts';
 import { setBackendMode } from '../lab/backend-control.ts';
 import { flowsText } from '../lab/flow-pinning.ts';
@@ -148,7 +150,9 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
       const s = await loadSite(site);
       if (s === undefined) return;
       const st = await labApply(s, { ...t, progress });
-      io.stdout(`lab "${t.prefix}": ${s.model.site.name} applied to ${st.nodes.length} LB node(s)\n`);
+      io.stdout(
+        `lab "${t.prefix}": ${visible(s.model.site.name)} applied to ${st.nodes.length} LB node(s)\n`,
+      );
     }),
   );
 
@@ -216,7 +220,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
       try {
         await setBackendMode(s.dir, host, mode);
       } catch (e) {
-        throw new LabError((e as Error).message);
+        throw e instanceof LabError ? e : new LabError(messageOf(e), { cause: e });
       }
       io.stdout(`${host}: ${mode}\n`);
     }),
@@ -240,7 +244,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
       try {
         await setLink(s, host, to as LinkState);
       } catch (e) {
-        throw new LabError((e as Error).message);
+        throw e instanceof LabError ? e : new LabError(messageOf(e), { cause: e });
       }
       io.stdout(`${host}: link ${to}\n`);
     }),

@@ -1,6 +1,6 @@
 import { Argument, Option } from 'commander';
 import pc from 'picocolors';
-import { formatDiagnostic } from '../diagnostics/index.ts';
+import { formatDiagnostic, safeJson, visible } from '../diagnostics/index.ts';
 import { registerBuild } from './build-command.ts';
 import { registerDeploy } from './deploy-command.ts';
 import { explainRows, formatSource } from './explain.ts';
@@ -12,6 +12,7 @@ import { registerRollout } from './rollout-command.ts';
 import { type Register, runProgram } from './runner.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
 import { compileSite, diagnosticsJson, report } from './site-input.ts';
+import { registerVerify } from './verify-command.ts';
 
 export type { Register };
 
@@ -36,7 +37,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           if (!errors) {
             const n = run.model?.instances.length ?? 0;
             io.stdout(
-              `${run.model?.site.name ?? site}: ${run.services.length} services, ${n} HAProxy instance${n === 1 ? '' : 's'}, ok\n`,
+              `${visible(run.model?.site.name ?? site)}: ${run.services.length} services, ${n} HAProxy instance${n === 1 ? '' : 's'}, ok\n`,
             );
           }
         }
@@ -65,15 +66,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         }
         const rows = explainRows(s);
         if (opts.format === 'json') {
-          io.stdout(`${JSON.stringify({ service: s.id, file: s.file, fields: rows }, null, 2)}\n`);
+          io.stdout(`${safeJson({ service: s.id, file: s.file, fields: rows })}\n`);
         } else {
           const c = io.color ? pc : pc.createColors(false);
-          io.stdout(`${c.bold(s.id)}  ${c.dim(s.file)}\n`);
-          const width = Math.max(...rows.map((r) => r.field.length));
-          const vwidth = Math.min(48, Math.max(...rows.map((r) => r.value.length)));
-          for (const r of rows) {
-            const src = formatSource(r.source);
-            const colored = r.source?.kind === 'file' ? c.cyan(src) : c.dim(src);
+          io.stdout(`${c.bold(visible(s.id))}  ${c.dim(visible(s.file))}\n`);
+          // Team strings (values, file names in sources) are shown through `visible`, widths after it.
+          const shown = rows.map((r) => ({
+            field: visible(r.field),
+            value: visible(r.value),
+            source: visible(formatSource(r.source)),
+            fromFile: r.source?.kind === 'file',
+          }));
+          const width = Math.max(...shown.map((r) => r.field.length));
+          const vwidth = Math.min(48, Math.max(...shown.map((r) => r.value.length)));
+          for (const r of shown) {
+            const colored = r.fromFile ? c.cyan(r.source) : c.dim(r.source);
             io.stdout(`  ${r.field.padEnd(width)}  ${r.value.padEnd(vwidth)}  ${colored}\n`);
           }
         }
@@ -101,6 +108,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     registerLab(program, io, setExit);
     registerHealthd(program, io, setExit);
     registerDeploy(program, io, setExit);
+    registerVerify(program, io, setExit);
     registerRollout(program, io, setExit);
     registerPull(program, io, setExit);
   });

@@ -1,15 +1,17 @@
 import { Command, CommanderError } from 'commander';
-import { OperationError } from '../deploy/errors.ts';
+import { visible } from '../diagnostics/visible.ts';
+import { debugTrace, EXIT, IntentlbError, messageOf } from '../errors.ts';
 import { version } from '../runtime/version.ts';
-import { type CliIo, UsageError } from './io.ts';
+import type { CliIo } from './io.ts';
 
 /** Adds commands to the program. */
 export type Register = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
 
 /**
  * The `intentlb` program with the commands `define` adds, run in-process. Returns the exit code:
- * 0 clean (warnings allowed), 1 errors, 2 usage, 70 internal error. Never prints a stack trace for
- * a user's mistake. The full CLI (`program.ts`) and the health checker's lean entry
+ * 0 clean (warnings allowed), 1 errors, 2 usage, 70 internal error (src/errors.ts). An
+ * {@link IntentlbError} prints its message and exits with its code; anything else is a bug, "internal
+ * error". Stacks (with each `cause`) only under `INTENTLB_DEBUG=1`, never for a user's mistake. The full CLI (`program.ts`) and the health checker's lean entry
  * (`healthd-main.ts`) both run through it.
  */
 export async function runProgram(argv: readonly string[], io: CliIo, define: Register): Promise<number> {
@@ -43,18 +45,12 @@ export async function runProgram(argv: readonly string[], io: CliIo, define: Reg
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
       // Help asked for (`intentlb help`, on stdout) is a success; help shown on stderr because no
       // command was given is a usage error. (commander's own exit code reads process.exitCode.)
-      if (e.code === 'commander.help') return helpOnStderr ? 2 : 0;
-      return 2;
+      if (e.code === 'commander.help') return helpOnStderr ? EXIT.usage : EXIT.ok;
+      return EXIT.usage;
     }
-    if (e instanceof UsageError) {
-      io.stderr(`intentlb: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof OperationError) {
-      io.stderr(`intentlb: ${e.message}\n`);
-      return 1;
-    }
-    io.stderr(`intentlb: internal error: ${(e as Error).message}\n`);
-    return 70;
+    const known = e instanceof IntentlbError;
+    io.stderr(`intentlb: ${known ? '' : 'internal error: '}${visible(messageOf(e))}\n`);
+    if (io.debug === true) io.stderr(`${visible(debugTrace(e), { multiline: true })}\n`);
+    return known ? e.exitCode : EXIT.internal;
   }
 }

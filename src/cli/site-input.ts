@@ -1,7 +1,14 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Compiled, compile } from '../compile.ts';
-import { type Diagnostic, formatDiagnostic, summarize, uniqueDiagnostics } from '../diagnostics/index.ts';
+import {
+  type Diagnostic,
+  formatDiagnostic,
+  safeJson,
+  summarize,
+  uniqueDiagnostics,
+} from '../diagnostics/index.ts';
+import { errnoCode, isMissing, messageOf } from '../errors.ts';
 import { diskFs, type LoadedSite, load } from '../load/index.ts';
 import { type CliIo, UsageError } from './io.ts';
 
@@ -16,8 +23,11 @@ export async function compileSite(dir: string, io: CliIo): Promise<SiteRun> {
   let isDir = false;
   try {
     isDir = statSync(root).isDirectory();
-  } catch {
-    // reported below
+  } catch (err) {
+    // missing: reported below
+    if (!isMissing(err) && errnoCode(err) !== 'ENOTDIR') {
+      throw new UsageError(`${dir}: ${messageOf(err)}`, { cause: err });
+    }
   }
   if (!isDir) throw new UsageError(`${dir}: no such site folder`);
   const l = load(diskFs(root));
@@ -34,7 +44,10 @@ export function report(run: SiteRun, io: CliIo): boolean {
   return errors;
 }
 
-/** The pinned machine format of `check --format json`. */
+/**
+ * The pinned machine format of `check --format json`, plus `path` (the intent path the problem is
+ * about) and `related` (other places that matter) when a diagnostic has them.
+ */
 export function diagnosticsJson(ds: readonly Diagnostic[]): string {
   const diagnostics = ds.map((d) => ({
     code: d.code,
@@ -44,6 +57,10 @@ export function diagnosticsJson(ds: readonly Diagnostic[]): string {
     column: d.column,
     message: d.message,
     ...(d.hint !== undefined && { hint: d.hint }),
+    ...(d.path !== undefined && { path: d.path }),
+    ...(d.related !== undefined && {
+      related: d.related.map((r) => ({ file: r.file, line: r.line, column: r.column, message: r.message })),
+    }),
   }));
-  return `${JSON.stringify({ diagnostics }, null, 2)}\n`;
+  return `${safeJson({ diagnostics })}\n`;
 }

@@ -1,5 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMissing } from '../errors.ts';
+import { writeAtomic } from '../fs/atomic.ts';
 import type { RenderedFile } from '../render/types.ts';
 import { type ExecuteOptions, execute, instancesRunning, nodeFlags } from './execute.ts';
 import { acquireLock } from './lock.ts';
@@ -17,7 +19,6 @@ import {
   type Store,
   switchTo,
   writeApplied,
-  writeAtomic,
   writeGeneration,
 } from './store.ts';
 import { validateDir } from './validate.ts';
@@ -158,8 +159,9 @@ function writeInstanceRecord(store: Store, actions: readonly Action[]): void {
   let rec: Record<string, { action: string; at: string; result: string }> = {};
   try {
     rec = JSON.parse(readFileSync(path, 'utf8')) as typeof rec;
-  } catch {
-    // first apply
+  } catch (err) {
+    // first apply, or a record cut short: written anew
+    if (!isMissing(err) && !(err instanceof SyntaxError)) throw err;
   }
   const at = new Date().toISOString();
   for (const a of actions) {

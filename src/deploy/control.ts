@@ -49,15 +49,21 @@ export function supervisorRequest(
     s.on('error', (err) => {
       clearTimeout(timer);
       reject(
-        new ControlError(`supervisor at ${socket}: ${err.message} (is \`intentlb supervise\` running?)`),
+        new ControlError(`supervisor at ${socket}: ${err.message} (is \`intentlb supervise\` running?)`, {
+          cause: err,
+        }),
       );
     });
     s.on('end', () => {
       clearTimeout(timer);
       try {
         resolve(JSON.parse(buf) as SupervisorReply);
-      } catch {
-        reject(new ControlError(`supervisor at ${socket}: unreadable answer ${JSON.stringify(buf)}`));
+      } catch (err) {
+        reject(
+          new ControlError(`supervisor at ${socket}: unreadable answer ${JSON.stringify(buf)}`, {
+            cause: err,
+          }),
+        );
       }
     });
   });

@@ -1,8 +1,9 @@
+import { writeAtomic } from '../fs/atomic.ts';
 import { slug } from '../model/instances.ts';
 import { instancePaths } from '../render/haproxy/paths.ts';
 import { HaproxyClient } from '../runtime/haproxy-client.ts';
 import { OperationError } from './errors.ts';
-import { readManifest, type Store, writeAtomic } from './store.ts';
+import { readManifest, type Store } from './store.ts';
 
 export class DrainError extends OperationError {}
 

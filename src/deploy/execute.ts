@@ -1,3 +1,4 @@
+import { messageOf } from '../errors.ts';
 import type { ProcessControl } from './control.ts';
 import { ActionError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
@@ -27,7 +28,7 @@ export async function instancesRunning(control: ProcessControl): Promise<Set<str
     const units = await control.running();
     return new Set([...units].filter((u) => u.startsWith('haproxy@')).map((u) => u.slice('haproxy@'.length)));
   } catch {
-    return null;
+    return null; // any failure to ask is "not known": the caller decides without it
   }
 }
 
@@ -92,8 +93,8 @@ async function executeOne(
       return;
     case 'start': {
       await hooks.before(a);
-      const r = await control.start(`haproxy@${a.instance}`).catch((err: Error) => {
-        throw new ActionError(err.message);
+      const r = await control.start(`haproxy@${a.instance}`).catch((err: unknown) => {
+        throw new ActionError(messageOf(err), { cause: err });
       });
       // Running already (an interrupted apply started it): bring it to the new file.
       if (r.already) await reload(a.instance, ctx);

@@ -22,7 +22,7 @@ export const healthdRequest: HealthdRequest = async (socket, command, args) => {
     }
   } catch (err) {
     if (err instanceof HealthdRefusedError || err instanceof HealthdControlError) {
-      throw new OperationError(`healthd ${command} ${args.join(' ')}: ${err.message}`);
+      throw new OperationError(`healthd ${command} ${args.join(' ')}: ${err.message}`, { cause: err });
     }
     throw err;
   }

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMissing } from '../errors.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { socketAnswers } from '../runtime/socket-answers.ts';
 import type { ProcessControl } from './control.ts';
+import { ActionError } from './errors.ts';
 import type { Action } from './plan.ts';
 import { healthdSocket } from './services/index.ts';
 
@@ -82,15 +84,16 @@ export async function runHookDir(
   let names: string[];
   try {
     names = readdirSync(dir).sort();
-  } catch {
-    return;
+  } catch (err) {
+    if (isMissing(err)) return; // no hook folder: no hooks
+    throw err;
   }
   for (const name of names) {
     const path = join(dir, name);
     try {
       accessSync(path, constants.X_OK);
     } catch {
-      continue;
+      continue; // like run-parts: a file that is not executable is not a hook
     }
     const result = await new Promise<{ ok: boolean; output: string }>((done) => {
       execFile(path, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) =>
@@ -100,7 +103,7 @@ export async function runHookDir(
     if (result.output !== '') log(`  hook ${name}: ${result.output}`);
     if (!result.ok) {
       const msg = `hook ${path} ${args.join(' ')} failed${result.output === '' ? '' : `: ${result.output}`}`;
-      if (args[0] === 'before') throw new Error(msg);
+      if (args[0] === 'before') throw new ActionError(msg);
       log(`  warning: ${msg}`);
     }
   }

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
+import { messageOf } from '../errors.ts';
+import { writeAtomic } from '../fs/atomic.ts';
 import { instancePaths } from '../render/haproxy/paths.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { HaproxyClient, MasterClient } from '../runtime/haproxy-client.ts';
 import { ActionError } from './errors.ts';
 import type { RuntimeOp } from './haproxy-diff.ts';
-import { writeAtomic } from './store.ts';
 import { monitorEndpoint, waitServing } from './system.ts';
 
 /** What the HAProxy instance actions of apply work with. */
@@ -22,9 +23,7 @@ export async function reload(instance: string, ctx: InstanceContext): Promise<vo
   try {
     await new MasterClient({ path: p.masterSocket }).reload({ timeoutMs: 15_000 });
   } catch (err) {
-    throw new ActionError(
-      `haproxy@${instance}: reload failed: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new ActionError(`haproxy@${instance}: reload failed: ${messageOf(err)}`, { cause: err });
   }
 }
 

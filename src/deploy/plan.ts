@@ -1,4 +1,5 @@
 import { createTwoFilesPatch } from 'diff';
+import { printable } from '../render/secrets.ts';
 import { classifyInstanceChange, type RuntimeOp } from './haproxy-diff.ts';
 import { type NodeFlags, nodeServices } from './services/index.ts';
 
@@ -6,7 +7,7 @@ import { type NodeFlags, nodeServices } from './services/index.ts';
 export interface FileChange {
   path: string;
   change: 'added' | 'removed' | 'changed';
-  /** Unified diff; certificates and keys are never printed. */
+  /** Unified diff; certificates and keys are never printed, BGP passwords are masked. */
   diff: string;
 }
 
@@ -66,19 +67,36 @@ function addressesOf(tree: ReadonlyMap<string, string>): Set<string> {
     const m = JSON.parse(text) as { instances?: ManifestInstance[] };
     return new Set((m.instances ?? []).flatMap((i) => i.addresses));
   } catch {
-    return new Set();
+    return new Set(); // a manifest that is not JSON (cut short) holds no addresses
+  }
+}
+
+/** The manifest's `modes` (files not written 0644) as one comparable line. */
+function modesOf(tree: ReadonlyMap<string, string>): string {
+  try {
+    const m = JSON.parse(tree.get('manifest.json') ?? '{}') as { modes?: Record<string, string> };
+    return Object.entries(m.modes ?? {})
+      .map(([path, mode]) => `${path} ${mode}`)
+      .sort()
+      .join(', ');
+  } catch {
+    return ''; // a manifest that is not JSON: no modes
   }
 }
 
 function fileDiff(path: string, before: string | undefined, after: string | undefined): FileChange {
   const change = before === undefined ? 'added' : after === undefined ? 'removed' : 'changed';
-  const secret = path.startsWith('certs/');
-  const diff = secret
-    ? `--- a/${path}\n+++ b/${path}\n(certificate and key ${change}; content not shown)\n`
-    : createTwoFilesPatch(`a/${path}`, `b/${path}`, before ?? '', after ?? '', '', '', { context: 3 })
-        .split('\n')
-        .slice(1) // the "===" line
-        .join('\n');
+  const header = `--- a/${path}\n+++ b/${path}\n`;
+  const a = before === undefined ? '' : printable(path, before);
+  const b = after === undefined ? '' : printable(path, after);
+  if (a === undefined || b === undefined)
+    return { path, change, diff: `${header}(certificate and key ${change}; content not shown)\n` };
+  // Only masked secrets differ: say so, without a diff that would show nothing.
+  if (a === b) return { path, change, diff: `${header}(secret values ${change}; not shown)\n` };
+  const diff = createTwoFilesPatch(`a/${path}`, `b/${path}`, a, b, '', '', { context: 3 })
+    .split('\n')
+    .slice(1) // the "===" line
+    .join('\n');
   return { path, change, diff };
 }
 
@@ -95,6 +113,15 @@ export function computePlan(input: PlanInput): Plan {
     const a = installed.get(p);
     const b = next.get(p);
     if (a !== b) files.push(fileDiff(p, a, b));
+  }
+  // A generation installed before files had modes has its secrets world-readable: write anew.
+  const modes = modesOf(next);
+  if (installed.size > 0 && modes !== modesOf(installed)) {
+    files.push({
+      path: 'manifest.json',
+      change: 'changed',
+      diff: `--- a/manifest.json\n+++ b/manifest.json\n(file modes changed: ${modes || 'none'})\n`,
+    });
   }
 
   const actions: Action[] = [];

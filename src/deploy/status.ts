@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pc from 'picocolors';
+import { isMissing } from '../errors.ts';
 import { instancePaths } from '../render/haproxy/paths.ts';
 import { HaproxyClient, MasterClient } from '../runtime/haproxy-client.ts';
 import type { ProcessControl } from './control.ts';
@@ -50,8 +51,9 @@ export async function nodeStatus(store: Store, control: ProcessControl): Promise
   let last: Record<string, InstanceStatus['lastChange']> = {};
   try {
     last = JSON.parse(readFileSync(join(store.layout.state, 'instances.json'), 'utf8')) as typeof last;
-  } catch {
-    // nothing applied yet
+  } catch (err) {
+    // nothing applied yet, or a record cut short: no last change to show
+    if (!isMissing(err) && !(err instanceof SyntaxError)) throw err;
   }
   const instances = await Promise.all(
     manifest.instances.map(async (i): Promise<InstanceStatus> => {

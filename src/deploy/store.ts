@@ -13,6 +13,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { isMissing } from '../errors.ts';
+import { fsyncPath, writeAtomic } from '../fs/atomic.ts';
+import { fileMode } from '../render/secrets.ts';
 import type { NodeLayout, RenderedFile } from '../render/types.ts';
 import { DEFAULT_LAYOUT } from '../render/types.ts';
 import { OperationError } from './errors.ts';
@@ -51,31 +54,6 @@ export function openStore(root: string): Store {
 
 export class StoreError extends OperationError {}
 
-/** Fsyncs a file or directory by path (directories: so a rename in them is durable). */
-export function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Writes a file atomically: temp file in the same directory, fsync, rename, fsync the directory. */
-export function writeAtomic(path: string, content: string, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeFileSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncPath(dirname(path));
-}
-
 const GEN = /^\d{6}$/;
 
 /** Generation numbers present, ascending. */
@@ -83,8 +61,9 @@ export function listGenerations(store: Store): number[] {
   let names: string[];
   try {
     names = readdirSync(store.generations);
-  } catch {
-    return [];
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
   }
   return names
     .filter((n) => GEN.test(n))
@@ -142,8 +121,10 @@ export function commits(
 export function readApplied(store: Store): AppliedRecord | null {
   try {
     return JSON.parse(readFileSync(join(store.layout.state, 'applied.json'), 'utf8')) as AppliedRecord;
-  } catch {
-    return null;
+  } catch (err) {
+    // Never applied; a record cut short counts as none (the next apply converges everything).
+    if (isMissing(err) || err instanceof SyntaxError) return null;
+    throw err;
   }
 }
 
@@ -165,8 +146,9 @@ export function readGeneration(store: Store, gen: number | null): Map<string, st
   };
   try {
     walk('');
-  } catch {
-    return new Map();
+  } catch (err) {
+    if (isMissing(err)) return new Map();
+    throw err;
   }
   return files;
 }
@@ -187,7 +169,7 @@ export function writeGeneration(store: Store, files: readonly RenderedFile[]): n
     const p = join(tmp, f.path);
     mkdirSync(dirname(p), { recursive: true });
     dirs.add(dirname(p));
-    const fd = openSync(p, 'w', f.path.startsWith('certs/') ? 0o600 : 0o644);
+    const fd = openSync(p, 'w', fileMode(f.path));
     try {
       writeFileSync(fd, f.content);
       fsyncSync(fd);
@@ -221,8 +203,9 @@ export function prune(store: Store, keep = 5): void {
   let names: string[] = [];
   try {
     names = readdirSync(store.generations);
-  } catch {
-    return;
+  } catch (err) {
+    if (isMissing(err)) return;
+    throw err;
   }
   for (const n of names) if (n.includes('.tmp-')) rmSync(join(store.generations, n), { recursive: true });
   const etcParent = dirname(store.layout.etc);
@@ -249,13 +232,16 @@ export interface InstalledManifest {
   intent_revision: string;
   instances: { name: string; addresses: string[]; services: string[] }[];
   files: Record<string, string>;
+  /** Files not written 0644 (octal text), e.g. certificates and the BIRD configuration. */
+  modes?: Record<string, string>;
 }
 
 /** The installed manifest (node name, instances and their services), or null. */
 export function readManifest(store: Store): InstalledManifest | null {
   try {
     return JSON.parse(readFileSync(join(store.layout.etc, 'manifest.json'), 'utf8')) as InstalledManifest;
-  } catch {
-    return null;
+  } catch (err) {
+    if (isMissing(err) || err instanceof SyntaxError) return null;
+    throw err;
   }
 }

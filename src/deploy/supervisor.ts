@@ -3,11 +3,13 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { findTool } from '../build/run-tool.ts';
+import { isMissing, messageOf } from '../errors.ts';
+import { writeAtomic } from '../fs/atomic.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { pidAlive } from '../runtime/pid.ts';
 import { socketAnswers } from '../runtime/socket-answers.ts';
 import { listenUnix, type UnixServer } from '../runtime/unix-server.ts';
-import { writeAtomic } from './store.ts';
+import { OperationError } from './errors.ts';
 import { type UnitSpec, unitSpec } from './units.ts';
 
 /**
@@ -72,7 +74,7 @@ export function orphanPid(spec: UnitSpec): number | null {
     const config = spec.args[spec.args.indexOf(flag) + 1];
     return config !== undefined && cmdline.includes(config) ? pid : null;
   } catch {
-    return null;
+    return null; // no pid file, or the process is gone: no orphan
   }
 }
 
@@ -80,7 +82,7 @@ async function killAndWait(pid: number, signal: NodeJS.Signals, timeoutMs = 35_0
   try {
     process.kill(pid, signal);
   } catch {
-    return;
+    return; // gone already (ESRCH)
   }
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -114,9 +116,16 @@ export class Supervisor {
   async listen(): Promise<void> {
     const path = supervisorSocket(this.#layout);
     mkdirSync(dirname(path), { recursive: true });
-    if (await socketAnswers(path)) throw new Error(`a supervisor already listens on ${path}`);
+    if (await socketAnswers(path)) {
+      throw new OperationError(`a supervisor already runs for this node: it listens on ${path}`);
+    }
     rmSync(path, { force: true });
-    this.#server = await listenUnix(path, (s) => this.#serve(s));
+    try {
+      this.#server = await listenUnix(path, (s) => this.#serve(s));
+    } catch (err) {
+      // Two supervisors started at the same moment: the other one won.
+      throw new OperationError(`cannot listen on ${path}: ${messageOf(err)}`, { cause: err });
+    }
     this.#log({ event: 'listening', socket: path });
     for (const name of this.#readEnabled()) {
       // A previous supervisor killed with -9 leaves its processes behind. HAProxy binds with
@@ -137,8 +146,10 @@ export class Supervisor {
     try {
       const names = JSON.parse(readFileSync(this.#enabledFile, 'utf8')) as unknown;
       return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
-    } catch {
-      return [];
+    } catch (err) {
+      // First start, or a list cut short: nothing to bring back (apply starts what it needs).
+      if (isMissing(err) || err instanceof SyntaxError) return [];
+      throw err;
     }
   }
 

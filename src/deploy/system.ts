@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { runTool } from '../build/run-tool.ts';
+import { ActionError } from './errors.ts';
 
 /**
  * The node-level side effects of apply: VIP addresses on `lo`, the nftables ruleset, and probing an
@@ -13,18 +14,19 @@ function cidr(address: string): string {
 
 export async function addAddress(address: string): Promise<void> {
   const r = await runTool('ip', ['addr', 'add', cidr(address), 'dev', 'lo']);
-  if (!r.ok && !/File exists/.test(r.output)) throw new Error(`ip addr add ${address} dev lo: ${r.output}`);
+  if (!r.ok && !/File exists/.test(r.output))
+    throw new ActionError(`ip addr add ${address} dev lo: ${r.output}`);
 }
 
 export async function removeAddress(address: string): Promise<void> {
   const r = await runTool('ip', ['addr', 'del', cidr(address), 'dev', 'lo']);
   if (!r.ok && !/Cannot assign requested address/.test(r.output))
-    throw new Error(`ip addr del ${address} dev lo: ${r.output}`);
+    throw new ActionError(`ip addr del ${address} dev lo: ${r.output}`);
 }
 
 export async function loadNftables(file: string): Promise<void> {
   const r = await runTool('nft', ['-f', file]);
-  if (!r.ok) throw new Error(`nft -f ${file}: ${r.output}`);
+  if (!r.ok) throw new ActionError(`nft -f ${file}: ${r.output}`);
 }
 
 /**

@@ -12,9 +12,10 @@
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMissing } from '../errors.ts';
+import { writeAtomic } from '../fs/atomic.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { nodeService, unitServiceNames, unknownUnit } from './services/index.ts';
-import { writeAtomic } from './store.ts';
 import { HAPROXY_UNIT, type UnitSpec, unitSpec } from './units.ts';
 
 export const SYSTEMD_DIR = '/etc/systemd/system';
@@ -107,7 +108,8 @@ export function installSystemdUnits(layout: NodeLayout, dir = SYSTEMD_DIR): stri
   const target = `${layout.etc}/systemd/haproxy@.service`;
   try {
     lstatSync(link); // there already, even as a dangling link: leave it
-  } catch {
+  } catch (err) {
+    if (!isMissing(err)) throw err;
     symlinkSync(target, link);
   }
   const files: [string, string][] = [

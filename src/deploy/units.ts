@@ -1,6 +1,7 @@
 import { findTool } from '../build/run-tool.ts';
 import { instancePaths } from '../render/haproxy/paths.ts';
 import type { NodeLayout } from '../render/types.ts';
+import { OperationError } from './errors.ts';
 import { nodeService, unknownUnit } from './services/index.ts';
 
 /**
@@ -31,7 +32,7 @@ export const HAPROXY_UNIT = /^haproxy@([A-Za-z0-9_.-]+)$/;
 export function unitSpec(layout: NodeLayout, name: string): UnitSpec {
   if (name === 'haproxy' || name.startsWith('haproxy@')) {
     const instance = HAPROXY_UNIT.exec(name)?.[1];
-    if (instance === undefined) throw new Error(`bad instance name in unit ${name}`);
+    if (instance === undefined) throw new OperationError(`bad instance name in unit ${name}`);
     const p = instancePaths(layout, instance);
     return {
       name,

@@ -1,3 +1,4 @@
 export * from './codes.ts';
 export * from './diagnostic.ts';
 export * from './format.ts';
+export * from './visible.ts';

@@ -25,7 +25,7 @@ import {
 } from '../runtime/bird-client.ts';
 import type { BirdLinkConfig } from './config.ts';
 import type { BirdOpResult, ReconcileReason } from './metrics.ts';
-import type { Timers } from './scheduler.ts';
+import type { Timers } from './timers.ts';
 import type { BirdAction, BirdChange, HealthdEvent, HealthdState } from './types.ts';
 
 export type LinkLog = (
@@ -124,7 +124,21 @@ export class BirdLink {
   }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop ??= this.run().catch((err: unknown) => {
+      // A bug ended the loop: log it, drop the connection and start over after a pause, rather
+      // than leave BIRD unmanaged (the reconnect is a reconcile).
+      this.internalError(err);
+      this.client?.close();
+      this.client = undefined;
+      if (this.pollTimer !== undefined) this.opts.timers.clearTimeout(this.pollTimer);
+      this.pollTimer = undefined;
+      this.loop = undefined;
+      if (this.stopped) return;
+      // sleep() never rejects, and start() does not throw.
+      void this.sleep(this.opts.reconnectMinMs ?? 200).then(() => {
+        if (!this.stopped) this.start();
+      });
+    });
   }
 
   /** Closes the connection and stops reconnecting. */
@@ -147,7 +161,7 @@ export class BirdLink {
   apply(action: BirdAction): void {
     if (this.client === undefined) return; // the core reconciles on the next bird-up
     for (const c of action.changes) this.pending.set(c.protocol, c.enabled);
-    void this.flush();
+    this.flush().catch(this.internalError);
   }
 
   /** A full reconcile now (e.g. right after someone ran `configure`); false when not connected. */
@@ -201,8 +215,16 @@ export class BirdLink {
       });
     }
     if (generation === this.generation) this.opts.onEvent(events);
-    void this.flush();
+    this.flush().catch(this.internalError);
   }
+
+  /** What nobody awaits (the loop, an operation, a poll) reports a failure here: a bug, logged. */
+  private readonly internalError = (err: unknown): void => {
+    this.opts.log('error', 'internal error', {
+      where: 'bird link',
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+  };
 
   private notifyIdle(): void {
     const waiters = this.idleWaiters;
@@ -281,8 +303,12 @@ export class BirdLink {
     if (this.stopped) return;
     this.pollTimer = this.opts.timers.setTimeout(() => {
       this.pollTimer = undefined;
-      void this.poll().finally(() => {
+      const next = (): void => {
         if (this.client !== undefined) this.armPoll();
+      };
+      this.poll().then(next, (err: unknown) => {
+        this.internalError(err);
+        next();
       });
     }, this.config.pollMs);
   }

@@ -13,9 +13,9 @@
  */
 
 import { connect, isIPv6, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { countConnection } from './check-connections.ts';
 import { keptRequest, startKeptHttp } from './kept-http.ts';
+import { systemTimers, type Timers } from './timers.ts';
 import type { CheckSpec, HttpCheckSpec, TcpCheckSpec } from './types.ts';
 
 export interface CheckOutcome {
@@ -31,12 +31,16 @@ export interface HttpCheckOptions {
   /** Host header; defaults to `address:port` (IPv6 in brackets). */
   readonly host?: string;
   readonly timeoutMs: number;
+  /** The clock of the timeout and the latency (default: Node's). */
+  readonly timers?: Timers;
 }
 
 export interface TcpCheckOptions {
   readonly address: string;
   readonly port: number;
   readonly timeoutMs: number;
+  /** The clock of the timeout and the latency (default: Node's). */
+  readonly timers?: Timers;
 }
 
 /** A status line longer than this without a line end is not HTTP. */
@@ -52,7 +56,14 @@ const readBuffer = Buffer.alloc(2048);
 /** GET `path`; ok iff the status is 2xx. */
 export function httpCheck(opts: HttpCheckOptions): Promise<CheckOutcome> {
   return new Promise((resolve) =>
-    startHttp(opts.address, opts.port, httpRequest(opts), opts.timeoutMs, resolve),
+    startHttp(
+      opts.address,
+      opts.port,
+      httpRequest(opts),
+      opts.timeoutMs,
+      opts.timers ?? systemTimers,
+      resolve,
+    ),
   );
 }
 
@@ -65,7 +76,14 @@ export function httpRequest(opts: { address: string; port: number; path: string;
   );
 }
 
-function startHttp(address: string, port: number, request: string, timeoutMs: number, done: Done): void {
+function startHttp(
+  address: string,
+  port: number,
+  request: string,
+  timeoutMs: number,
+  timers: Timers,
+  done: Done,
+): void {
   let head = '';
   const reader =
     (finish: Finish): OnRead =>
@@ -92,6 +110,7 @@ function startHttp(address: string, port: number, request: string, timeoutMs: nu
     unbracket(address),
     port,
     timeoutMs,
+    timers,
     reader,
     (socket) => {
       socket.write(request, 'latin1');
@@ -139,14 +158,17 @@ export function statusFromBytes(buf: Uint8Array, n: number): number {
 
 /** Connect; ok iff the handshake completes. */
 export function tcpCheck(opts: TcpCheckOptions): Promise<CheckOutcome> {
-  return new Promise((resolve) => startTcp(opts.address, opts.port, opts.timeoutMs, resolve));
+  return new Promise((resolve) =>
+    startTcp(opts.address, opts.port, opts.timeoutMs, opts.timers ?? systemTimers, resolve),
+  );
 }
 
-function startTcp(address: string, port: number, timeoutMs: number, done: Done): void {
+function startTcp(address: string, port: number, timeoutMs: number, timers: Timers, done: Done): void {
   probe(
     unbracket(address),
     port,
     timeoutMs,
+    timers,
     undefined,
     (socket, finish) => {
       socket.on('connect', () => finish(true, undefined, true));
@@ -157,8 +179,8 @@ function startTcp(address: string, port: number, timeoutMs: number, done: Done):
 
 /** How each check kind runs; shared code looks a kind up here instead of branching on it. */
 export interface CheckKind<S extends CheckSpec> {
-  /** Runs one check and calls `done` exactly once with its outcome. */
-  start(spec: S, timeoutMs: number, done: Done): void;
+  /** Runs one check and calls `done` exactly once with its outcome, timed on `timers`. */
+  start(spec: S, timeoutMs: number, timers: Timers, done: Done): void;
 }
 
 /** Each HTTP check spec's request, built once (a daemon runs the same spec every interval). */
@@ -167,7 +189,7 @@ const requests = new WeakMap<HttpCheckSpec, string>();
 export const CHECK_KINDS: { readonly [K in CheckSpec['kind']]: CheckKind<Extract<CheckSpec, { kind: K }>> } =
   {
     http: {
-      start: (spec: HttpCheckSpec, timeoutMs, done) => {
+      start: (spec: HttpCheckSpec, timeoutMs, timers, done) => {
         const reuse = (spec.reuseMs ?? 0) > 0;
         const address = unbracket(spec.address);
         let request = requests.get(spec);
@@ -177,25 +199,35 @@ export const CHECK_KINDS: { readonly [K in CheckSpec['kind']]: CheckKind<Extract
             : httpRequest(spec);
           requests.set(spec, request);
         }
-        if (reuse) startKeptHttp(spec, address, request, spec.reuseMs!, timeoutMs, done);
-        else startHttp(spec.address, spec.port, request, timeoutMs, done);
+        if (reuse) startKeptHttp(spec, address, request, spec.reuseMs!, timeoutMs, timers, done);
+        else startHttp(spec.address, spec.port, request, timeoutMs, timers, done);
       },
     },
     tcp: {
-      start: (spec: TcpCheckSpec, timeoutMs, done) => startTcp(spec.address, spec.port, timeoutMs, done),
+      start: (spec: TcpCheckSpec, timeoutMs, timers, done) =>
+        startTcp(spec.address, spec.port, timeoutMs, timers, done),
     },
   };
 
 /** Run the check a spec describes, calling `done` once with the outcome (no promise per check). */
-export function startCheck(spec: CheckSpec, timeoutMs: number, done: Done): void {
+export function startCheck(
+  spec: CheckSpec,
+  timeoutMs: number,
+  done: Done,
+  timers: Timers = systemTimers,
+): void {
   const kind = CHECK_KINDS[spec.kind] as CheckKind<CheckSpec> | undefined;
   if (kind === undefined) done({ ok: false, latencyMs: 0, error: 'unknown check kind' });
-  else kind.start(spec, timeoutMs, done);
+  else kind.start(spec, timeoutMs, timers, done);
 }
 
 /** Run the check a spec describes. */
-export function runCheck(spec: CheckSpec, timeoutMs: number): Promise<CheckOutcome> {
-  return new Promise((resolve) => startCheck(spec, timeoutMs, resolve));
+export function runCheck(
+  spec: CheckSpec,
+  timeoutMs: number,
+  timers: Timers = systemTimers,
+): Promise<CheckOutcome> {
+  return new Promise((resolve) => startCheck(spec, timeoutMs, resolve, timers));
 }
 
 type Done = (outcome: CheckOutcome) => void;
@@ -210,22 +242,23 @@ function probe(
   address: string,
   port: number,
   timeoutMs: number,
+  timers: Timers,
   reader: ((finish: Finish) => OnRead) | undefined,
   start: (socket: Socket, finish: Finish) => void,
   done: Done,
 ): void {
-  const began = performance.now();
+  const began = timers.now();
   let socket: Socket | undefined;
   let settled = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: unknown;
   const finish: Finish = (ok, error, reset = false) => {
     if (settled) return;
     settled = true;
-    clearTimeout(timer);
+    if (timer !== undefined) timers.clearTimeout(timer);
     // A reset needs a connected TCP handle; anything else (refused, timed out) is just closed.
     if (reset && socket !== undefined && !socket.destroyed && !socket.connecting) socket.resetAndDestroy();
     else socket?.destroy();
-    const latencyMs = performance.now() - began;
+    const latencyMs = timers.now() - began;
     done(error === undefined ? { ok, latencyMs } : { ok, latencyMs, error });
   };
   countConnection();
@@ -238,7 +271,7 @@ function probe(
     finish(false, errorText(err));
     return;
   }
-  timer = setTimeout(() => finish(false, `timeout after ${timeoutMs} ms`), timeoutMs);
+  timer = timers.setTimeout(() => finish(false, `timeout after ${timeoutMs} ms`), timeoutMs);
   // After settling, late errors (e.g. from the reset) land here and are ignored.
   socket.on('error', (err) => finish(false, errorText(err)));
   socket.on('close', () => finish(false, 'connection closed before an answer'));

@@ -11,7 +11,9 @@
  */
 
 import { createConnection } from 'node:net';
+import { IntentlbError } from '../errors.ts';
 import {
+  type ControlErrorCode,
   type ControlRequest,
   type ErrorReply,
   MAX_LINE,
@@ -33,20 +35,22 @@ export type TransportErrorCode =
   | 'E_TRANSPORT';
 
 /** The request got no (valid) reply. */
-export class HealthdControlError extends Error {
-  readonly code: TransportErrorCode;
+export class HealthdControlError extends IntentlbError {
+  override readonly code: TransportErrorCode;
   constructor(code: TransportErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`healthd: ${message}`, options);
+    super(`healthd: ${message}`, { ...options, code });
     this.name = 'HealthdControlError';
     this.code = code;
   }
 }
 
 /** The daemon answered with an error (unknown VIP, BIRD did not confirm in time, ...). */
-export class HealthdRefusedError extends Error {
+export class HealthdRefusedError extends IntentlbError {
+  override readonly code: ControlErrorCode;
   readonly reply: ErrorReply;
   constructor(reply: ErrorReply) {
-    super(`healthd: ${reply.cmd ?? 'request'} refused (${reply.code}): ${reply.error}`);
+    super(`healthd: ${reply.cmd ?? 'request'} refused (${reply.code}): ${reply.error}`, { code: reply.code });
+    this.code = reply.code;
     this.name = 'HealthdRefusedError';
     this.reply = reply;
   }

@@ -7,6 +7,7 @@
 import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { IntentlbError, isMissing } from '../errors.ts';
 import { listenUnix } from '../runtime/unix-server.ts';
 import { type ControlReply, type ControlRequest, MAX_LINE, parseRequest } from './control-protocol.ts';
 
@@ -31,10 +32,11 @@ async function clearStaleSocket(path: string): Promise<void> {
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();
-  } catch {
-    return; // nothing there
+  } catch (err) {
+    if (isMissing(err)) return; // nothing there
+    throw err;
   }
-  if (!isSocket) throw new Error(`control socket path ${path} exists and is not a socket`);
+  if (!isSocket) throw new IntentlbError(`control socket path ${path} exists and is not a socket`);
   const live = await new Promise<boolean>((resolve) => {
     const probe = createConnection({ path });
     probe.once('connect', () => {
@@ -43,7 +45,7 @@ async function clearStaleSocket(path: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
-  if (live) throw new Error(`another healthd is listening on ${path}`);
+  if (live) throw new IntentlbError(`another healthd is listening on ${path}`);
   rmSync(path, { force: true });
 }
 
@@ -57,7 +59,13 @@ function serve(socket: Socket, handler: ControlHandler): void {
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (line === '') continue;
-      chain = chain.then(() => answer(socket, line, handler));
+      // answer() turns a failing handler into an E_INTERNAL reply; anything else failing (a bug)
+      // ends the connection, so the chain never holds a rejection nobody handles.
+      chain = chain
+        .then(() => answer(socket, line, handler))
+        .catch((err: unknown) => {
+          socket.destroy(err instanceof Error ? err : new Error(String(err)));
+        });
     }
     if (buffered.length > MAX_LINE) {
       socket.end(`${JSON.stringify({ ok: false, code: 'E_BAD_REQUEST', error: 'request line too long' })}\n`);

@@ -21,30 +21,22 @@ import {
   type HealthdConfig,
   loadHealthdConfig,
 } from './config.ts';
-import type {
-  ControlReply,
-  ControlRequest,
-  ErrorReply,
-  ReconcileReply,
-  ReloadReply,
-  ResumeReply,
-  WithdrawReply,
-} from './control-protocol.ts';
+import { type ControlContext, handleControl } from './control-handlers.ts';
+import type { ControlReply, ControlRequest, ErrorReply, ReloadReply } from './control-protocol.ts';
 import { type ControlServer, startControlServer } from './control-server.ts';
-import { decideBatch, initialState, nextDeadline } from './core.ts';
+import { initialState } from './core.ts';
+import { EventLoop } from './event-loop.ts';
 import { type HookOutcome, HookRunner, hookLogFields, type RunCommand } from './hooks.ts';
 import { type HttpEndpoint, startHttp } from './http.ts';
 import { closeKeptConnections } from './kept-http.ts';
 import { HealthdMetrics } from './metrics.ts';
 import { PidWatcher } from './pid-watch.ts';
-import { Scheduler, systemTimers, type Timers } from './scheduler.ts';
+import { Scheduler } from './scheduler.ts';
 import { readDrain, writeStateFile } from './state-file.ts';
 import { buildStatus, type HealthdStatus } from './status.ts';
+import { systemTimers, type Timers } from './timers.ts';
 import type { HealthdAction, HealthdEvent, HealthdState, LastCheck } from './types.ts';
-import { birdSettled, WithdrawWaiters } from './withdrawal.ts';
-
-/** Default bound of `hold` / `drain` when the request names none. */
-const DEFAULT_WITHDRAW_TIMEOUT_MS = 30_000;
+import { WithdrawWaiters } from './withdrawal.ts';
 
 export interface DaemonOptions {
   readonly configPath: string;
@@ -81,7 +73,7 @@ export class HealthdConfigError extends Error {
 
 export class HealthdDaemon {
   private config: HealthdConfig;
-  private state: HealthdState;
+  private readonly loop: EventLoop;
   private readonly timers: Timers;
   private readonly logger: Logger;
   private readonly metrics: HealthdMetrics;
@@ -93,21 +85,12 @@ export class HealthdDaemon {
   private bird: BirdLink | undefined;
   private control: ControlServer | undefined;
   private http: HttpEndpoint | undefined;
-  private queue: HealthdEvent[] = [];
+  private readonly controlContext: ControlContext;
   /**
    * The last check result of each VIP, for /status. Kept here, updated in place, not in the core's
    * state: it decides nothing, and a new state per result would cost a copy 750 times a second.
    */
   private readonly lastChecks = new Map<string, { -readonly [K in keyof LastCheck]: LastCheck[K] }>();
-  /** 'now': a flush is queued for this turn of the event loop; 'batch': on the batch timer. */
-  private flushScheduled: false | 'now' | 'batch' = false;
-  private batchTimer: ReturnType<typeof setTimeout> | undefined;
-  private tickTimer: unknown;
-  /** Conditions on the state that a request waits for (checked after every decision). */
-  private readonly conditions = new Set<{
-    test: (s: HealthdState) => boolean;
-    done: (ok: boolean) => void;
-  }>();
   private reconciles = 0;
   private lastReconcile: number | undefined;
   private readonly startedAt: number;
@@ -148,8 +131,19 @@ export class HealthdDaemon {
       opts.log ?? pino.destination({ dest: 1, sync: true }),
     );
     this.metrics = new HealthdMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
-    this.state = initialState(config.vips, this.startedAt, { convergenceMs: config.convergeMs });
-    this.metrics.sync(undefined, this.state);
+    const state = initialState(config.vips, this.startedAt, { convergenceMs: config.convergeMs });
+    this.metrics.sync(undefined, state);
+    this.loop = new EventLoop({
+      timers: this.timers,
+      state,
+      checkBatchMs: opts.checkBatchMs ?? DEFAULT_CHECK_BATCH_MS,
+      execute: (action, next) => this.execute(action, next),
+      changed: (prev, next) => this.metrics.sync(prev, next),
+      decided: (next) => {
+        if (this.waiters.size > 0) this.waiters.check(next);
+      },
+      stopping: () => this.stopping !== undefined,
+    });
     this.scheduler = new Scheduler({
       timers: this.timers,
       onResult: (vip, outcome, startedAt) => {
@@ -177,10 +171,13 @@ export class HealthdDaemon {
         this.post({ type, vip });
         if (type === 'process-start') this.scheduler.trigger(vip);
       },
+      onError: this.internalError('pid watch'),
     });
     this.hooks = new HookRunner({
       config: config.hooks,
       onOutcome: (o) => this.hookOutcome(o),
+      onError: this.internalError('hooks'),
+      timers: this.timers,
       ...(opts.runHook === undefined ? {} : { run: opts.runHook }),
     });
     this.waiters = new WithdrawWaiters({
@@ -188,6 +185,22 @@ export class HealthdDaemon {
       bird: () => this.config.mode === 'anycast',
       convergeMs: () => this.config.convergeMs,
     });
+    this.controlContext = {
+      timers: this.timers,
+      loop: this.loop,
+      waiters: this.waiters,
+      logger: this.logger,
+      config: () => this.config,
+      bird: () => this.bird,
+      stopping: () => this.stopping !== undefined,
+      status: () => this.status(),
+      reload: () => this.reload(),
+      rememberDrain: (drained) => this.rememberDrain(drained),
+    };
+  }
+
+  private get state(): HealthdState {
+    return this.loop.state;
   }
 
   /** The bound HTTP address (the configured port may be 0). */
@@ -231,101 +244,9 @@ export class HealthdDaemon {
     else last.error = error;
   }
 
-  /** Answers one control request. */
-  async handle(request: ControlRequest): Promise<ControlReply> {
-    if (request.cmd === 'status') return { ok: true, cmd: 'status', status: this.status() };
-    if (this.stopping !== undefined) {
-      return { ok: false, cmd: request.cmd, code: 'E_SHUTTING_DOWN', error: 'healthd is shutting down' };
-    }
-    this.logger.info({ request }, 'control request');
-    switch (request.cmd) {
-      case 'hold':
-        return this.hold(request.vip, request.timeout_ms ?? DEFAULT_WITHDRAW_TIMEOUT_MS);
-      case 'release':
-        return this.release(request.vip);
-      case 'drain':
-        return this.drain(request.timeout_ms ?? DEFAULT_WITHDRAW_TIMEOUT_MS);
-      case 'undrain':
-        return this.undrain();
-      case 'reload':
-        return this.reload();
-      case 'reconcile':
-        return this.reconcile(request.timeout_ms ?? DEFAULT_WITHDRAW_TIMEOUT_MS);
-    }
-  }
-
-  /**
-   * Re-sends the whole desired state to BIRD now (e.g. right after deploy ran `birdc configure`,
-   * which resets every VIP protocol to `disabled`) and answers once BIRD confirmed it.
-   */
-  async reconcile(timeoutMs: number): Promise<ReconcileReply | ErrorReply> {
-    if (this.bird === undefined) {
-      return {
-        ok: false,
-        cmd: 'reconcile',
-        code: 'E_BIRD',
-        error: `BIRD is not used in mode ${this.config.mode}`,
-      };
-    }
-    const began = this.timers.now();
-    if (!this.bird.reconcile()) {
-      return {
-        ok: false,
-        cmd: 'reconcile',
-        code: 'E_BIRD',
-        error: `not connected to BIRD (${this.config.bird.socket})`,
-      };
-    }
-    const ok = await this.waitUntil(birdSettled, timeoutMs);
-    if (!ok) {
-      return {
-        ok: false,
-        cmd: 'reconcile',
-        code: 'E_TIMEOUT',
-        error: `BIRD did not confirm within ${timeoutMs} ms`,
-      };
-    }
-    const protocols = new Set([...this.state.vips.values()].flatMap((v) => v.config.protocols)).size;
-    return { ok: true, cmd: 'reconcile', protocols, waited_ms: Math.round(this.timers.now() - began) };
-  }
-
-  /** Withdraws a VIP until release; answers once BIRD confirmed it and converge_ms passed. */
-  async hold(vip: string, timeoutMs: number): Promise<WithdrawReply | ErrorReply> {
-    const known = this.state.vips.get(vip);
-    if (known === undefined) return this.unknownVip('hold', vip);
-    const before = this.state;
-    const outcome = this.waiters.wait(before, [vip], (s) => s.vips.get(vip)?.draining !== false, timeoutMs);
-    this.post({ type: 'drain', vip });
-    const o = await outcome;
-    return o.ok
-      ? { ok: true, cmd: 'hold', vips: o.vips, waited_ms: o.waitedMs, converged: o.converged }
-      : { ok: false, cmd: 'hold', code: o.code, error: `${vip}: ${o.error}` };
-  }
-
-  /** Ends a hold; the VIP comes back once its checks pass `rise` times. */
-  release(vip: string): ResumeReply | ErrorReply {
-    if (!this.state.vips.has(vip)) return this.unknownVip('release', vip);
-    this.post({ type: 'undrain', vip });
-    return { ok: true, cmd: 'release', vips: [vip] };
-  }
-
-  /** Withdraws every VIP (BGP sessions stay up); answers once confirmed and converged. */
-  async drain(timeoutMs: number): Promise<WithdrawReply | ErrorReply> {
-    const before = this.state;
-    const vips = [...before.vips.keys()].sort();
-    const outcome = this.waiters.wait(before, vips, (s) => s.draining, timeoutMs);
-    this.post({ type: 'drain' });
-    this.rememberDrain(true);
-    const o = await outcome;
-    return o.ok
-      ? { ok: true, cmd: 'drain', vips: o.vips, waited_ms: o.waitedMs, converged: o.converged }
-      : { ok: false, cmd: 'drain', code: o.code, error: o.error };
-  }
-
-  undrain(): ResumeReply {
-    this.post({ type: 'undrain' });
-    this.rememberDrain(false);
-    return { ok: true, cmd: 'undrain', vips: [...this.state.vips.keys()].sort() };
+  /** Answers one control request (control-handlers.ts). */
+  handle(request: ControlRequest): Promise<ControlReply> {
+    return handleControl(this.controlContext, request);
   }
 
   /** Re-reads healthd.yaml (SIGHUP, `reload`); on problems the running configuration stays. */
@@ -400,52 +321,11 @@ export class HealthdDaemon {
     link.start();
   }
 
-  /**
-   * Queues events for the decision core. Each decision costs a pass over every VIP (metrics,
-   * deadlines, a copy of the state), so check results — 750 a second on a big node, each at its
-   * own moment — wait up to `checkBatchMs` to be decided together (7× fewer passes, bench/healthd/
-   * daemon.ts); anything else is decided in this turn of the event loop.
-   */
   private post(...events: HealthdEvent[]): void {
-    this.queue.push(...events);
-    if (this.flushScheduled === 'now') return;
-    const batchMs = this.opts.checkBatchMs ?? DEFAULT_CHECK_BATCH_MS;
-    if (batchMs > 0 && events.every((e) => e.type === 'check-result')) {
-      if (this.flushScheduled === 'batch') return;
-      this.flushScheduled = 'batch';
-      this.batchTimer = setTimeout(() => this.flush(), batchMs);
-      return;
-    }
-    if (this.batchTimer !== undefined) clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
-    this.flushScheduled = 'now';
-    setImmediate(() => this.flush());
+    this.loop.post(...events);
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.batchTimer !== undefined) clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
-    const events = this.queue;
-    this.queue = [];
-    if (events.length === 0) return;
-    const now = this.timers.now();
-    const prev = this.state;
-    const { state, actions } = decideBatch(prev, events, now);
-    this.state = state;
-    for (const action of actions) this.execute(action);
-    const ticked = events.some((e) => e.type === 'tick');
-    // The usual batch, check results of VIPs that stay as they are, leaves the very same state:
-    // gauges and deadlines cannot have moved.
-    if (state !== prev || ticked) {
-      this.metrics.sync(prev, state);
-      this.armTick(now, ticked);
-    }
-    if (this.waiters.size > 0) this.waiters.check(state);
-    for (const c of [...this.conditions]) if (c.test(state)) c.done(true);
-  }
-
-  private execute(action: HealthdAction): void {
+  private execute(action: HealthdAction, state: HealthdState): void {
     switch (action.type) {
       case 'log':
         this.logger[action.level](
@@ -457,27 +337,13 @@ export class HealthdDaemon {
         this.bird?.apply(action);
         return;
       case 'hook':
-        this.hooks.run(action.vip, action.state, this.state.vips.get(action.vip)?.config.prefixes ?? []);
+        this.hooks.run(action.vip, action.state, state.vips.get(action.vip)?.config.prefixes ?? []);
         return;
       case 'forget':
         this.metrics.forget(action.vip);
         this.lastChecks.delete(action.vip);
         return;
     }
-  }
-
-  private armTick(now: number, afterTick: boolean): void {
-    if (this.tickTimer !== undefined) this.timers.clearTimeout(this.tickTimer);
-    this.tickTimer = undefined;
-    if (this.stopping !== undefined && this.state.vips.size === 0) return;
-    const next = nextDeadline(this.state);
-    if (next === undefined) return;
-    // A deadline that a tick just failed to clear would spin; the core should never ask for that.
-    const delay = next > now ? next - now : afterTick ? 100 : 0;
-    this.tickTimer = this.timers.setTimeout(() => {
-      this.tickTimer = undefined;
-      this.post({ type: 'tick' });
-    }, delay);
   }
 
   private hookOutcome(o: HookOutcome): void {
@@ -520,7 +386,9 @@ export class HealthdDaemon {
       const previous = this.control;
       this.control = control as ControlServer;
       // Not at once: this very request may have come through the old socket and awaits its reply.
-      this.timers.setTimeout(() => void previous?.close(), 1000);
+      this.timers.setTimeout(() => {
+        previous?.close().catch(this.internalError('closing the old control socket'));
+      }, 1000);
     }
     if (next.listen.address !== old.listen.address || next.listen.port !== old.listen.port) {
       const http = await startHttp(next.listen, this.httpRoutes()).catch((err: unknown) => err);
@@ -532,11 +400,11 @@ export class HealthdDaemon {
       } else {
         const previous = this.http;
         this.http = http as HttpEndpoint;
-        void previous?.close();
+        previous?.close().catch(this.internalError('closing the old HTTP endpoint'));
       }
     }
     this.config = next;
-    this.state = { ...this.state, options: { ...this.state.options, convergenceMs: next.convergeMs } };
+    this.loop.patch((s) => ({ ...s, options: { ...s.options, convergenceMs: next.convergeMs } }));
     this.hooks.update(next.hooks);
     if (old.mode === 'anycast' && next.mode !== 'anycast') {
       const link = this.bird;
@@ -563,7 +431,7 @@ export class HealthdDaemon {
     const file = this.config.stateFile;
     if (file === undefined) return;
     try {
-      writeStateFile(file, drained);
+      writeStateFile(file, drained, new Date(this.timers.wall()));
     } catch (err) {
       this.logger.error(
         { file, error: err instanceof Error ? err.message : String(err) },
@@ -598,59 +466,42 @@ export class HealthdDaemon {
   }
 
   private async close(): Promise<void> {
-    if (this.tickTimer !== undefined) this.timers.clearTimeout(this.tickTimer);
-    this.tickTimer = undefined;
-    if (this.batchTimer !== undefined) clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
+    this.loop.close();
     this.scheduler.stop();
     this.pids.stop();
     closeKeptConnections(this.config.vips.flatMap((v) => (v.check.kind === 'http' ? [v.check] : [])));
     this.waiters.cancelAll('healthd stopped');
-    for (const c of [...this.conditions]) c.done(false);
     await Promise.all([this.control?.close(), this.http?.close(), this.bird?.stop()]);
     this.control = undefined;
     this.http = undefined;
     this.bird = undefined;
   }
 
-  /** Resolves true once `test` holds after a decision, false after `timeoutMs` or on shutdown. */
-  private waitUntil(test: (s: HealthdState) => boolean, timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const entry = {
-        test,
-        done: (ok: boolean) => {
-          if (!this.conditions.delete(entry)) return;
-          this.timers.clearTimeout(timer);
-          resolve(ok);
-        },
-      };
-      const timer = this.timers.setTimeout(() => entry.done(false), timeoutMs);
-      this.conditions.add(entry);
-    });
-  }
-
   private bounded(p: Promise<void>, ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = this.timers.setTimeout(resolve, ms);
-      void p.then(() => {
+      const settled = (): void => {
         this.timers.clearTimeout(timer);
         resolve();
-      });
+      };
+      p.then(settled, settled);
     });
   }
 
-  private unknownVip(cmd: 'hold' | 'release', vip: string): ErrorReply {
-    const known = [...this.state.vips.keys()].sort();
-    return {
-      ok: false,
-      cmd,
-      code: 'E_UNKNOWN_VIP',
-      error: `no VIP ${vip} (known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''})`,
-    };
+  /**
+   * Where the work nobody awaits (a pid read, a hook run, closing an old socket) reports a
+   * failure: a bug, logged; one part failing must not stop the daemon that keeps VIPs announced.
+   */
+  private internalError(where: string): (err: unknown) => void {
+    return (err) =>
+      this.logger.error(
+        { where, error: err instanceof Error ? (err.stack ?? err.message) : String(err) },
+        'internal error',
+      );
   }
 
   /** A monotonic clock reading as an ISO wall-clock time. */
   private wall(t: number): string {
-    return new Date(Date.now() - (this.timers.now() - t)).toISOString();
+    return new Date(this.timers.wall() - (this.timers.now() - t)).toISOString();
   }
 }

@@ -12,6 +12,7 @@
 
 import { spawn } from 'node:child_process';
 import type { HookCommand, HooksConfig } from './config.ts';
+import { systemTimers, type Timers } from './timers.ts';
 import type { ServedState } from './types.ts';
 
 export type HookResult = 'ok' | 'failed' | 'timeout';
@@ -46,12 +47,18 @@ interface Lane {
 export interface HookRunnerOptions {
   readonly config: HooksConfig;
   readonly onOutcome: (outcome: HookOutcome) => void;
+  /** `onOutcome` threw (a bug); the hooks go on. Default: thrown again, unhandled. */
+  readonly onError?: (err: unknown) => void;
+  /** Default: {@link spawnCommandOn} these timers. */
   readonly run?: RunCommand;
+  /** The clock of the default `run`'s deadline and duration (default: Node's). */
+  readonly timers?: Timers;
 }
 
 export class HookRunner {
   private config: HooksConfig;
   private readonly onOutcome: HookRunnerOptions['onOutcome'];
+  private readonly onError: (err: unknown) => void;
   private readonly runCommand: RunCommand;
   private readonly lanes = new Map<string, Lane>();
   private idleWaiters: (() => void)[] = [];
@@ -59,7 +66,12 @@ export class HookRunner {
   constructor(options: HookRunnerOptions) {
     this.config = options.config;
     this.onOutcome = options.onOutcome;
-    this.runCommand = options.run ?? spawnCommand;
+    this.onError =
+      options.onError ??
+      ((err) => {
+        throw err;
+      });
+    this.runCommand = options.run ?? spawnCommandOn(options.timers ?? systemTimers);
   }
 
   update(config: HooksConfig): void {
@@ -79,7 +91,7 @@ export class HookRunner {
       lane.next = state === lane.current ? undefined : { state, prefixes };
       return;
     }
-    void this.start(vip, lane, state, prefixes);
+    this.start(vip, lane, state, prefixes).catch(this.onError);
   }
 
   /** Transitions running or waiting. */
@@ -123,13 +135,18 @@ export class HookRunner {
           error: err instanceof Error ? err.message : String(err),
         };
       }
-      this.onOutcome({ vip, state, command: argv, ...outcome });
+      try {
+        this.onOutcome({ vip, state, command: argv, ...outcome });
+      } catch (err) {
+        // The lane must go on: a transition stuck `running` would never run its VIP's hooks again.
+        this.onError(err);
+      }
     }
     lane.running = false;
     const next = lane.next;
     lane.next = undefined;
     if (next !== undefined && next.state !== state) {
-      void this.start(vip, lane, next.state, next.prefixes);
+      this.start(vip, lane, next.state, next.prefixes).catch(this.onError);
       return;
     }
     if (this.busy === 0) {
@@ -161,51 +178,61 @@ function other(state: ServedState): ServedState {
 
 const OUTPUT_TAIL = 1024;
 
-/** spawn() without a shell; SIGKILL at the deadline; never rejects, never waits on a stray grandchild. */
-export const spawnCommand: RunCommand = (argv, env, timeoutMs) =>
-  new Promise((resolve) => {
-    const began = performance.now();
-    let out = '';
-    let err = '';
-    let timedOut = false;
-    let settled = false;
-    let grace: NodeJS.Timeout | undefined;
-    const [program, ...args] = argv;
-    const child = spawn(program!, args, {
-      shell: false,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
+/**
+ * spawn() without a shell; SIGKILL at the deadline; never rejects, never waits on a stray
+ * grandchild. The deadline, the grace for the pipes and the duration are on `timers`.
+ */
+export const spawnCommandOn =
+  (timers: Timers): RunCommand =>
+  (argv, env, timeoutMs) =>
+    new Promise((resolve) => {
+      const began = timers.now();
+      let out = '';
+      let err = '';
+      let timedOut = false;
+      let settled = false;
+      let grace: unknown;
+      const [program, ...args] = argv;
+      const child = spawn(program!, args, {
+        shell: false,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...env },
+      });
+      const keep = (acc: string, chunk: Buffer): string => (acc + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
+      child.stdout?.on('data', (c: Buffer) => {
+        out = keep(out, c);
+      });
+      child.stderr?.on('data', (c: Buffer) => {
+        err = keep(err, c);
+      });
+      const timer = timers.setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      const settle = (o: Omit<HookOutcome, 'vip' | 'state' | 'command' | 'durationMs' | 'output'>): void => {
+        if (settled) return;
+        settled = true;
+        timers.clearTimeout(timer);
+        if (grace !== undefined) timers.clearTimeout(grace);
+        // A background grandchild may hold the pipes open: stop reading them.
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        resolve({ ...o, durationMs: timers.now() - began, output: (err || out).trim() });
+      };
+      const finished = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (timedOut)
+          settle({ result: 'timeout', exitCode: code, signal, error: `killed after ${timeoutMs} ms` });
+        else settle({ result: code === 0 ? 'ok' : 'failed', exitCode: code, signal });
+      };
+      child.once('error', (e) =>
+        settle({ result: 'failed', exitCode: null, signal: null, error: e.message }),
+      );
+      // 'close' comes once the output is read; 'exit' bounds the wait for it.
+      child.once('close', finished);
+      child.once('exit', (code, signal) => {
+        grace = timers.setTimeout(() => finished(code, signal), 500);
+      });
     });
-    const keep = (acc: string, chunk: Buffer): string => (acc + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
-    child.stdout?.on('data', (c: Buffer) => {
-      out = keep(out, c);
-    });
-    child.stderr?.on('data', (c: Buffer) => {
-      err = keep(err, c);
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    const settle = (o: Omit<HookOutcome, 'vip' | 'state' | 'command' | 'durationMs' | 'output'>): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearTimeout(grace);
-      // A background grandchild may hold the pipes open: stop reading them.
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      resolve({ ...o, durationMs: performance.now() - began, output: (err || out).trim() });
-    };
-    const finished = (code: number | null, signal: NodeJS.Signals | null): void => {
-      if (timedOut)
-        settle({ result: 'timeout', exitCode: code, signal, error: `killed after ${timeoutMs} ms` });
-      else settle({ result: code === 0 ? 'ok' : 'failed', exitCode: code, signal });
-    };
-    child.once('error', (e) => settle({ result: 'failed', exitCode: null, signal: null, error: e.message }));
-    // 'close' comes once the output is read; 'exit' bounds the wait for it.
-    child.once('close', finished);
-    child.once('exit', (code, signal) => {
-      grace = setTimeout(() => finished(code, signal), 500);
-    });
-  });
+
+/** {@link spawnCommandOn} Node's timers. */
+export const spawnCommand: RunCommand = spawnCommandOn(systemTimers);

@@ -6,4 +6,5 @@ export * from './daemon.ts';
 export * from './hold-down.ts';
 export * from './scheduler.ts';
 export * from './status.ts';
+export * from './timers.ts';
 export * from './types.ts';

@@ -23,9 +23,9 @@
  * - a connection is only closed by healthd with a reset, so no TIME_WAIT is left behind.
  */
 import { connect, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { countConnection } from './check-connections.ts';
 import type { CheckOutcome } from './checks.ts';
+import type { Timers } from './timers.ts';
 import type { HttpCheckSpec } from './types.ts';
 
 type Done = (outcome: CheckOutcome) => void;
@@ -46,7 +46,7 @@ const readBuffer = Buffer.alloc(2048);
 
 interface Kept {
   socket: Socket;
-  /** performance.now() when it was opened. */
+  /** When it was opened, on the checking timers' clock. */
   openedAt: number;
   /** Closed, failed or to be closed after the current answer: never reused. */
   dead: boolean;
@@ -95,19 +95,20 @@ export function startKeptHttp(
   request: string,
   reuseMs: number,
   timeoutMs: number,
+  timers: Timers,
   done: Done,
 ): void {
-  const began = performance.now();
+  const began = timers.now();
   let settled = false;
   let conn: Kept | undefined;
   const settle = (ok: boolean, error?: string): void => {
     if (settled) return;
     settled = true;
-    clearTimeout(timer);
-    const latencyMs = performance.now() - began;
+    timers.clearTimeout(timer);
+    const latencyMs = timers.now() - began;
     done(error === undefined ? { ok, latencyMs } : { ok, latencyMs, error });
   };
-  const timer = setTimeout(() => {
+  const timer = timers.setTimeout(() => {
     if (conn !== undefined) close(spec, conn);
     settle(false, `timeout after ${timeoutMs} ms`);
   }, timeoutMs);
@@ -123,7 +124,7 @@ export function startKeptHttp(
     const reused = c !== undefined;
     if (c === undefined) {
       try {
-        c = open(spec, address, request);
+        c = open(spec, address, request, timers.now());
       } catch (err) {
         settle(false, err instanceof Error ? err.message : String(err));
         return;
@@ -147,10 +148,10 @@ export function startKeptHttp(
   attempt(true);
 }
 
-function open(spec: HttpCheckSpec, address: string, request: string): Kept {
+function open(spec: HttpCheckSpec, address: string, request: string, now: number): Kept {
   const c: Kept = {
     socket: undefined as unknown as Socket,
-    openedAt: performance.now(),
+    openedAt: now,
     dead: false,
     pending: null,
     head: '',

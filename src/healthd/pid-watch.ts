@@ -12,7 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import { pidAlive } from '../runtime/pid.ts';
-import type { Timers } from './scheduler.ts';
+import type { Timers } from './timers.ts';
 import type { VipConfig } from './types.ts';
 
 export type ProcessStatus = 'unknown' | 'running' | 'exited';
@@ -66,6 +66,7 @@ export function readPidFileSync(path: string): number | undefined {
   try {
     return parsePid(readFileSync(path, 'utf8'));
   } catch {
+    // Missing, unreadable or being rewritten: no PID now. The checker must not stop over a pid file.
     return undefined;
   }
 }
@@ -92,6 +93,12 @@ export interface PidWatcherOptions {
   readonly verifyMs?: number;
   readonly readPid?: (path: string) => number | undefined | Promise<number | undefined>;
   readonly alive?: (pid: number) => boolean;
+  /**
+   * A pid read that settled later failed to be taken in (a bug: `onEvent` or `alive` threw);
+   * the file is read again within `rereadMs` and its event told again. Default: thrown again,
+   * unhandled.
+   */
+  readonly onError?: (err: unknown) => void;
 }
 
 /** One pid file and the VIPs it stands for (several when one HAProxy instance serves several VIPs). */
@@ -121,6 +128,7 @@ export class PidWatcher {
   private readonly verifyMs: number;
   private readonly readPid: (path: string) => number | undefined | Promise<number | undefined>;
   private readonly alive: (pid: number) => boolean;
+  private readonly onError: (err: unknown) => void;
   private timer: unknown;
   private stopped = false;
 
@@ -132,6 +140,11 @@ export class PidWatcher {
     this.verifyMs = Math.max(options.verifyMs ?? 10_000, this.rereadMs);
     this.readPid = options.readPid ?? readPidFileSync;
     this.alive = options.alive ?? pidAlive;
+    this.onError =
+      options.onError ??
+      ((err) => {
+        throw err;
+      });
   }
 
   /** The VIPs to watch (those with a pid file); a changed pid file path starts over. */
@@ -219,19 +232,27 @@ export class PidWatcher {
     try {
       read = this.readPid(file.path);
     } catch {
-      read = undefined;
+      read = undefined; // an injected reader that throws: as readPidFile, no PID now
     }
     if (!(read instanceof Promise)) {
       this.apply(file, { pid: read, alive: read !== undefined && this.alive(read) });
       return;
     }
     file.reading = true;
+    const settled = (pid: number | undefined): void => {
+      file.reading = false;
+      if (file.removed || this.stopped) return;
+      this.apply(file, { pid, alive: pid !== undefined && this.alive(pid) });
+    };
+    // A failed read is a missing pid; a failure to take the pid in is reported, never left floating.
     read
-      .catch(() => undefined)
-      .then((pid) => {
+      .then(settled, () => settled(undefined))
+      .catch((err: unknown) => {
+        // Forget what this read found, so that the next read (within `rereadMs`) tells it again.
         file.reading = false;
-        if (file.removed || this.stopped) return;
-        this.apply(file, { pid, alive: pid !== undefined && this.alive(pid) });
+        file.status = 'unknown';
+        file.pid = undefined;
+        this.onError(err);
       });
   }
 

@@ -12,21 +12,8 @@
  */
 
 import { type CheckOutcome, startCheck } from './checks.ts';
+import type { Timers } from './timers.ts';
 import type { VipConfig } from './types.ts';
-
-export interface Timers {
-  /** Milliseconds on a monotonic clock; the same clock the core's `now` comes from. */
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** Node's timers on the monotonic performance clock. */
-export const systemTimers: Timers = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 export interface SchedulerOptions {
   readonly timers: Timers;
@@ -75,7 +62,7 @@ export class Scheduler {
     const run = options.run;
     this.start =
       run === undefined
-        ? (vip, done) => startCheck(vip.check, vip.timeoutMs, done)
+        ? (vip, done) => startCheck(vip.check, vip.timeoutMs, done, this.timers)
         : (vip, done) => {
             let pending: Promise<CheckOutcome>;
             try {

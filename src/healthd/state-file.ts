@@ -5,7 +5,7 @@
  * restarts under it checks the instance afresh anyway.
  */
 import { readFileSync } from 'node:fs';
-import { writeAtomic } from '../deploy/store.ts';
+import { writeAtomic } from '../fs/atomic.ts';
 
 interface StateFile {
   drained: boolean;
@@ -34,8 +34,8 @@ export function readDrain(file: string | undefined): { drained: boolean; since?:
   }
 }
 
-/** Writes the state atomically (temp file, fsync, rename: deploy/store.ts). */
-export function writeStateFile(file: string, drained: boolean, now = new Date()): void {
+/** Writes the state atomically (temp file, fsync, rename: deploy/store.ts); `now` is the drain's `since`. */
+export function writeStateFile(file: string, drained: boolean, now: Date): void {
   const state: StateFile = drained ? { drained, since: now.toISOString() } : { drained };
   writeAtomic(file, `${JSON.stringify(state)}\n`);
 }

@@ -9,7 +9,7 @@
  * came; a VIP that was never announced is reported at once.
  */
 
-import type { Timers } from './scheduler.ts';
+import type { Timers } from './timers.ts';
 import type { HealthdState } from './types.ts';
 
 /** The VIP is not desired and BIRD confirmed its protocols disabled. A VIP no longer known counts as withdrawn. */

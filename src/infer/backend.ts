@@ -3,6 +3,7 @@ import type { PathSegment } from '../load/index.ts';
 import type { Tree } from '../merge/index.ts';
 import type { BackendModel, ListenerModel, ServerModel } from '../model/index.ts';
 import type { SiteContext } from '../validate/index.ts';
+import { canonicalAddress } from '../vocabulary/addresses.ts';
 import type { ProtocolDescriptor } from '../vocabulary/protocols.ts';
 import type { BackendIntent } from '../vocabulary/schemas.ts';
 import { closest, durationMs } from '../vocabulary/strings.ts';
@@ -76,7 +77,7 @@ export function buildBackend(
   for (const s of b.servers ?? []) {
     servers.push({
       name: s.name,
-      address: s.address,
+      address: canonicalAddress(s.address),
       port: s.port ?? port,
       weight: s.weight ?? 100,
       backup: s.backup ?? false,

@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import { canonicalAddress } from '../vocabulary/addresses.ts';
 import { isStrictIPv4 } from '../vocabulary/strings.ts';
 
 /** What DNS says about one name. */
@@ -16,16 +17,20 @@ export interface DnsResolver {
 export function staticResolver(map: ReadonlyMap<string, string[]>, source = 'dns.yaml'): DnsResolver {
   return {
     async resolve(name) {
-      const addrs = map.get(normalizeName(name));
-      if (!addrs) return undefined;
-      return {
-        kind: 'found',
-        a: addrs.filter(isStrictIPv4).sort(),
-        aaaa: addrs.filter((x) => x.includes(':')).sort(),
-        source,
-      };
+      const written = map.get(normalizeName(name));
+      if (!written) return undefined;
+      return answer(written, source);
     },
   };
+}
+
+/**
+ * A found answer in one spelling per address (`canonicalAddress`), so that it compares with the
+ * VIPs as text; an IPv4-mapped AAAA record counts as the A record it maps.
+ */
+function answer(addresses: readonly string[], source: string): DnsAnswer {
+  const all = [...new Set(addresses.map(canonicalAddress))].sort();
+  return { kind: 'found', a: all.filter(isStrictIPv4), aaaa: all.filter((x) => x.includes(':')), source };
 }
 
 /** The system resolver, bounded by a timeout. */
@@ -41,18 +46,11 @@ export function systemResolver(timeoutMs: number): DnsResolver {
         );
       });
       const query = lookup(name.replace(/\.$/, ''), { all: true, verbatim: true }).then(
-        (rs): DnsAnswer => ({
-          kind: 'found',
-          a: rs
-            .filter((r) => r.family === 4)
-            .map((r) => r.address)
-            .sort(),
-          aaaa: rs
-            .filter((r) => r.family === 6)
-            .map((r) => r.address)
-            .sort(),
-          source,
-        }),
+        (rs): DnsAnswer =>
+          answer(
+            rs.map((r) => r.address),
+            source,
+          ),
         (e: NodeJS.ErrnoException): DnsAnswer =>
           e.code === 'ENOTFOUND' || e.code === 'ENODATA'
             ? { kind: 'none', source }

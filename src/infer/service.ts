@@ -1,8 +1,9 @@
 import { diag } from '../diagnostics/index.ts';
-import type { Tree } from '../merge/index.ts';
+import { mergeValues, type Tree } from '../merge/index.ts';
 import type { ListenerModel, RedirectModel, RouteModel, ServiceModel, TeamModel } from '../model/index.ts';
 import { certCovers } from '../validate/certs.ts';
 import type { SiteContext } from '../validate/index.ts';
+import { canonicalAddress, canonicalPrefix } from '../vocabulary/addresses.ts';
 import { PROTOCOLS, type Protocol } from '../vocabulary/protocols.ts';
 import type { ServiceIntent } from '../vocabulary/schemas.ts';
 import { durationMs } from '../vocabulary/strings.ts';
@@ -30,8 +31,9 @@ export function inferService(
   const slug = scope.id.replace(/\//g, '-');
 
   // VIPs: written, or the first FQDN's A / AAAA record.
-  let vip = v.vip;
-  let vip6 = v.vip6;
+  // Addresses in one spelling from here on (see canonicalAddress): every comparison is on text.
+  let vip = v.vip === undefined ? undefined : canonicalAddress(v.vip);
+  let vip6 = v.vip6 === undefined ? undefined : canonicalAddress(v.vip6);
   const first = fqdns[0];
   const answer = first !== undefined ? dns.get(first) : undefined;
   let ambiguous = false;
@@ -145,7 +147,9 @@ export function inferService(
   );
   const routes: RouteModel[] = (v.routes ?? []).map((r, i) => {
     const { group: _g, servers: _s, ...inherited } = (v.backend ?? {}) as Tree;
-    const spec = { ...inherited, ...(r.backend as Tree) };
+    // Merged like a deeper layer, so a locked `backend.check.interval` stays in force in a route
+    // that writes `check: { path }`.
+    const spec = mergeValues(inherited, r.backend) as Tree;
     const b = buildBackend(
       scope,
       ctx,
@@ -215,7 +219,7 @@ export function inferService(
     backend,
     routes,
     redirects,
-    allow: v.allow ?? [],
+    allow: (v.allow ?? []).map(canonicalPrefix),
     ...(v.maxconn !== undefined && { maxconn: v.maxconn }),
     timeouts: {
       clientMs: ms(t.client, idle),

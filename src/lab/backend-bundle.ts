@@ -39,6 +39,7 @@ export async function backendCommand(dir: string): Promise<string[]> {
     });
     return [process.execPath, outfile];
   } catch {
+    // No esbuild, or it cannot write here: the backend runs from source (slower to start).
     return [process.execPath, '--import', 'tsx', MAIN];
   }
 }

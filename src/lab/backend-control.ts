@@ -5,6 +5,7 @@
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { isMode, MODES, type Mode } from './backend/types.ts';
+import { LabError } from './errors.ts';
 
 /** The control socket of a backend host in a lab folder. */
 export function controlSocket(labDir: string, host: string): string {
@@ -22,7 +23,7 @@ export function controlCommand(
     let text = '';
     const timer = setTimeout(() => {
       c.destroy();
-      reject(new Error(`${socket}: no answer within ${timeoutMs} ms`));
+      reject(new LabError(`${socket}: no answer within ${timeoutMs} ms`));
     }, timeoutMs);
     c.setEncoding('utf8');
     c.on('connect', () => c.write(`${line}\n`));
@@ -35,21 +36,21 @@ export function controlCommand(
       try {
         resolve(JSON.parse(text.slice(0, nl)) as Record<string, unknown>);
       } catch (e) {
-        reject(e instanceof Error ? e : new Error(String(e)));
+        reject(new LabError(`${socket}: unreadable answer`, { cause: e }));
       }
     });
     c.on('error', (e) => {
       clearTimeout(timer);
-      reject(new Error(`${socket}: ${e.message}`));
+      reject(new LabError(`${socket}: ${e.message}`, { cause: e }));
     });
   });
 }
 
 /** Switches a backend host of the lab in `labDir` to `mode`; resolves once the host confirms. */
 export async function setBackendMode(labDir: string, host: string, mode: Mode | string): Promise<void> {
-  if (!isMode(mode)) throw new Error(`unknown mode "${mode}" (one of ${MODES.join(', ')})`);
+  if (!isMode(mode)) throw new LabError(`unknown mode "${mode}" (one of ${MODES.join(', ')})`);
   const reply = await controlCommand(controlSocket(labDir, host), `mode ${mode}`);
   if (reply.ok !== true || reply.mode !== mode) {
-    throw new Error(`${host}: mode ${mode} refused: ${String(reply.error ?? JSON.stringify(reply))}`);
+    throw new LabError(`${host}: mode ${mode} refused: ${String(reply.error ?? JSON.stringify(reply))}`);
   }
 }

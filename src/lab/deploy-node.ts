@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, REPO } from '../runtime/paths.ts';
+import { LabError } from './errors.ts';
 import { IP } from './netns.ts';
 import { isAlive, type LabProcess, type SpawnSpec, tail, waitForLog } from './processes.ts';
 
@@ -63,7 +64,7 @@ export const deployNode: DeployNode = async (d) => {
   const r = await run(d.ns, [process.execPath, ...args], APPLY_TIMEOUT_MS);
   appendFileSync(log, `$ intentlb ${args.slice(1).join(' ')}\n${r.output}\n(exit ${r.code})\n`);
   if (r.code !== 0) {
-    throw new Error(
+    throw new LabError(
       `intentlb apply on ${d.node} failed (exit ${r.code}; log ${log}):\n${tail(r.output, 20)}`,
     );
   }

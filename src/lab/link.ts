@@ -10,6 +10,8 @@
  * its default routes back from the lab's topology. Addresses other programs put on the interface
  * (keepalived's VRRP VIPs) are theirs to restore.
  */
+
+import { LabError } from './errors.ts';
 import { nftIn } from './netns.ts';
 import type { LabState } from './state.ts';
 import type { LabHost } from './topology.ts';
@@ -51,7 +53,7 @@ export function linkHost(state: LabState, name: string): LabHost {
   const h = state.topology.hosts.find((x) => x.name === name);
   const hosts = state.topology.hosts.filter((x) => x.role !== 'router').map((x) => x.name);
   if (h === undefined || h.role === 'router') {
-    throw new Error(`"${name}" has no link to switch (hosts: ${hosts.join(', ')})`);
+    throw new LabError(`"${name}" has no link to switch (hosts: ${hosts.join(', ')})`);
   }
   return h;
 }

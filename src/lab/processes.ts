@@ -5,6 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { isMissing } from '../errors.ts';
+import { LabError } from './errors.ts';
 import { IP, ip } from './netns.ts';
 
 /** A process the lab started. */
@@ -43,7 +45,7 @@ export function spawnDetached(spec: SpawnSpec): LabProcess {
     });
     child.on('error', () => {}); // reported through the log and liveness checks
     child.unref();
-    if (child.pid === undefined) throw new Error(`cannot start ${cmd} in ${spec.ns}`);
+    if (child.pid === undefined) throw new LabError(`cannot start ${cmd} in ${spec.ns}`);
     return {
       kind: spec.kind,
       host: spec.host,
@@ -64,7 +66,7 @@ function startTimeOf(pid: number): string | undefined {
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return undefined;
+    return undefined; // the process is gone
   }
   // The command name (field 2) is in parentheses and may hold spaces: split after its `)`.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -109,7 +111,7 @@ export function namespacePids(ns: string): number[] {
       .map(Number)
       .filter((pid) => pid !== process.pid);
   } catch {
-    return [];
+    return []; // `ip netns pids` fails for a namespace that does not exist
   }
 }
 
@@ -148,8 +150,8 @@ export async function waitForLog(
   for (;;) {
     const text = readLog(p.log);
     if (pred(text)) return;
-    if (!isAlive(p)) throw new Error(`${what} exited before it was ready:\n${tail(readLog(p.log))}`);
-    if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms:\n${tail(text)}`);
+    if (!isAlive(p)) throw new LabError(`${what} exited before it was ready:\n${tail(readLog(p.log))}`);
+    if (Date.now() > deadline) throw new LabError(`${what} not ready within ${timeoutMs} ms:\n${tail(text)}`);
     await sleep(25);
   }
 }
@@ -157,8 +159,9 @@ export async function waitForLog(
 function readLog(path: string): string {
   try {
     return readFileSync(path, 'utf8');
-  } catch {
-    return '';
+  } catch (err) {
+    if (isMissing(err)) return ''; // nothing logged yet
+    throw err;
   }
 }
 

@@ -5,7 +5,8 @@
  */
 import type { HaModel, Model } from '../model/index.ts';
 import { birdSymbol } from '../render/bird/protocols.ts';
-import { ConfigWriter, duration, quote } from '../render/emit.ts';
+import { ConfigWriter, duration } from '../render/emit.ts';
+import { str as quote } from '../render/quote/bird.ts';
 import { familyOf } from '../vocabulary/strings.ts';
 import { segmentOf } from './addresses.ts';
 import type { LabHost, LabTopology } from './topology.ts';

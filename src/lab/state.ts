@@ -6,7 +6,9 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireLock } from '../deploy/lock.ts';
+import { isMissing, messageOf } from '../errors.ts';
 import type { BackendPlan } from './backends.ts';
+import { LabError } from './errors.ts';
 import type { LabProcess } from './processes.ts';
 import type { VipRouting } from './router-config.ts';
 import type { LabTopology } from './topology.ts';
@@ -59,11 +61,13 @@ export function readState(dir: string): LabState | undefined {
   let text: string;
   try {
     text = readFileSync(statePath(dir), 'utf8');
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (isMissing(err)) return undefined; // no lab up in `dir`
+    throw new LabError(`${statePath(dir)}: ${messageOf(err)}`, { cause: err });
   }
   const state = JSON.parse(text) as LabState;
-  if (state.version !== 1) throw new Error(`${statePath(dir)}: unknown lab state version ${state.version}`);
+  if (state.version !== 1)
+    throw new LabError(`${statePath(dir)}: unknown lab state version ${state.version}`);
   return state;
 }
 

@@ -162,7 +162,7 @@ async function kernelRoutes(ns: string): Promise<Map<string, string[]>> {
     try {
       routes = JSON.parse(text) as IpRoute[];
     } catch {
-      routes = [];
+      routes = []; // `ip` failed (namespace gone) or printed no JSON: nothing to show
     }
     for (const r of routes) {
       if (r.dst === undefined) continue;
@@ -189,7 +189,7 @@ async function heldAddresses(s: LabState): Promise<Map<string, string[]>> {
     try {
       links = JSON.parse(text) as typeof links;
     } catch {
-      links = [];
+      links = []; // as for routes
     }
     for (const l of links) {
       if (l.ifname === 'lo') continue;

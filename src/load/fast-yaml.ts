@@ -1,4 +1,5 @@
 import { Document, isScalar, type ScalarTag } from 'yaml';
+import { LOAD_LIMITS } from './limits.ts';
 import type { PosEntry, PosNode } from './positions.ts';
 
 /**
@@ -11,12 +12,16 @@ import type { PosEntry, PosNode } from './positions.ts';
  * is not a map — makes it give up (undefined), and the caller parses the file with the library.
  * For every text it accepts it returns what the library returns: the same data (the core schema's
  * own tags resolve plain scalars) and the same node positions. test/load/fast-yaml.test.ts holds it
- * to that against the library on generated and mutated documents.
+ * to that against the library on generated and mutated documents. Collections nested deeper than
+ * `maxDepth` make it give up before its recursion gets deep; the library path reports them.
  */
-export function parseFast(text: string): { data: unknown; positions: PosNode | undefined } | undefined {
+export function parseFast(
+  text: string,
+  maxDepth: number = LOAD_LIMITS.depth,
+): { data: unknown; positions: PosNode | undefined } | undefined {
   if (OUTSIDE_TEXT.test(text)) return undefined;
   try {
-    return new Reader(text).document();
+    return new Reader(text, maxDepth).document();
   } catch (e) {
     if (e instanceof OutsideSubset) return undefined;
     throw e;
@@ -49,13 +54,26 @@ type Block = Parsed & { next: number };
 type Inline = Parsed & { end: number };
 
 class Reader {
-  constructor(private readonly s: string) {}
+  private depth = 0;
+
+  constructor(
+    private readonly s: string,
+    private readonly maxDepth: number,
+  ) {}
+
+  /** Reads one collection one level deeper; past the limit the library takes over (and reports it). */
+  private nested<T>(read: () => T): T {
+    if (++this.depth > this.maxDepth) giveUp();
+    const r = read();
+    this.depth--;
+    return r;
+  }
 
   document(): { data: unknown; positions: PosNode | undefined } {
     const first = this.contentLine(0);
     if (first === -1) return { data: null, positions: undefined };
     if (this.indent(first) !== 0 || !this.isKey(first)) giveUp();
-    const root = this.blockMap(first, 0);
+    const root = this.nested(() => this.blockMap(first, 0));
     if (root.next !== -1) giveUp();
     return { data: root.value, positions: root.pos };
   }
@@ -93,7 +111,7 @@ class Reader {
       if (this.s[at + 1] !== ' ') giveUp(); // `-` alone: the item is on the next lines
       const v = this.skipSpaces(at + 1);
       if (this.atLineEnd(v) || this.s[v] === '#' || this.isDash(v)) giveUp();
-      const r = this.isKey(v) ? this.blockMap(v, col + (v - at)) : this.inlineLast(v, col);
+      const r = this.isKey(v) ? this.nested(() => this.blockMap(v, col + (v - at))) : this.inlineLast(v, col);
       items.push(r.value);
       pos.push(r.pos);
       const done = { value: items, pos: { kind: 'seq', at: start, items: pos } as const, next: r.next };
@@ -116,10 +134,10 @@ class Reader {
     if (first === -1) giveUp(); // an empty value (null)
     const indent = this.indent(first);
     const at = first + indent;
-    if (indent === col && this.isDash(at)) return this.blockSeq(at, indent);
+    if (indent === col && this.isDash(at)) return this.nested(() => this.blockSeq(at, indent));
     if (indent <= col) giveUp();
-    if (this.isDash(at)) return this.blockSeq(at, indent);
-    if (this.isKey(at)) return this.blockMap(at, indent);
+    if (this.isDash(at)) return this.nested(() => this.blockSeq(at, indent));
+    if (this.isKey(at)) return this.nested(() => this.blockMap(at, indent));
     if (this.s[at] !== '{' && this.s[at] !== '[') giveUp(); // a scalar may go on over lines
     return this.inlineLast(at, col);
   }
@@ -137,8 +155,8 @@ class Reader {
 
   private inline(at: number, flow: boolean): Inline {
     const c = this.s[at];
-    if (c === '{') return this.flowMap(at);
-    if (c === '[') return this.flowSeq(at);
+    if (c === '{') return this.nested(() => this.flowMap(at));
+    if (c === '[') return this.nested(() => this.flowSeq(at));
     if (c === '"') return this.doubleQuoted(at);
     if (c === "'") return this.singleQuoted(at);
     return this.plain(at, flow);

@@ -1,7 +1,7 @@
+import { PORT_SPAN } from '../vocabulary/schemas.ts';
 import type { InstanceModel, ServiceModel, SiteModel } from './types.ts';
 
-/** Stats ports per site: `management.stats_port_base` .. +9,999, one per HAProxy instance. */
-export const PORT_SPAN = 10_000;
+export { PORT_SPAN };
 
 /**
  * Maps services to HAProxy processes. per-vip: services sharing any address share a process

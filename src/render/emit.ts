@@ -1,4 +1,5 @@
 import { Lines } from './lines.ts';
+import { commentLine } from './quote/comment.ts';
 
 /**
  * Small emitters for line-oriented configuration formats. Text is built from sections and lines,
@@ -10,9 +11,12 @@ export class ConfigWriter {
 
   constructor(private readonly indent = '    ') {}
 
-  /** A comment line, with `#` prefix; newlines in `text` become separate comment lines. */
+  /**
+   * A comment line, with `#` prefix; newlines in `text` become separate comment lines, other
+   * control characters are refused (`RenderRefusal`).
+   */
   comment(text: string, depth = 0): this {
-    for (const l of text.split('\n')) this.lines.push(`${this.pad(depth)}# ${l}`.trimEnd());
+    for (const l of text.split('\n')) this.lines.push(`${this.pad(depth)}# ${commentLine(l)}`.trimEnd());
     return this;
   }
 
@@ -82,21 +86,4 @@ export function duration(ms: number): string {
   if (ms > 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms > 0 && ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
-}
-
-/** A double-quoted string for formats that take them (Icinga2, nftables comments, BIRD). */
-export function quote(s: string): string {
-  // Most values need no escaping: one scan instead of three replacements.
-  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, ' ')}"`;
-}
-
-const NEEDS_ESCAPE = /[\\"\n]/;
-
-/**
- * Free text as one HAProxy argument: single-quoted (no `$` expansion inside), a single quote
- * written as `'\''`, line breaks folded.
- */
-export function haproxyQuote(s: string): string {
-  return `'${s.replace(/[\r\n]+/g, ' ').replace(/'/g, "'\\''")}'`;
 }

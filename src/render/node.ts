@@ -6,6 +6,7 @@ import { renderHealthd } from './healthd/config.ts';
 import { renderIcinga2 } from './icinga2/index.ts';
 import { renderKeepalived } from './keepalived/index.ts';
 import { renderNftables } from './nftables/index.ts';
+import { FILE_MODE, fileMode } from './secrets.ts';
 import { SharedParts } from './shared.ts';
 import { renderSystemd } from './systemd/unit.ts';
 import type { NodeLayout, RenderedFile, Renderer } from './types.ts';
@@ -59,6 +60,12 @@ export function renderNode(
     intent_revision: intentRevision,
     instances: model.instances.map((i) => ({ name: i.name, addresses: i.addresses, services: i.services })),
     files: Object.fromEntries(files.map((f) => [f.path, sha256(f.content)])),
+    // Files not written 0644 (secrets: see secrets.ts), as octal text.
+    modes: Object.fromEntries(
+      files
+        .filter((f) => fileMode(f.path) !== FILE_MODE)
+        .map((f) => [f.path, `0${fileMode(f.path).toString(8)}`]),
+    ),
   };
   files.push({ path: 'manifest.json', content: `${JSON.stringify(manifest, null, 2)}\n` });
   return files;

@@ -7,6 +7,7 @@
  * commands. The owner reconnects (healthd treats it as BIRD going down and coming back).
  */
 import { createConnection, type Socket } from 'node:net';
+import { IntentlbError } from '../errors.ts';
 import {
   BirdCode,
   type BirdProtocol,
@@ -27,7 +28,7 @@ export interface BirdClientOptions {
 }
 
 /** The connection failed, closed, or a reply did not arrive in time. */
-export class BirdConnectionError extends Error {
+export class BirdConnectionError extends IntentlbError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(`bird: ${message}`, options);
     this.name = 'BirdConnectionError';
@@ -35,7 +36,7 @@ export class BirdConnectionError extends Error {
 }
 
 /** A query (`show ...`) answered with an error code. */
-export class BirdReplyError extends Error {
+export class BirdReplyError extends IntentlbError {
   readonly command: string;
   readonly reply: BirdReply;
   constructor(command: string, reply: BirdReply) {

@@ -7,6 +7,8 @@
  * 2xxx table heading, 8xxx run-time error, 9xxx parse-time error.
  */
 
+import { IntentlbError } from '../errors.ts';
+
 /** Reply codes of BIRD 2.0 (doc/reply_codes). */
 export const BirdCode = {
   OK: 0,
@@ -97,7 +99,7 @@ export function replyMessage(reply: BirdReply): string {
 }
 
 /** Bytes on the control socket that do not follow the reply format. */
-export class BirdProtocolError extends Error {
+export class BirdProtocolError extends IntentlbError {
   constructor(message: string) {
     super(`bird: protocol error: ${message}`);
     this.name = 'BirdProtocolError';

@@ -8,6 +8,7 @@
  * success text; anything else throws a {@link HaproxyCommandError} carrying the answer.
  */
 import { createConnection, isIP } from 'node:net';
+import { IntentlbError } from '../errors.ts';
 import {
   HaproxyCommandError,
   type ProcEntry,
@@ -40,7 +41,7 @@ export interface CommandOptions {
 }
 
 /** A transport failure: connection refused, closed early, or no answer in time. */
-export class HaproxyConnectionError extends Error {
+export class HaproxyConnectionError extends IntentlbError {
   readonly command: string;
   constructor(command: string, message: string, options?: { cause?: unknown }) {
     super(`haproxy: '${command}': ${message}`, options);
@@ -349,7 +350,7 @@ export interface ReloadResult {
 }
 
 /** A reload HAProxy refused (invalid configuration: `[failed: N]`) or that did not complete in time. */
-export class HaproxyReloadError extends Error {
+export class HaproxyReloadError extends IntentlbError {
   readonly processes: readonly ProcEntry[];
   constructor(message: string, processes: readonly ProcEntry[]) {
     super(message);

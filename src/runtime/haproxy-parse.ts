@@ -3,8 +3,10 @@
  * Pure functions over the text HAProxy sends; the client in `haproxy-client.ts` feeds them.
  */
 
+import { IntentlbError } from '../errors.ts';
+
 /** An answer HAProxy gave that is not what the command promises: an error text, or an unknown format. */
-export class HaproxyCommandError extends Error {
+export class HaproxyCommandError extends IntentlbError {
   readonly command: string;
   readonly answer: string;
   constructor(command: string, answer: string, reason?: string) {

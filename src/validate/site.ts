@@ -1,6 +1,8 @@
 import { type Diagnostic, diag, type Location, type Result } from '../diagnostics/index.ts';
 import { type LoadedSite, locate, type SourceFile } from '../load/index.ts';
 import type { SiteModel } from '../model/index.ts';
+import { canonicalPrefix, canonicalAddress as ip } from '../vocabulary/addresses.ts';
+import { birdSymbol } from '../vocabulary/names.ts';
 import {
   ansibleInventorySchema,
   dnsSchema,
@@ -44,8 +46,9 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
   let inventoryOk = loaded.inventory?.ok ?? true;
   if (loaded.inventory?.ok) {
     const inv = readInventory(loaded.inventory, groups);
-    diagnostics.push(...inv);
-    inventoryOk = !inv.some((d) => d.severity === 'error');
+    diagnostics.push(...inv.diagnostics);
+    // Unknown keys alone (reported) leave every group read: a group not found is then unknown.
+    inventoryOk = inv.complete;
   }
   if (loaded.dns?.ok) {
     const r = validateFile(loaded.dns, dnsSchema, 'dns.yaml');
@@ -59,7 +62,7 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
         ),
       );
     for (const [name, v] of Object.entries(entries as Record<string, string | string[]>))
-      dns.set(name.toLowerCase().replace(/\.$/, ''), Array.isArray(v) ? v : [v]);
+      dns.set(name.toLowerCase().replace(/\.$/, ''), (Array.isArray(v) ? v : [v]).map(ip));
   }
   const certs = parseCerts(loaded.certs);
   diagnostics.push(...certs.diagnostics);
@@ -79,8 +82,8 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
     name: s.site,
     nodes: s.nodes.map((n) => ({
       name: n.name,
-      address: n.address,
-      ...(n.address6 !== undefined && { address6: n.address6 }),
+      address: ip(n.address),
+      ...(n.address6 !== undefined && { address6: ip(n.address6) }),
       ...(n.interface !== undefined && { interface: n.interface }),
     })),
     ha: {
@@ -90,7 +93,7 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
           localAs: bgp.local_as,
           peers: bgp.peers.map((p) => ({
             name: p.name,
-            address: p.address,
+            address: ip(p.address),
             as: p.as,
             ...(p.password !== undefined && { password: p.password }),
           })),
@@ -117,12 +120,15 @@ export function validateSite(loaded: LoadedSite): Result<SiteContext | undefined
       .map(([name, t]) => ({
         name,
         path: t.path.replace(/^\/+|\/+$/g, ''),
-        vipPools: t.vip_pools ?? [],
+        vipPools: (t.vip_pools ?? []).map(canonicalPrefix),
         ports: t.ports ?? [],
       }))
       .sort((a, b) => a.name.localeCompare(b.name)),
     health: { port: s.health?.port ?? 8999, path: s.health?.path ?? '/_intentlb/health' },
-    management: { allow: s.management?.allow ?? [], statsPortBase: s.management?.stats_port_base ?? 20000 },
+    management: {
+      allow: (s.management?.allow ?? []).map(canonicalPrefix),
+      statsPortBase: s.management?.stats_port_base ?? 20000,
+    },
     certs: certs.certs,
   };
   const resolver = { enabled: s.dns?.resolver ?? false, timeoutMs: durationMs(s.dns?.timeout ?? 2000) };
@@ -139,7 +145,7 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
       ['address6', n.address6],
     ] as const) {
       if (v === undefined) continue;
-      const first = seen.get(v);
+      const first = seen.get(key === 'name' ? v : ip(v));
       if (first !== undefined) {
         out.push(
           diag('E_SITE', {
@@ -147,9 +153,26 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
             at: locate(file, ['nodes', i, key], 'value'),
           }),
         );
-      } else seen.set(v, i);
+      } else seen.set(key === 'name' ? v : ip(v), i);
     }
   });
+  out.push(
+    ...symbolConflicts(
+      file,
+      'node',
+      s.nodes.map((n, i) => ({ name: n.name, path: ['nodes', i, 'name'] })),
+    ),
+    ...symbolConflicts(
+      file,
+      'peer',
+      (s.ha?.bgp?.peers ?? []).map((p, i) => ({ name: p.name, path: ['ha', 'bgp', 'peers', i, 'name'] })),
+    ),
+    ...symbolConflicts(
+      file,
+      'team',
+      Object.keys(s.teams ?? {}).map((name) => ({ name, path: ['teams', name] })),
+    ),
+  );
   const mode = s.ha?.mode ?? 'none';
   if (mode === 'anycast' && !s.ha?.bgp) {
     out.push(
@@ -170,17 +193,61 @@ function siteChecks(file: SourceFile, s: SiteIntent): Diagnostic[] {
   return out;
 }
 
-function readInventory(file: SourceFile, groups: Map<string, InventoryGroup>): Diagnostic[] {
+/**
+ * Names that become one BIRD symbol (`a-b`, `a.b`, `a_b`): peers are the sessions `bgp_<peer>`,
+ * teams name the HAProxy instances of `per-group` (announced as `vip_<team>`), and the lab router
+ * names a session `<peer>_<node>`. Exact repeats of a node name are E_SITE above.
+ */
+function symbolConflicts(
+  file: SourceFile,
+  what: string,
+  list: readonly { name: string; path: (string | number)[] }[],
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Map<string, { name: string; path: (string | number)[] }>();
+  for (const x of list) {
+    const key = birdSymbol(x.name);
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, x);
+      continue;
+    }
+    if (first.name === x.name && what === 'node') continue;
+    out.push(
+      diag('E_NAME_CONFLICT', {
+        message: `${what} ${x.name} and ${what} ${first.name} are one name in BIRD (${key})`,
+        at: locate(file, x.path, what === 'team' ? 'key' : 'value'),
+        hint: 'rename one: names that differ only in `-`, `.` or `_` collide',
+        related: [
+          {
+            ...locate(file, first.path, what === 'team' ? 'key' : 'value'),
+            message: `${what} ${first.name} is here`,
+          },
+        ],
+      }),
+    );
+  }
+  return out;
+}
+
+/** Reads the inventory's groups; `complete` when every group could be read. */
+function readInventory(
+  file: SourceFile,
+  groups: Map<string, InventoryGroup>,
+): { diagnostics: Diagnostic[]; complete: boolean } {
   const data = file.data as Record<string, unknown> | null;
   if (data && typeof data === 'object' && 'all' in data) return readAnsible(file, groups);
   const r = validateFile(file, inventorySchema, 'inventory.yaml');
   for (const [g, group] of Object.entries(r.value?.groups ?? {})) {
     const hosts: InventoryHost[] = Object.entries(group?.hosts ?? {}).map(([name, h]) => {
-      if (typeof h === 'string') return isStrictIPv4(h) ? { name, address: h } : { name, address6: h };
+      if (typeof h === 'string') {
+        const a = ip(h);
+        return isStrictIPv4(a) ? { name, address: a } : { name, address6: a };
+      }
       return {
         name,
-        ...(h.address !== undefined && { address: h.address }),
-        ...(h.address6 !== undefined && { address6: h.address6 }),
+        ...(h.address !== undefined && { address: ip(h.address) }),
+        ...(h.address6 !== undefined && { address6: ip(h.address6) }),
       };
     });
     groups.set(g, {
@@ -188,7 +255,7 @@ function readInventory(file: SourceFile, groups: Map<string, InventoryGroup>): D
       at: locate(file, ['groups', g], 'key'),
     });
   }
-  return r.diagnostics;
+  return { diagnostics: r.diagnostics, complete: r.value !== undefined };
 }
 
 type AnsibleGroup = {
@@ -201,9 +268,12 @@ type AnsibleGroup = {
  * parents and every mention adds to it; a group's hosts include its children's; a host's
  * variables merge over all its mentions.
  */
-function readAnsible(file: SourceFile, groups: Map<string, InventoryGroup>): Diagnostic[] {
+function readAnsible(
+  file: SourceFile,
+  groups: Map<string, InventoryGroup>,
+): { diagnostics: Diagnostic[]; complete: boolean } {
   const r = validateFile(file, ansibleInventorySchema, 'the Ansible inventory');
-  if (!r.value) return r.diagnostics;
+  if (!r.value) return { diagnostics: r.diagnostics, complete: false };
   const hostTable = new Map<string, InventoryHost>();
   const own = new Map<string, { hosts: Set<string>; children: Set<string>; at: Location }>();
   const visit = (name: string, g: AnsibleGroup | null, path: (string | number)[]): void => {
@@ -215,12 +285,13 @@ function readAnsible(file: SourceFile, groups: Map<string, InventoryGroup>): Dia
     for (const [host, vars] of Object.entries(g?.hosts ?? {})) {
       const v = (vars ?? {}) as { ansible_host?: string; ansible_host6?: string };
       const h = hostTable.get(host) ?? { name: host };
-      const addr = v.ansible_host ?? (isStrictIP(host) ? host : undefined);
+      const written = v.ansible_host ?? (isStrictIP(host) ? host : undefined);
+      const addr = written === undefined ? undefined : ip(written);
       if (addr !== undefined) {
         if (isStrictIPv4(addr)) h.address = addr;
         else h.address6 = addr;
       }
-      if (v.ansible_host6 !== undefined) h.address6 = v.ansible_host6;
+      if (v.ansible_host6 !== undefined) h.address6 = ip(v.ansible_host6);
       hostTable.set(host, h);
       entry.hosts.add(host);
     }
@@ -243,5 +314,5 @@ function readAnsible(file: SourceFile, groups: Map<string, InventoryGroup>): Dia
     const hosts = [...resolve(name, new Set([name]))].map((h) => hostTable.get(h)!);
     groups.set(name, { hosts: hosts.sort((a, b) => a.name.localeCompare(b.name)), at: entry.at });
   }
-  return r.diagnostics;
+  return { diagnostics: r.diagnostics, complete: true };
 }

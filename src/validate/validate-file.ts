@@ -8,7 +8,9 @@ type Issue = z.core.$ZodIssue;
 
 /**
  * Checks one parsed file against its schema. Returns the typed value when it conforms; every
- * problem becomes a diagnostic at the key or value it is about.
+ * problem becomes a diagnostic at the key or value it is about. When the only problems are unknown
+ * keys, the value without them is returned too (beside their errors), so the later stages still
+ * check the rest of the file in the same run: one typo does not hide every other finding.
  */
 export function validateFile<T>(
   file: SourceFile,
@@ -19,9 +21,10 @@ export function validateFile<T>(
   const r = schema.safeParse(data);
   if (r.success) return { value: r.data, diagnostics: [] };
   const diagnostics: Diagnostic[] = [];
+  const unknown: PathSegment[][] = [];
   const seen = new Set<string>();
   for (const issue of r.error.issues) {
-    for (const d of toDiagnostics(file, schema, issue, what, data)) {
+    for (const d of toDiagnostics(file, schema, issue, what, data, unknown)) {
       const key = `${d.code}:${d.line}:${d.column}`;
       if (!seen.has(key)) {
         seen.add(key);
@@ -29,7 +32,34 @@ export function validateFile<T>(
       }
     }
   }
-  return { value: undefined, diagnostics };
+  if (!diagnostics.every((d) => d.code === 'E_UNKNOWN_KEY')) return { value: undefined, diagnostics };
+  const rest = schema.safeParse(withoutKeys(data, unknown));
+  return { value: rest.success ? rest.data : undefined, diagnostics };
+}
+
+/** `data` without the keys at `paths` (copies along the paths; the parsed data stays as it is). */
+function withoutKeys(data: unknown, paths: readonly PathSegment[][]): unknown {
+  let out = data;
+  for (const path of paths) out = without(out, path);
+  return out;
+}
+
+function without(v: unknown, path: readonly PathSegment[]): unknown {
+  if (v === null || typeof v !== 'object' || path.length === 0) return v;
+  const [head, ...tail] = path as [PathSegment, ...PathSegment[]];
+  if (!Object.hasOwn(v, head)) return v;
+  if (Array.isArray(v)) {
+    const copy = [...v];
+    copy[head as number] = without(v[head as number], tail);
+    return copy;
+  }
+  // fromEntries defines own properties, so a key like `__proto__` stays a plain key.
+  const entries = Object.entries(v);
+  return Object.fromEntries(
+    tail.length === 0
+      ? entries.filter(([k]) => k !== String(head))
+      : entries.map(([k, x]) => [k, k === String(head) ? without(x, tail) : x]),
+  );
 }
 
 function toDiagnostics(
@@ -38,6 +68,7 @@ function toDiagnostics(
   issue: Issue,
   what: string,
   data: unknown,
+  unknown: PathSegment[][],
 ): Diagnostic[] {
   const path = issue.path.filter((p): p is PathSegment => typeof p !== 'symbol');
   const dotted = path.join('.');
@@ -45,6 +76,7 @@ function toDiagnostics(
     case 'unrecognized_keys': {
       const known = knownKeysAt(schema, path);
       return issue.keys.map((key) => {
+        unknown.push([...path, key]);
         const suggestion = closest(key, known);
         return diag('E_UNKNOWN_KEY', {
           message: `unknown key \`${key}\`${dotted ? ` in \`${dotted}\`` : ''} of ${what}`,
@@ -65,7 +97,14 @@ function toDiagnostics(
       );
       if (branches.length > 0 && branches[0]) {
         return branches[0].flatMap((e) =>
-          toDiagnostics(file, schema, { ...e, path: [...issue.path, ...e.path] } as Issue, what, data),
+          toDiagnostics(
+            file,
+            schema,
+            { ...e, path: [...issue.path, ...e.path] } as Issue,
+            what,
+            data,
+            unknown,
+          ),
         );
       }
       return [

@@ -4,11 +4,8 @@ import ipaddr from 'ipaddr.js';
 const UNSAFE = /[\s#"'`\\;{}$]/;
 
 export function isInjectionSafe(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return false;
-  }
-  return !UNSAFE.test(s);
+  // C1 controls (U+0085 NEL) and U+2028/U+2029 too: line breaks to some readers, refused by renderers.
+  return !hasControl(s) && !UNSAFE.test(s);
 }
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
@@ -72,23 +69,24 @@ export function familyOf(address: string): 4 | 6 {
   return address.includes(':') ? 6 : 4;
 }
 
-/** Durations as HAProxy writes them: a number of milliseconds or `<n>(us|ms|s|m|h|d)`. */
+/**
+ * A duration's milliseconds: a number is milliseconds already; a string is `<n>(ms|s|m|h|d)?`
+ * (the schema's DURATION_PATTERN). NaN for anything else.
+ */
 export function durationMs(v: number | string): number {
   if (typeof v === 'number') return v;
-  const m = /^(\d+)(us|ms|s|m|h|d)?$/.exec(v);
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v);
   if (!m) return Number.NaN;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  const factor: Record<string, number> = {
-    us: 0.001,
-    ms: 1,
-    s: 1000,
-    m: 60_000,
-    h: 3_600_000,
-    d: 86_400_000,
-  };
-  return n * (factor[unit] ?? 1);
+  return Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']!;
 }
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 /** Edit distance, for "did you mean" hints. */
 export function levenshtein(a: string, b: string): number {
@@ -116,4 +114,24 @@ export function closest(word: string, candidates: readonly string[]): string | u
     }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** C0 and C1 controls, DEL and the Unicode line and paragraph separators. */
+export function isControlCode(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+}
+
+/** Whether `s` holds a control character or a line break of any kind (`isControlCode`). */
+export function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (isControlCode(s.charCodeAt(i))) return true;
+  return false;
+}
+
+/**
+ * Whether a `path_prefix` takes `path`: whole segments, as the generated HAProxy rules match.
+ * `/old` takes `/old` and `/old/...`, not `/oldies`; `/old/` takes only what lies below it.
+ */
+export function pathPrefixMatches(prefix: string, path: string): boolean {
+  if (prefix.endsWith('/')) return path.startsWith(prefix);
+  return path === prefix || path.startsWith(`${prefix}/`);
 }

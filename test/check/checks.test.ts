@@ -22,6 +22,8 @@ interface Case {
   name: string;
   /** Changes to BASE_SITE: a path with text replaces or adds the file, `null` removes it. */
   files: FileOverrides;
+  /** Paths that stand for a symbolic link or a special file (see memoryFs). */
+  odd?: Record<string, 'link' | 'special'>;
   now?: Date;
   resolver?: DnsResolver;
 }
@@ -40,6 +42,13 @@ const WWW = 'services/web/www.yaml';
 const PG = 'services/db/pg.yaml';
 const www = (...lines: string[]): FileOverrides => ({ [WWW]: yaml(...lines) });
 const pg = (...lines: string[]): FileOverrides => ({ [PG]: yaml(...lines) });
+
+/** A service nested 65 collections deep: the root map, then 64 maps below `k`. */
+const DEEP = [
+  'fqdn: www.test.example',
+  ...Array.from({ length: 64 }, (_, i) => `${' '.repeat(i)}k:`),
+  `${' '.repeat(64)}v: 1`,
+];
 
 const wwwBundle = certBundle(['www.test.example', 'www2.test.example']);
 const wildcardBundle = certBundle(['*.test.example']);
@@ -132,6 +141,33 @@ const valid: ValidCase[] = [
       '  - { path_prefix: /v1, backend: { group: db } }',
       '  - { host: api.test.example, backend: { group: db } }',
     ),
+  },
+  {
+    name: 'prefixes match whole segments: /api does not shadow /apis, /v2/ does not shadow /v2',
+    files: www(
+      'fqdn: www.test.example',
+      'vip: 198.18.100.10',
+      'backend:',
+      '  group: app',
+      'routes:',
+      '  - { path_prefix: /api, backend: { group: db } }',
+      '  - { path_prefix: /apis, backend: { group: db } }',
+      '  - { path_prefix: /v2/, backend: { group: db } }',
+      '  - { path_prefix: /v2, backend: { group: db } }',
+    ),
+  },
+  {
+    name: 'W_ROUTE_SHADOWED: /v2/ after /v2 (everything below /v2/ is taken by /v2)',
+    files: www(
+      'fqdn: www.test.example',
+      'vip: 198.18.100.10',
+      'backend:',
+      '  group: app',
+      'routes:',
+      '  - { path_prefix: /v2, backend: { group: db } }',
+      '  - { path_prefix: /v2/, backend: { group: db } }',
+    ),
+    warnings: [{ code: 'W_ROUTE_SHADOWED', file: WWW, line: 7, column: 5 }],
   },
   {
     name: 'W_CERT_EXPIRY: a bundle in use expiring within 30 days',
@@ -235,6 +271,51 @@ const invalid: InvalidCase[] = [
     name: 'E_MISSING_FILE: no site.yaml',
     files: { 'site.yaml': null },
     errors: [{ code: 'E_MISSING_FILE', file: 'site.yaml', line: 1, column: 1 }],
+  },
+  {
+    name: 'E_FILE: a service that is a symbolic link, and a FIFO (neither is opened)',
+    files: { [WWW]: null },
+    odd: { [WWW]: 'link', 'services/web/fifo.yaml': 'special' },
+    errors: [
+      { code: 'E_FILE', file: 'services/web/fifo.yaml', line: 1, column: 1 },
+      { code: 'E_FILE', file: WWW, line: 1, column: 1 },
+    ],
+  },
+  {
+    name: 'E_FILE: site.yaml as a link is not "missing"; a linked services/ folder is not walked',
+    files: { 'site.yaml': null, [WWW]: null, [PG]: null, 'services/defaults.yaml': null },
+    odd: { 'site.yaml': 'link', services: 'link' },
+    errors: [
+      { code: 'E_FILE', file: 'services', line: 1, column: 1 },
+      { code: 'E_FILE', file: 'site.yaml', line: 1, column: 1 },
+    ],
+  },
+  {
+    name: 'E_LIMIT: collections nested deeper than 64, at the first one too deep',
+    files: { [WWW]: yaml(...DEEP) },
+    errors: [{ code: 'E_LIMIT', file: WWW, line: 66, column: 65 }],
+  },
+  {
+    name: 'E_DUPLICATE_FILE: www.yml beside www.yaml, inventory.yml beside inventory.yaml',
+    files: {
+      'services/web/www.yml': yaml('fqdn: www.test.example', 'vip: 198.18.100.99'),
+      'inventory.yml': yaml('groups: {}'),
+    },
+    errors: [
+      { code: 'E_DUPLICATE_FILE', file: 'inventory.yml', line: 1, column: 1 },
+      { code: 'E_DUPLICATE_FILE', file: 'services/web/www.yml', line: 1, column: 1 },
+    ],
+  },
+  {
+    name: 'E_NAME: a service file and a folder outside the name grammar',
+    files: {
+      'services/web/Shop.yaml': yaml('vip: 198.18.100.40', 'backend: { group: app }'),
+      'services/new team/a.yaml': yaml('vip: 198.18.100.41', 'backend: { group: app }'),
+    },
+    errors: [
+      { code: 'E_NAME', file: 'services/new team', line: 1, column: 1 },
+      { code: 'E_NAME', file: 'services/web/Shop.yaml', line: 1, column: 1, hint: /a-z/ },
+    ],
   },
 
   // --- schema ---
@@ -460,6 +541,255 @@ const invalid: InvalidCase[] = [
     errors: [
       { code: 'E_LOCKED_KEY', file: 'services/web/shop/defaults.yaml', line: 1, column: 1 },
       { code: 'E_LOCKED_KEY', file: 'services/web/shop/x.yaml', line: 2, column: 1 },
+    ],
+  },
+
+  {
+    name: 'E_LOCKED_KEY: a locked backend key set in a route, at each route that sets it',
+    files: {
+      'services/defaults.yaml': yaml(
+        'backend:',
+        '  maxconn: 100',
+        '  transparent: false',
+        '  timeouts: { server: 30s }',
+        'lock: [backend.maxconn, backend.transparent, backend.timeouts]',
+      ),
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend: { group: app }',
+        'routes:',
+        '  - path_prefix: /',
+        '    backend: { group: app, maxconn: 100000, transparent: true }',
+        '  - path_prefix: /api',
+        '    backend:',
+        '      group: db',
+        '      timeouts: { server: 1d }',
+      ),
+    },
+    errors: [
+      { code: 'E_LOCKED_KEY', file: WWW, line: 6, column: 28 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 6, column: 45 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 10, column: 7 },
+      { code: 'W_ROUTE_SHADOWED', file: WWW, line: 7, column: 5 },
+    ],
+  },
+  {
+    name: "E_LOCKED_KEY: a server's own port and maxconn replace a locked backend.port / backend.maxconn",
+    files: {
+      'services/defaults.yaml': yaml(
+        'backend:',
+        '  port: 8080',
+        '  maxconn: 50',
+        'lock: [backend.port, backend.maxconn]',
+      ),
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend:',
+        '  servers:',
+        '    - { name: a, address: 198.18.10.11, port: 22 }',
+        '    - { name: b, address: 198.18.10.12, maxconn: 9999 }',
+        'routes:',
+        '  - path_prefix: /x',
+        '    backend:',
+        '      servers: [{ name: c, address: 198.18.10.13, port: 9100 }]',
+      ),
+    },
+    errors: [
+      { code: 'E_LOCKED_KEY', file: WWW, line: 5, column: 41 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 6, column: 41 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 10, column: 51 },
+      { code: 'W_SINGLE_SERVER', file: WWW, line: 10, column: 16 },
+    ],
+  },
+  {
+    name: 'E_LOCKED_KEY: a locked backend.group also fixes backend.servers (and routes)',
+    files: {
+      'services/web/defaults.yaml': yaml('backend: { group: app }', 'lock: [backend.group]'),
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend:',
+        '  servers: [{ name: x, address: 198.18.12.1 }]',
+        'routes:',
+        '  - { path_prefix: /a, backend: { group: db } }',
+      ),
+    },
+    errors: [
+      { code: 'E_LOCKED_KEY', file: WWW, line: 4, column: 3 },
+      { code: 'E_LOCKED_KEY', file: WWW, line: 6, column: 35 },
+    ],
+  },
+  {
+    name: 'E_LOCKED_KEY: a locked `backend` map forbids route backends too',
+    files: {
+      'services/defaults.yaml': yaml('backend: { group: app }', 'lock: [backend]'),
+      [PG]: null,
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'routes:',
+        '  - { path_prefix: /a, backend: { group: db } }',
+      ),
+    },
+    errors: [{ code: 'E_LOCKED_KEY', file: WWW, line: 4, column: 24 }],
+  },
+
+  // --- addresses: compared in one spelling (RFC 5952, IPv4-mapped as IPv4) ---
+  {
+    name: 'E_VIP_CONFLICT: one IPv6 VIP in two spellings',
+    files: {
+      'services/web/a.yaml': yaml('vip6: "2001:DB8:100:0:0:0:0:10"', 'backend: { group: app }'),
+      'services/web/b.yaml': yaml('vip6: "2001:db8:100::10"', 'backend: { group: app }'),
+    },
+    errors: [{ code: 'E_VIP_CONFLICT', file: 'services/web/b.yaml', line: 1, column: 7 }],
+  },
+  {
+    name: "E_VIP_NODE: a node's IPv6 address in another spelling, a BGP peer, an inventory host, special-use VIPs",
+    files: {
+      'services/db/a.yaml': yaml(
+        'vip6: "2001:0DB8:0:0::0011"',
+        'protocol: tcp',
+        'ports: [7000]',
+        'backend: { group: db }',
+      ),
+      'services/db/b.yaml': yaml('vip: 0.0.0.0', 'protocol: tcp', 'ports: [7001]', 'backend: { group: db }'),
+      'services/db/c.yaml': yaml('vip6: "::1"', 'protocol: tcp', 'ports: [7002]', 'backend: { group: db }'),
+      'services/db/e.yaml': yaml(
+        'vip: 198.18.0.1',
+        'protocol: tcp',
+        'ports: [7004]',
+        'backend: { group: db }',
+      ),
+      'services/db/f.yaml': yaml(
+        'vip6: "2001:db8:11:0::12"',
+        'protocol: tcp',
+        'ports: [7005]',
+        'backend: { group: app }',
+      ),
+      'services/db/d.yaml': yaml(
+        'vip: 127.0.0.53',
+        'protocol: tcp',
+        'ports: [7003]',
+        'backend: { group: db }',
+      ),
+    },
+    errors: [
+      { code: 'E_VIP_NODE', file: 'services/db/a.yaml', line: 1, column: 7 },
+      { code: 'E_VIP_NODE', file: 'services/db/b.yaml', line: 1, column: 6 },
+      { code: 'E_VIP_NODE', file: 'services/db/c.yaml', line: 1, column: 7 },
+      { code: 'E_VIP_NODE', file: 'services/db/d.yaml', line: 1, column: 6 },
+      { code: 'E_VIP_NODE', file: 'services/db/e.yaml', line: 1, column: 6 },
+      { code: 'E_VIP_NODE', file: 'services/db/f.yaml', line: 1, column: 7 },
+    ],
+  },
+  {
+    name: 'IPv4-mapped IPv6 addresses are refused where only IPv6 belongs',
+    files: {
+      'services/db/a.yaml': yaml(
+        'vip6: "::ffff:198.18.20.11"',
+        'protocol: tcp',
+        'ports: [7000]',
+        'backend: { group: db }',
+      ),
+      'site.yaml': BASE_SITE['site.yaml']!.replace('address6: "2001:db8::11"', 'address6: "::FFFF:c612:b"'),
+      'inventory.yaml': yaml(
+        'groups:',
+        '  app:',
+        '    hosts: { app1: 198.18.10.11, app2: { address6: "::ffff:198.18.10.12" } }',
+        '  db:',
+        '    hosts: { db1: 198.18.11.11, db2: 198.18.11.12 }',
+      ),
+    },
+    errors: [
+      { code: 'E_ADDRESS', file: 'inventory.yaml', line: 3, column: 52 },
+      { code: 'E_VIP_FAMILY', file: 'services/db/a.yaml', line: 1, column: 7 },
+      { code: 'E_ADDRESS', file: 'site.yaml', line: 3, column: 50 },
+    ],
+  },
+  {
+    name: 'E_SITE: two nodes on one IPv6 address in two spellings',
+    files: {
+      'site.yaml': BASE_SITE['site.yaml']!.replace(
+        '{ name: lb2, address: 198.18.0.12 }',
+        '{ name: lb2, address: 198.18.0.12, address6: "2001:DB8:0::11" }',
+      ),
+    },
+    errors: [{ code: 'E_SITE', file: 'site.yaml', line: 4, column: 50 }],
+  },
+
+  // --- backend server addresses ---
+  {
+    name: 'E_BACKEND_ADDRESS: servers at a node, a VIP, loopback, link-local, unspecified, multicast, broadcast',
+    files: {
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend:',
+        '  servers:',
+        '    - { name: ok, address: 198.18.10.11 }',
+        '    - { name: node, address: 198.18.0.12 }',
+        '    - { name: node6, address: "2001:DB8::11" }',
+        '    - { name: vip, address: 198.18.20.10 }',
+        '    - { name: self, address: 198.18.100.10 }',
+        '    - { name: lo, address: 127.0.0.1 }',
+        '    - { name: lo6, address: "::1" }',
+        '    - { name: mapped, address: "::ffff:127.0.0.1" }',
+        '    - { name: meta, address: 169.254.169.254 }',
+        '    - { name: ll6, address: "fe80::1" }',
+        '    - { name: any, address: 0.0.0.0 }',
+        '    - { name: any6, address: "::" }',
+        '    - { name: mc, address: 224.0.0.1 }',
+        '    - { name: bc, address: 255.255.255.255 }',
+      ),
+    },
+    // Each at the server's address, every one but `ok`.
+    errors: [
+      [6, 30],
+      [7, 31],
+      [8, 29],
+      [9, 30],
+      [10, 28],
+      [11, 29],
+      [12, 32],
+      [13, 30],
+      [14, 29],
+      [15, 29],
+      [16, 30],
+      [17, 28],
+      [18, 28],
+    ].map(([line, column]) => ({
+      code: 'E_BACKEND_ADDRESS' as const,
+      file: WWW,
+      line: line!,
+      column: column!,
+    })),
+  },
+  {
+    name: 'E_BACKEND_ADDRESS: an inventory host at loopback, reported where a service uses its group; route servers too',
+    files: {
+      'inventory.yaml': yaml(
+        'groups:',
+        '  app:',
+        '    hosts: { app1: 198.18.10.11, app2: 127.0.0.1 }',
+        '  db:',
+        '    hosts: { db1: 198.18.11.11, db2: 198.18.11.12 }',
+      ),
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend: { group: db }',
+        'routes:',
+        '  - path_prefix: /a',
+        '    backend: { group: app }',
+        '  - path_prefix: /b',
+        '    backend: { servers: [{ name: s, address: 198.18.0.11 }, { name: t, address: 198.18.10.20 }] }',
+      ),
+    },
+    errors: [
+      { code: 'E_BACKEND_ADDRESS', file: WWW, line: 6, column: 23 },
+      { code: 'E_BACKEND_ADDRESS', file: WWW, line: 8, column: 46 },
     ],
   },
 
@@ -746,6 +1076,63 @@ const invalid: InvalidCase[] = [
     errors: [{ code: 'E_NAME_CONFLICT', file: 'services/web/shop.yaml', line: 1, column: 1 }],
   },
   {
+    name: 'E_NAME_CONFLICT: BGP peers rr-1 and rr_1, teams web-x and web_x would be one BIRD name',
+    files: {
+      'site.yaml': withFiles(BASE_SITE)['site.yaml']!.replace(
+        'peers: [{ name: rr1, address: 198.18.0.1, as: 65000 }]',
+        'peers: [{ name: rr-1, address: 198.18.0.1, as: 65000 }, { name: rr_1, address: 198.18.0.2, as: 65000 }]',
+      ),
+    },
+    errors: [{ code: 'E_NAME_CONFLICT', file: 'site.yaml', line: 7, column: 91 }],
+  },
+  {
+    name: 'E_NAME: node, peer, team and site names outside the grammar (at the value or key)',
+    files: {
+      'site.yaml': yaml(
+        'site: Test',
+        'nodes:',
+        '  - { name: lb1., address: 198.18.0.11 }',
+        'ha:',
+        '  mode: anycast',
+        '  bgp: { local_as: 65001, peers: [{ name: rr1-is-a-very-long-name-for-a-peer, address: 198.18.0.1, as: 65000 }] }',
+        'tls: { policy: intermediate, certs: certs }',
+        'teams:',
+        '  Web: { path: web, vip_pools: [198.18.100.0/24], ports: [80, 443] }',
+      ),
+    },
+    errors: [
+      { code: 'E_NAME', file: 'site.yaml', line: 1, column: 7 },
+      { code: 'E_NAME', file: 'site.yaml', line: 3, column: 13 },
+      { code: 'E_NAME', file: 'site.yaml', line: 6, column: 43 },
+      { code: 'E_NAME', file: 'site.yaml', line: 9, column: 3 },
+    ],
+  },
+  {
+    name: 'E_NAME: inventory group and host names, a server name',
+    files: {
+      'inventory.yaml': yaml(
+        'groups:',
+        '  App:',
+        '    hosts: { app1: 198.18.10.11 }',
+        '  db:',
+        '    hosts: { app_1.: 198.18.11.11 }',
+      ),
+      ...www(
+        'fqdn: www.test.example',
+        'vip: 198.18.100.10',
+        'backend:',
+        '  servers:',
+        '    - { name: -app1, address: 198.18.10.11 }',
+        '    - { name: app2, address: 198.18.10.12 }',
+      ),
+    },
+    errors: [
+      { code: 'E_NAME', file: 'inventory.yaml', line: 2, column: 3 },
+      { code: 'E_NAME', file: 'inventory.yaml', line: 5, column: 14 },
+      { code: 'E_NAME', file: WWW, line: 5, column: 15 },
+    ],
+  },
+  {
     name: 'E_SITE: more instances than VRRP router ids above the base',
     files: {
       'site.yaml': yaml(
@@ -820,6 +1207,7 @@ function expectedOrder(es: readonly Expected[]): string[] {
 
 async function run(c: Case) {
   return compileFiles(withFiles(BASE_SITE, c.files), {
+    ...(c.odd && { odd: c.odd }),
     ...(c.now && { now: c.now }),
     ...(c.resolver && { resolver: c.resolver }),
   });
@@ -902,6 +1290,121 @@ describe('check: coverage', () => {
       assert.ok(r.all.every((d) => d.severity === 'warning'));
       assert.ok(r.model, c.name);
     }
+  });
+});
+
+describe('check: locks', () => {
+  it('E_LOCKED_KEY in a route points back at the lock entry', async () => {
+    const r = await run({
+      name: 'lock related',
+      files: {
+        'services/defaults.yaml': yaml('backend:', '  balance: roundrobin', 'lock: [ssl, backend.balance]'),
+        ...www(
+          'fqdn: www.test.example',
+          'vip: 198.18.100.10',
+          'backend: { group: app }',
+          'routes:',
+          '  - { path_prefix: /a, backend: { group: db, balance: source } }',
+        ),
+      },
+    });
+    const d = r.all.filter((x) => x.code === 'E_LOCKED_KEY');
+    assert.equal(d.length, 1);
+    assert.deepEqual(
+      d[0]!.related?.map((x) => `${x.file}:${x.line}:${x.column}`),
+      ['services/defaults.yaml:3:13'],
+    );
+  });
+
+  it('a route writing part of a map keeps the locked keys beside it (routes merge like a deeper layer)', async () => {
+    const r = await run({
+      name: 'route merge',
+      files: {
+        'services/defaults.yaml': yaml(
+          'backend:',
+          '  check: { interval: 7s, rise: 4 }',
+          'lock: [backend.check.interval]',
+        ),
+        ...www(
+          'fqdn: www.test.example',
+          'vip: 198.18.100.10',
+          'backend: { group: app }',
+          'routes:',
+          '  - { path_prefix: /a, backend: { group: db, check: { path: /h } } }',
+        ),
+      },
+    });
+    assert.deepEqual(r.all, []);
+    const check = r.services.find((s) => s.id === 'web/www')!.routes[0]!.backend.check;
+    assert.equal(check.intervalMs, 7000);
+    assert.equal(check.rise, 4);
+    assert.equal(check.path, '/h');
+  });
+});
+
+describe('check: addresses in one spelling', () => {
+  it('the model holds RFC 5952 IPv6 and IPv4 for IPv4-mapped; DNS, pools and instances compare them', async () => {
+    const r = await run({
+      name: 'canonical',
+      files: {
+        'services/web/a.yaml': yaml(
+          'fqdn: shop.test.example',
+          'vip: "::ffff:198.18.100.20"',
+          'vip6: "2001:DB8:100:0:0:0:0:20"',
+          'allow: ["2001:DB8:0:0::/32", "::ffff:198.18.0.0/111"]',
+          'backend:',
+          '  servers:',
+          '    - { name: m, address: "::FFFF:198.18.10.11" }',
+          '    - { name: n, address: "2001:DB8:10:0::1" }',
+        ),
+        'services/web/b.yaml': yaml(
+          'vip6: "2001:db8:100::20"',
+          'protocol: tcp',
+          'ports: [443]',
+          'backend: { group: app }',
+        ),
+      },
+    });
+    assert.deepEqual(r.all, []);
+    const a = r.services.find((s) => s.id === 'web/a')!;
+    assert.equal(a.vip, '198.18.100.20');
+    assert.equal(a.vip6, '2001:db8:100::20');
+    assert.deepEqual(a.allow, ['2001:db8::/32', '198.18.0.0/15']);
+    assert.deepEqual(
+      a.backend.servers.map((s) => s.address),
+      ['198.18.10.11', '2001:db8:10::1'],
+    );
+    const inst = r.model!.instances.filter((i) => i.services.includes('web/a'));
+    assert.deepEqual(
+      inst.map((i) => i.services),
+      [['web/a', 'web/b']],
+    );
+    assert.deepEqual(inst[0]!.addresses, ['198.18.100.20', '2001:db8:100::20']);
+  });
+
+  it('site addresses and inventory hosts are canonical in the model', async () => {
+    const r = await run({
+      name: 'site canonical',
+      files: {
+        'site.yaml': BASE_SITE['site.yaml']!.replace(
+          'address6: "2001:db8::11"',
+          'address6: "2001:0DB8::0011"',
+        ),
+        'inventory.yaml': yaml(
+          'groups:',
+          '  app:',
+          '    hosts: { app1: "::ffff:198.18.10.11", app2: { address: 198.18.10.12, address6: "2001:DB8:10::12" } }',
+          '  db:',
+          '    hosts: { db1: 198.18.11.11, db2: 198.18.11.12 }',
+        ),
+      },
+    });
+    assert.deepEqual(r.all, []);
+    assert.equal(r.model!.site.nodes[0]!.address6, '2001:db8::11');
+    assert.deepEqual(
+      r.services.find((s) => s.id === 'web/www')!.backend.servers.map((s) => s.address),
+      ['198.18.10.11', '198.18.10.12'],
+    );
   });
 });
 

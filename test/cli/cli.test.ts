@@ -1,46 +1,24 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { CliIo } from '../../src/cli/io.ts';
-import { runCli } from '../../src/cli/program.ts';
+import { renderSite } from '../../src/build/build.ts';
+import { compile } from '../../src/compile.ts';
+import { openStore, switchTo, writeGeneration } from '../../src/deploy/store.ts';
 import type { DnsResolver } from '../../src/infer/dns.ts';
+import { diskFs, load } from '../../src/load/index.ts';
 import { serviceSchema } from '../../src/vocabulary/schemas.ts';
 import { BASE_SITE } from '../helpers/base-site.ts';
+import { certBundle } from '../helpers/certs.ts';
+import { cli } from '../helpers/cli.ts';
 import { type FileOverrides, withFiles, yaml } from '../helpers/site.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CAMPUS = join(ROOT, 'examples/campus');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI in-process with collected output. */
-async function cli(argv: string[], opts: { cwd?: string; resolver?: DnsResolver } = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    cwd: opts.cwd ?? ROOT,
-    color: false,
-    now: () => new Date(),
-    ...(opts.resolver && { resolver: opts.resolver }),
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
 
 const scratch = mkdtempSync(join(tmpdir(), 'intentlb-cli-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -156,9 +134,10 @@ describe('intentlb check', () => {
     assert.deepEqual(Object.keys(out), ['diagnostics']);
     assert.equal(out.diagnostics.length, 2);
     for (const d of out.diagnostics) {
-      // Exactly these keys, in this order; `hint` only when there is one.
+      // The pinned keys in this order, then only `hint`, `path` and `related` when a diagnostic has them.
       const pinned = ['code', 'severity', 'file', 'line', 'column', 'message'];
-      assert.deepEqual(Object.keys(d), 'hint' in d ? [...pinned, 'hint'] : pinned);
+      const extra = ['hint', 'path', 'related'].filter((k) => k in d);
+      assert.deepEqual(Object.keys(d), [...pinned, ...extra]);
       assert.ok(
         Number.isInteger(d.line) &&
           Number(d.line) >= 1 &&
@@ -180,6 +159,7 @@ describe('intentlb check', () => {
         column: 1,
         message: '',
         hint: 'did you mean `ssl_redirect`?',
+        path: 'ssl_redirct',
       },
     );
     assert.deepEqual(
@@ -191,6 +171,7 @@ describe('intentlb check', () => {
         line: 4,
         column: 5,
         message: '',
+        path: 'backend',
       },
     );
   });
@@ -327,6 +308,70 @@ describe('intentlb explain', () => {
     const r = await cli(['explain', dir, 'web/www']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /E_UNKNOWN_GROUP/);
+  });
+});
+
+describe('secrets: never world-readable, never printed', () => {
+  const PW = 'S3cr3t-bgp-pw';
+  const withPassword = (pw: string): FileOverrides => ({
+    'site.yaml': BASE_SITE['site.yaml']!.replace('as: 65000 }', `as: 65000, password: ${pw} }`),
+    'certs/www.pem': certBundle(['www.test.example']),
+    'services/web/www.yaml': yaml(
+      'fqdn: www.test.example',
+      'vip: 198.18.100.10',
+      'ssl: true',
+      'backend:',
+      '  group: app',
+    ),
+  });
+  const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+
+  it('build writes the BIRD configuration and the certificate bundles 0600, the rest 0644', async () => {
+    const site = siteDir(withPassword(PW));
+    const out = join(scratch, 'out-secrets');
+    const r = await cli(['build', site, '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const node = join(out, 'lb1');
+    assert.equal(mode(join(node, 'bird/intentlb.conf')), '600');
+    assert.match(readFileSync(join(node, 'bird/intentlb.conf'), 'utf8'), new RegExp(`password "${PW}"`));
+    assert.equal(mode(join(node, 'certs/www.pem')), '600');
+    const manifest = JSON.parse(readFileSync(join(node, 'manifest.json'), 'utf8')) as {
+      files: Record<string, string>;
+      modes: Record<string, string>;
+    };
+    assert.deepEqual(manifest.modes, { 'bird/intentlb.conf': '0600', 'certs/www.pem': '0600' });
+    for (const f of Object.keys(manifest.files)) {
+      const text = readFileSync(join(node, f), 'utf8');
+      if (f in manifest.modes) continue;
+      assert.equal(mode(join(node, f)), '644', f);
+      assert.ok(!text.includes(PW), `${f} holds the BGP password`);
+      assert.ok(!text.includes('PRIVATE KEY'), `${f} holds a private key`);
+    }
+  });
+
+  it('plan masks BGP passwords in diffs and never shows a key, in text and JSON', async () => {
+    const root = join(scratch, 'root-secrets');
+    const first = await cli(['plan', siteDir(withPassword(PW)), '--node', 'lb1', '--root', root]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /\+\s*password "\(secret\)";/);
+    assert.ok(!first.stdout.includes(PW));
+    assert.doesNotMatch(first.stdout, /PRIVATE KEY/);
+
+    // Installed with one password, planned with another: neither is printed, the change is.
+    const site = siteDir(withPassword(PW));
+    const l = load(diskFs(site));
+    const c = await compile(l.value, { now: new Date() });
+    const store = openStore(root);
+    const files = renderSite(c.model!, l.value.sources, l.value.certs, store.layout)[0]!.files;
+    switchTo(store, writeGeneration(store, files));
+    const next = siteDir(withPassword('0ther-bgp-pw'));
+    for (const format of ['text', 'json']) {
+      const r = await cli(['plan', next, '--node', 'lb1', '--root', root, '--format', format]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /bird\/intentlb\.conf/);
+      assert.match(r.stdout, /secret values changed/);
+      assert.ok(!r.stdout.includes(PW) && !r.stdout.includes('0ther-bgp-pw'), r.stdout);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { classifyInstanceChange } from '../../src/deploy/haproxy-diff.ts';
@@ -178,9 +178,39 @@ describe('computePlan', () => {
     });
     assert.deepEqual(p.actions, []);
   });
+  it('a generation installed with other file modes is written anew; only masked secrets differ: no diff', () => {
+    const files = (modes: Record<string, string> | undefined, pw: string) =>
+      new Map([
+        ['bird/intentlb.conf', `protocol bgp x {\n  password "${pw}";\n}\n`],
+        ['manifest.json', JSON.stringify({ instances: [], ...(modes && { modes }) })],
+      ]);
+    const next = files({ 'bird/intentlb.conf': '0600' }, 'new');
+    const old = files(undefined, 'old');
+    const p = computePlan({ next, installed: old, applied: old, running: null, ...flags });
+    assert.deepEqual(
+      p.files.map((f) => `${f.change} ${f.path}`),
+      ['changed bird/intentlb.conf', 'changed manifest.json'],
+    );
+    assert.match(p.files[0]!.diff, /secret values changed/);
+    assert.doesNotMatch(JSON.stringify(p), /"(old|new)\\"/);
+  });
 });
 
 describe('generations and the lock', () => {
+  it('installs the BIRD configuration and certificate bundles 0600, other files 0644', async () => {
+    await withTempDir((dir) => {
+      const store = openStore(dir);
+      const files = [
+        { path: 'bird/intentlb.conf', content: 'protocol bgp x { password "pw"; }\n' },
+        { path: 'certs/www.pem', content: '-----BEGIN PRIVATE KEY-----\n' },
+        { path: 'haproxy/a.cfg', content: 'global\n' },
+      ];
+      switchTo(store, writeGeneration(store, files));
+      const modes = files.map((f) => (statSync(join(store.layout.etc, f.path)).mode & 0o777).toString(8));
+      assert.deepEqual(modes, ['600', '600', '644']);
+    });
+  });
+
   it('writes generations, switches the link atomically, prunes old ones but never current or applied', async () => {
     await withTempDir((dir) => {
       const store = openStore(dir);

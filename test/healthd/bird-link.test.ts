@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BirdLink, findDrift, judgeOperation } from '../../src/healthd/bird-link.ts';
 import { initialState } from '../../src/healthd/core.ts';
-import { systemTimers } from '../../src/healthd/scheduler.ts';
+import { systemTimers } from '../../src/healthd/timers.ts';
 import type { HealthdEvent, HealthdState } from '../../src/healthd/types.ts';
-import type { BirdProtocol, ProtocolSetResult } from '../../src/runtime/bird-client.ts';
+import { BirdClient, type BirdProtocol, type ProtocolSetResult } from '../../src/runtime/bird-client.ts';
 import { eventually } from '../helpers/ns-fixture.ts';
 import { withTempDir } from '../helpers/tools.ts';
 import { FakeBird } from './fake-bird.ts';
+import { FakeClock } from './fake-clock.ts';
 
 function stateWith(sent: Record<string, boolean>, confirmed: Record<string, boolean>): HealthdState {
   const s = initialState([], 0);
@@ -209,7 +210,13 @@ describe('bird link against a fake BIRD', { timeout: 60_000 }, () => {
         bird.protocols.set('vip_a', true);
         bird.protocols.set('vip_b', false);
         events.length = 0;
-        await new Promise((r) => setTimeout(r, 300));
+        // Two polls answered (the third asked) with BIRD as confirmed: no drift, no event.
+        const polled = bird.commands.length;
+        await eventually(
+          () => bird.commands.slice(polled).filter((c) => c === 'show protocols').length >= 3,
+          5000,
+          'three polls',
+        );
         assert.deepEqual(events, [], 'no drift, no event');
         bird.configure();
         await eventually(() => events.length > 0, 5000, 'drift noticed');
@@ -236,26 +243,74 @@ describe('bird link against a fake BIRD', { timeout: 60_000 }, () => {
     });
   });
 
-  it('keeps retrying while BIRD is away, quietly', async () => {
+  it('a bug that ends its loop is logged, and the link starts over', async () => {
     await withTempDir(async (dir) => {
       const bird = new FakeBird(join(dir, 'bird.ctl'), ['vip_a']);
+      await bird.start();
       const events: HealthdEvent[] = [];
       const logs: string[] = [];
+      let calls = 0;
       const link = new BirdLink({
         config: { socket: bird.path, pollMs: 100, timeoutMs: 2000 },
         timers: systemTimers,
-        onEvent: (e) => events.push(...e),
+        onEvent: (e) => {
+          if (++calls === 1) throw new Error('bug in onEvent');
+          events.push(...e);
+        },
         state: () => stateWith({}, {}),
-        log: (_level, msg) => logs.push(msg),
+        log: (level, msg, data) => logs.push(`${level} ${msg} ${data?.where ?? ''}`.trim()),
         reconnectMinMs: 20,
         reconnectMaxMs: 50,
       });
       try {
         link.start();
-        await new Promise((r) => setTimeout(r, 500));
+        await eventually(() => events.length === 1, 5000, 'connected again after the bug');
+        assert.deepEqual(events, [{ type: 'bird-up', reason: 'connect' }]);
+        assert.ok(logs.includes('error internal error bird link'), logs.join('; '));
+        assert.equal(link.connected, true);
+      } finally {
+        await link.stop();
+        await bird.stop();
+      }
+    });
+  });
+
+  it('keeps retrying while BIRD is away, quietly', async () => {
+    await withTempDir(async (dir) => {
+      const bird = new FakeBird(join(dir, 'bird.ctl'), ['vip_a']);
+      const events: HealthdEvent[] = [];
+      const logs: string[] = [];
+      const clock = new FakeClock();
+      let attempts = 0;
+      const link = new BirdLink({
+        config: { socket: bird.path, pollMs: 100, timeoutMs: 2000 },
+        timers: clock,
+        onEvent: (e) => events.push(...e),
+        state: () => stateWith({}, {}),
+        log: (_level, msg) => logs.push(msg),
+        connect: (socket, timeoutMs) => {
+          attempts++;
+          return BirdClient.connect(socket, { timeoutMs });
+        },
+        reconnectMinMs: 20,
+        reconnectMaxMs: 50,
+      });
+      try {
+        link.start();
+        // Each failed attempt waits out its backoff (20, 40, 50, 50 ... ms) on the fake clock.
+        for (let n = 1; n <= 6; n++) {
+          await eventually(() => attempts === n && clock.timers === 1, 5000, `attempt ${n} failed`);
+          await clock.advance(50);
+        }
+        await eventually(() => attempts === 7 && clock.timers === 1, 5000, 'attempt 7 failed');
         assert.deepEqual(events, []);
         assert.deepEqual(logs, ['bird unreachable'], 'one line per minute of failures, not one per attempt');
+        await clock.advance(60_000);
+        await eventually(() => logs.length === 2, 5000, 'the line of the next minute');
+        assert.deepEqual(logs, ['bird unreachable', 'bird unreachable']);
         await bird.start();
+        await eventually(() => clock.timers === 1, 5000, 'waiting for the next attempt');
+        await clock.advance(50);
         await eventually(() => events.length === 1, 5000, 'connected once BIRD is there');
         assert.deepEqual(events, [{ type: 'bird-up', reason: 'connect' }]);
       } finally {

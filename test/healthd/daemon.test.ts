@@ -137,14 +137,22 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
         );
 
         await t("a's HTTP checks reuse one connection; b's TCP checks open one each", async () => {
-          await new Promise((r) => setTimeout(r, 600));
-          const text = await (await fetch(`${http}/metrics`)).text();
+          let text = '';
           const value = (re: RegExp): number =>
             [...text.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0);
-          const checksA = value(/^intentlb_healthd_checks_total\{vip="a",result="\w+"\} (\d+)$/gm);
+          const countA = /^intentlb_healthd_checks_total\{vip="a",result="\w+"\} (\d+)$/gm;
+          // Enough checks of a to tell one connection from one per check.
+          await eventually(
+            async () => {
+              text = await (await fetch(`${http}/metrics`)).text();
+              return value(countA) >= 10;
+            },
+            10_000,
+            'a checked 10 times',
+          );
+          const checksA = value(countA);
           const checksB = value(/^intentlb_healthd_checks_total\{vip="b",result="\w+"\} (\d+)$/gm);
           const connections = value(/^intentlb_healthd_check_connections_total (\d+)$/gm);
-          assert.ok(checksA >= 10, `a checked ${checksA} times`);
           // b: one per check, give or take the one in flight; a: one for all of them.
           assert.ok(
             connections >= checksB && connections <= checksB + 3,
@@ -187,6 +195,14 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
             const right = await vipStatus('a');
             assert.deepEqual([right?.held, right?.health, right?.announced], [false, 'unknown', false]);
             await eventually(() => on('vip_a', 'vip6_a'), 10_000, 'announced again after rise');
+            // The hold's down hook and the release's up hook have both run: the next step's down
+            // is a transition of its own (a down asked while the hold's down still runs would
+            // rightly collapse into it, hooks.ts).
+            await eventually(
+              () => hookLines().filter((l) => l === 'a up').length >= 2,
+              10_000,
+              'up hook after release',
+            );
           },
         );
 
@@ -257,6 +273,8 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
             const r = await healthdControl(socket, { cmd: 'reload' }, 5000);
             assert.deepEqual(r, { ok: true, cmd: 'reload', added: ['c'], removed: ['b'], changed: [] });
             await eventually(() => off('vip_b') && on('vip_c'), 10_000, 'b withdrawn, c announced');
+            // c's up hook has run, so the hold and release of the next step are hooks of their own.
+            await eventually(() => hookLines().includes('c up'), 10_000, "c's up hook");
             await eventually(
               async () => (await status()).vips.map((v) => v.name).join() === 'a,c',
               10_000,
@@ -363,10 +381,26 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
         assert.equal((await healthdControl(socket, { cmd: 'drain' }, 10_000)).ok, true);
         assert.equal((JSON.parse(readFileSync(stateFile, 'utf8')) as { drained: boolean }).drained, true);
         await daemon.shutdown('test');
+        const commandsBefore = bird.commands.length;
         daemon = await start();
-        // Checks pass, yet nothing is announced: the node is still drained.
-        await new Promise((r) => setTimeout(r, 1500));
+        // Checks pass (b is up), yet nothing is announced: the node is still drained. The decision
+        // that took b up sent its BIRD operation at once; a `show protocols` poll after it, on the
+        // same connection, proves that nothing was on its way.
+        const d = daemon;
+        await eventually(() => d.status().vips.find((v) => v.name === 'b')?.health === 'up', 10_000, 'b up');
+        const upAt = bird.commands.length;
+        await eventually(
+          () => bird.commands.slice(upAt).includes('show protocols'),
+          10_000,
+          'a BIRD poll after b came up',
+        );
         assert.equal(bird.enabled('vip_b'), false, 'still drained after the restart');
+        assert.deepEqual(
+          bird.commands.slice(commandsBefore).filter((c) => c.startsWith('enable')),
+          [],
+          'no enable sent',
+        );
+        assert.equal(d.status().vips.find((v) => v.name === 'b')?.announced, false);
         assert.ok(logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('starting drained')));
         const http = `http://127.0.0.1:${daemon.httpAddress?.port}`;
         assert.equal(((await (await fetch(`${http}/status`)).json()) as HealthdStatus).draining, true);

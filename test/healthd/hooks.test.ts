@@ -3,8 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { HooksConfig } from '../../src/healthd/config.ts';
-import { type HookOutcome, HookRunner, type RunCommand, spawnCommand } from '../../src/healthd/hooks.ts';
+import {
+  type HookOutcome,
+  HookRunner,
+  type RunCommand,
+  spawnCommand,
+  spawnCommandOn,
+} from '../../src/healthd/hooks.ts';
 import { withTempDir } from '../helpers/tools.ts';
+import { FakeClock } from './fake-clock.ts';
 
 const NODE = process.execPath;
 
@@ -52,6 +59,29 @@ describe('hooks: ordering per VIP', () => {
         ['web', 'up', 'up-b --x web up', 'ok'],
       ],
     );
+  });
+
+  it("an outcome handler that throws is reported, and the VIP's hooks go on", async () => {
+    const c = controlled();
+    const errors: unknown[] = [];
+    let calls = 0;
+    const r = new HookRunner({
+      config: HOOKS,
+      run: c.run,
+      onOutcome: () => {
+        if (++calls === 1) throw new Error('bug in onOutcome');
+      },
+      onError: (err) => errors.push(err),
+    });
+    r.run('web', 'up');
+    await c.finishNext();
+    assert.equal(errors.length, 1);
+    assert.deepEqual(c.started, ['up-a web up', 'up-b --x web up'], 'the next command ran');
+    await c.finishNext();
+    assert.equal(r.busy, 0, 'the lane is free again');
+    r.run('web', 'down');
+    assert.deepEqual(c.started.slice(2), ['down web down']);
+    await c.finishNext();
   });
 
   it('one transition at a time per VIP; while one runs only the latest wish waits', async () => {
@@ -150,5 +180,19 @@ describe('hooks: spawning', { timeout: 30_000 }, () => {
     assert.equal(slow.result, 'timeout');
     assert.equal(slow.signal, 'SIGKILL');
     assert.ok(performance.now() - began < 10_000);
+  });
+
+  it('the deadline is on the injected clock: killed when the fake clock reaches it, not before', async () => {
+    const clock = new FakeClock();
+    const run = spawnCommandOn(clock)([NODE, '-e', 'setTimeout(() => {}, 60000)'], {}, 300);
+    let settled = false;
+    void run.then(() => {
+      settled = true;
+    });
+    await clock.advance(299);
+    assert.equal(settled, false, 'still running at 299 ms');
+    await clock.advance(1);
+    const slow = await run;
+    assert.deepEqual([slow.result, slow.signal, slow.durationMs], ['timeout', 'SIGKILL', 300]);
   });
 });

@@ -10,15 +10,21 @@ import { type CheckOutcome, runCheck } from '../../src/healthd/checks.ts';
 import { closeKeptConnections } from '../../src/healthd/kept-http.ts';
 import type { HttpCheckSpec } from '../../src/healthd/types.ts';
 import { pidAlive } from '../../src/runtime/pid.ts';
+import { eventually } from '../helpers/ns-fixture.ts';
 import { freePort, requireTool, withTempDir } from '../helpers/tools.ts';
 
-/** A server whose connections `onRequest` answers; it records connections and requests. */
-async function serve(onRequest: (s: Socket, n: number, conn: number) => void) {
+/**
+ * A server whose connections `onRequest` answers; it records connections and requests. Answers on
+ * one connection go out in order, as a real server's do: an answer written over time (an async
+ * `onRequest`) is finished before the next one starts, and one that fails ends the connection.
+ */
+async function serve(onRequest: (s: Socket, n: number, conn: number) => unknown) {
   const sockets = new Set<Socket>();
   const stats = { connections: 0, requests: 0, resets: 0 };
   const server = createServer((s) => {
     const conn = ++stats.connections;
     let n = 0;
+    let answering: Promise<unknown> = Promise.resolve();
     sockets.add(s);
     s.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ECONNRESET') stats.resets++;
@@ -27,7 +33,10 @@ async function serve(onRequest: (s: Socket, n: number, conn: number) => void) {
     s.on('data', (d) => {
       for (const _ of d.toString('latin1').matchAll(/\r\n\r\n/g)) {
         stats.requests++;
-        onRequest(s, ++n, conn);
+        const k = ++n;
+        answering = answering
+          .then(() => onRequest(s, k, conn))
+          .catch((err: unknown) => s.destroy(err instanceof Error ? err : new Error(String(err))));
       }
     });
   });
@@ -81,8 +90,8 @@ describe('HTTP checks on a kept connection', { timeout: 30_000 }, () => {
     try {
       assert.deepEqual(oks(await checks(s.spec(40), 4, 50)), Array(4).fill('ok'));
       assert.deepEqual([s.stats.connections, s.stats.requests], [4, 4]);
-      await sleep(20);
-      assert.equal(s.stats.resets, 3, 'closed with a reset: no TIME_WAIT on the checker side');
+      // Closed with a reset: no TIME_WAIT on the checker side.
+      await eventually(() => s.stats.resets === 3, 5000, 'three resets');
     } finally {
       await s.stop();
     }
@@ -287,8 +296,7 @@ describe('HTTP checks on a kept connection', { timeout: 30_000 }, () => {
       assert.deepEqual(oks(await checks(mine, 2)), ['ok', 'ok']);
       const before = s.stats.resets;
       closeKeptConnections([mine]);
-      await sleep(50);
-      assert.equal(s.stats.resets, before + 1);
+      await eventually(() => s.stats.resets === before + 1, 5000, 'reset by closeKeptConnections');
       assert.deepEqual(oks(await checks(mine, 1)), ['ok'], 'the next check opens a fresh one');
     } finally {
       await s.stop();

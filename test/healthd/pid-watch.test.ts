@@ -11,7 +11,7 @@ import {
   pidStep,
   readPidFile,
 } from '../../src/healthd/pid-watch.ts';
-import { systemTimers } from '../../src/healthd/scheduler.ts';
+import { systemTimers } from '../../src/healthd/timers.ts';
 import type { VipConfig } from '../../src/healthd/types.ts';
 import { withTempDir } from '../helpers/tools.ts';
 import { FakeClock } from './fake-clock.ts';
@@ -109,6 +109,31 @@ describe('pid watch: the watcher', () => {
     assert.equal(events.length, 5, 'no events for a VIP no longer watched');
     w.stop();
     assert.equal(clock.timers, 0);
+  });
+
+  it('a pid read that cannot be taken in is reported, and the file is read again', async () => {
+    const clock = new FakeClock();
+    const events: string[] = [];
+    const errors: string[] = [];
+    let calls = 0;
+    const w = new PidWatcher({
+      timers: clock,
+      intervalMs: 100,
+      rereadMs: 1000,
+      readPid: async () => 100,
+      alive: () => true,
+      onEvent: (v, e, pid) => {
+        if (++calls === 1) throw new Error('bug in onEvent');
+        events.push(`${clock.now()} ${v} ${e} ${pid}`);
+      },
+      onError: (err) => errors.push(err instanceof Error ? err.message : String(err)),
+    });
+    w.update([vip('a', '/run/a.pid')]);
+    await clock.advance(0);
+    assert.deepEqual(errors, ['bug in onEvent']);
+    await clock.advance(1000);
+    assert.deepEqual(events, ['1000 a process-start 100'], 'read again a second later');
+    w.stop();
   });
 
   it('VIPs of one instance share its pid file: one read and one probe per tick, events for each VIP', async () => {

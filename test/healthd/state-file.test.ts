@@ -13,7 +13,7 @@ describe("healthd's state file", () => {
       assert.deepEqual(readDrain(file), { drained: false }, 'no file yet');
       writeStateFile(file, true, new Date('2026-12-03T06:00:00Z'));
       assert.deepEqual(readDrain(file), { drained: true, since: '2026-12-03T06:00:00.000Z' });
-      writeStateFile(file, false);
+      writeStateFile(file, false, new Date('2026-12-03T07:00:00Z'));
       assert.equal(readFileSync(file, 'utf8'), '{"drained":false}\n');
       assert.deepEqual(readDrain(file), { drained: false });
       writeFileSync(file, '{"drained": tru');

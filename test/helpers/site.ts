@@ -34,12 +34,12 @@ export function daysFromNow(days: number): Date {
   return new Date(NOW.getTime() + days * 86_400_000);
 }
 
-/** Loads an in-memory site and compiles it the way the CLI does. */
+/** Loads an in-memory site (`odd`: paths that are links or special files) and compiles it the way the CLI does. */
 export async function compileFiles(
   files: Readonly<Record<string, string>>,
-  opts: Partial<CompileOptions> = {},
+  opts: Partial<CompileOptions> & { odd?: Readonly<Record<string, 'link' | 'special'>> } = {},
 ): Promise<SiteRun> {
-  const l = load(memoryFs(files));
+  const l = load(memoryFs(files, opts.odd));
   const c = await compile(l.value, {
     now: opts.now ?? NOW,
     ...(opts.resolver && { resolver: opts.resolver }),

@@ -260,8 +260,13 @@ describe('deploy: apply on a node in a namespace', { timeout: 240_000 }, () => {
     assert.ok(currentGeneration(store)! > gen);
   });
 
-  it('apply killed with -9 at random points leaves a complete generation, and the next apply converges', async () => {
+  it('apply killed with -9 at random points leaves a complete generation, and the next apply converges', async (t) => {
     const store = openStore(root);
+    // The kill points come from a seed, printed so that a failure can be replayed:
+    // INTENTLB_CRASH_SEED=<seed> runs the very same points again.
+    const seed = Number(process.env.INTENTLB_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 32));
+    t.diagnostic(`kill points seed: ${seed} (INTENTLB_CRASH_SEED=${seed} replays them)`);
+    const random = mulberry32(seed);
     for (let i = 0; i < 4; i++) {
       writeService(
         'beta',
@@ -289,7 +294,9 @@ describe('deploy: apply on a node in a namespace', { timeout: 240_000 }, () => {
         },
       );
       const exited = new Promise((r) => child.once('exit', r));
-      await new Promise((r) => setTimeout(r, 300 + Math.floor(Math.random() * 900)));
+      const killAfterMs = 300 + Math.floor(random() * 900);
+      t.diagnostic(`round ${i}: kill after ${killAfterMs} ms`);
+      await new Promise((r) => setTimeout(r, killAfterMs));
       child.kill('SIGKILL');
       await exited;
       // Whatever moment it died at: <etc> names a complete generation, every file as its manifest says.
@@ -322,3 +329,15 @@ describe('deploy: apply on a node in a namespace', { timeout: 240_000 }, () => {
     }
   });
 });
+
+/** A small seeded PRNG (mulberry32): uniform in [0, 1), the same sequence for the same seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

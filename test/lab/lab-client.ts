@@ -5,39 +5,13 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import type { CliIo } from '../../src/cli/io.ts';
-import { runCli } from '../../src/cli/program.ts';
 import { labDown } from '../../src/lab/lab.ts';
 import { IP, listNamespaces } from '../../src/lab/netns.ts';
 import { sweepNamespaces } from '../../src/lab/processes.ts';
 import { unwire } from '../../src/lab/wiring.ts';
+import type { CliRun } from '../helpers/cli.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `intentlb <argv>` in-process, output collected. */
-export async function cli(argv: string[]): Promise<CliRun> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    cwd: ROOT,
-    color: false,
-    now: () => new Date(),
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+export { type CliRun, cli } from '../helpers/cli.ts';
 
 /** Runs a command inside a namespace; never throws (the exit code says how it went). */
 export function inNs(ns: string, command: string[], timeoutMs = 15_000): Promise<CliRun> {

@@ -244,17 +244,12 @@ describe('lab topology, table of edge cases', () => {
   });
 
   it('refuses a VIP that is also a host address', async () => {
-    const e = errors(
-      await baseInput({
-        'inventory.yaml': yaml(
-          'groups:',
-          '  app:',
-          '    hosts: { app1: 198.18.100.10, app2: 198.18.10.12 }',
-          '  db:',
-          '    hosts: { db1: 198.18.11.11 }',
-        ),
-      }),
+    // `check` refuses such a site (E_VIP_NODE, E_BACKEND_ADDRESS); the lab does not rely on it.
+    const input = await baseInput();
+    const inventory = input.inventory.map((h) =>
+      h.name === 'app1' ? { ...h, address: '198.18.100.10' } : h,
     );
+    const e = errors({ ...input, inventory });
     assert.match(e.join('\n'), /VIP 198\.18\.100\.10 of web-www is also the address of inventory host app1/);
   });
 

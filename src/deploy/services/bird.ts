@@ -38,7 +38,7 @@ export const bird: NodeService = {
       await control.start('bird');
     } else {
       log(
-        `  note: BIRD's socket ${birdSocket(layout)} does not answer; include ${layout.etc}/bird/intentlb.conf in the node's BIRD and start it`,
+        `  note: BIRD's socket ${birdSocket(layout)} does not answer; start intentlb's BIRD (intentlb-bird.service, or \`intentlb supervise\`): it runs as root and reads ${layout.etc}/bird/intentlb.conf (0600: it holds the BGP passwords)`,
       );
     }
   },

@@ -1,3 +1,4 @@
+import { OperationError } from '../errors.ts';
 import { bird } from './bird.ts';
 import { healthd } from './healthd.ts';
 import { keepalived } from './keepalived.ts';
@@ -27,8 +28,8 @@ export function unitServiceNames(): string[] {
 }
 
 /** The error for a unit name that is neither `haproxy@<instance>` nor a service's. */
-export function unknownUnit(name: string): Error {
-  return new Error(`unknown unit ${name} (haproxy@<instance>, ${unitServiceNames().join(', ')})`);
+export function unknownUnit(name: string): OperationError {
+  return new OperationError(`unknown unit ${name} (haproxy@<instance>, ${unitServiceNames().join(', ')})`);
 }
 
 /**

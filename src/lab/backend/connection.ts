@@ -65,6 +65,7 @@ export async function serveConnection(socket: Socket, port: PortContext): Promis
       mode: port.mode,
     });
   } catch {
+    // A client that sent a bad PROXY header or failed its handshake: drop that connection only.
     socket.destroy();
   }
 }

@@ -1,5 +1,6 @@
 import type { BgpPeerModel, HaModel, Model, NodeModel } from '../../model/index.ts';
-import { ConfigWriter, duration, quote } from '../emit.ts';
+import { ConfigWriter, duration } from '../emit.ts';
+import { str } from '../quote/bird.ts';
 import { SharedParts } from '../shared.ts';
 import { HEADER, type Renderer } from '../types.ts';
 import { birdSymbol, type VipProtocol, vipProtocols } from './protocols.ts';
@@ -116,10 +117,10 @@ function renderPeer(
     return;
   }
   w.raw(`protocol bgp bgp_${birdSymbol(peer.name)} {`);
-  w.line(`description ${quote(`peer ${peer.name}`)};`);
+  w.line(`description ${str(`peer ${peer.name}`)};`);
   w.line(`local ${local} as ${bgp.localAs};`);
   w.line(`neighbor ${peer.address} as ${peer.as};`);
-  if (peer.password !== undefined) w.line(`password ${quote(peer.password)};`);
+  if (peer.password !== undefined) w.line(`password ${str(peer.password)};`);
   w.line(`hold time ${HOLD_TIME_S};`);
   w.line(`keepalive time ${KEEPALIVE_TIME_S};`);
   w.line(`error wait time ${ERROR_WAIT_S.join(', ')};`);

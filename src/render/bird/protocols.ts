@@ -1,4 +1,5 @@
 import type { InstanceModel } from '../../model/index.ts';
+import { symbol as birdSymbol } from '../quote/bird.ts';
 
 /** A BIRD static protocol that carries one address family of an instance's VIPs. */
 export interface VipProtocol {
@@ -27,7 +28,4 @@ export function vipProtocols(inst: InstanceModel): VipProtocol[] {
   return out;
 }
 
-/** A name usable as a bare BIRD symbol: `-` and `.` (and anything else) become `_`. */
-export function birdSymbol(name: string): string {
-  return name.replace(/[^A-Za-z0-9_]/g, '_');
-}
+export { symbol as birdSymbol } from '../quote/bird.ts';

@@ -1,10 +1,11 @@
 import type { BackendModel, ServerModel } from '../../model/index.ts';
 import { type ConfigWriter, duration, hostPort } from '../emit.ts';
+import { word } from '../quote/haproxy.ts';
 import { CHECK_DIRECTIVES } from './checks.ts';
 
 /** One `backend` section: balance, health check, persistence, client-address passing, servers. */
 export function renderBackend(w: ConfigWriter, b: BackendModel, mode: 'http' | 'tcp'): void {
-  w.section(`backend ${b.name}`);
+  w.section(`backend ${word(b.name)}`);
   w.line(`mode ${mode}`);
   w.line(`balance ${b.balance}`);
   w.line(`timeout connect ${duration(b.timeouts.connectMs)}`);
@@ -20,7 +21,7 @@ export function renderBackend(w: ConfigWriter, b: BackendModel, mode: 'http' | '
     w.line('http-request set-header X-Forwarded-Proto http if !{ ssl_fc }');
     w.line('http-request set-header X-Forwarded-Port %[dst_port]');
   }
-  if (b.sticky === 'cookie') w.line(`cookie ${b.cookie} insert indirect nocache httponly`);
+  if (b.sticky === 'cookie') w.line(`cookie ${word(b.cookie)} insert indirect nocache httponly`);
   if (b.sticky === 'source') {
     w.line('stick-table type ipv6 size 1m expire 30m');
     w.line('stick on src');
@@ -28,7 +29,7 @@ export function renderBackend(w: ConfigWriter, b: BackendModel, mode: 'http' | '
   if (b.transparent) {
     // TPROXY: connect to the servers from the client's own address (needs routing back via the LB).
     if (b.servers.some((s) => !s.address.includes(':'))) w.line('source 0.0.0.0 usesrc clientip');
-    else w.line('source :: usesrc clientip');
+    else w.line('source [::] usesrc clientip'); // HAProxy reads a bare `::` as address:port
   }
   const defaults = [
     `inter ${duration(b.check.intervalMs)}`,
@@ -44,13 +45,13 @@ export function renderBackend(w: ConfigWriter, b: BackendModel, mode: 'http' | '
 function serverTokens(s: ServerModel, b: BackendModel, checked: boolean): (string | undefined | false)[] {
   return [
     'server',
-    s.name,
+    word(s.name),
     hostPort(s.address, s.port),
     checked && 'check',
     `weight ${s.weight}`,
     s.backup && 'backup',
     s.maxconn !== undefined && `maxconn ${s.maxconn}`,
-    b.sticky === 'cookie' && `cookie ${s.name}`,
+    b.sticky === 'cookie' && `cookie ${word(s.name)}`,
     b.proxyProtocol === 'v1' && 'send-proxy',
     b.proxyProtocol === 'v2' && 'send-proxy-v2',
     b.proxyProtocol !== undefined && checked && 'check-send-proxy',

@@ -1,5 +1,6 @@
 import type { CheckModel } from '../../model/index.ts';
 import type { CheckType } from '../../vocabulary/protocols.ts';
+import { arg, logFormat } from '../quote/haproxy.ts';
 
 /**
  * What each health-check type writes into a backend. One descriptor per type; the backend
@@ -19,13 +20,15 @@ export const CHECK_DIRECTIVES: Record<CheckType, CheckDirectives> = {
     enabled: true,
     lines: (c) => [
       'option httpchk',
-      `http-check send meth GET uri ${c.path} ver HTTP/1.1 hdr Host ${c.host ?? 'localhost'} hdr User-Agent intentlb-check`,
+      // `uri` is a plain string; a `hdr` value is log-format (configuration.txt, http-check send).
+      `http-check send meth GET uri ${arg(c.path)} ver HTTP/1.1 hdr Host ${logFormat(c.host ?? 'localhost')} hdr User-Agent intentlb-check`,
       ...(c.expect === undefined
         ? []
         : [
             typeof c.expect === 'number'
               ? `http-check expect status ${c.expect}`
-              : `http-check expect rstring ${c.expect}`,
+              : // A string the answer must contain (docs/intent.md), not a regex.
+                `http-check expect string ${arg(c.expect)}`,
           ]),
     ],
   },

@@ -1,5 +1,6 @@
-import type { ServiceModel } from '../../model/index.ts';
-import { type ConfigWriter, duration, haproxyQuote, hostPort } from '../emit.ts';
+import type { RedirectModel, ServiceModel } from '../../model/index.ts';
+import { type ConfigWriter, duration, hostPort } from '../emit.ts';
+import { arg, logFormat, pattern, text, word } from '../quote/haproxy.ts';
 import type { NodeLayout } from '../types.ts';
 
 export interface FrontendOptions {
@@ -10,16 +11,19 @@ export interface FrontendOptions {
 
 /** One service's `frontend`: binds on every VIP and port, access list, redirects, routes. */
 export function renderFrontend(w: ConfigWriter, s: ServiceModel, opts: FrontendOptions): void {
-  const name = `fe_${s.id.replace(/\//g, '-')}`;
-  w.section(`frontend ${name}`);
+  w.section(`frontend ${word(`fe_${s.id.replace(/\//g, '-')}`)}`);
   if (s.description !== undefined && s.description.trim() !== '')
-    w.line(`description ${haproxyQuote(s.description)}`);
+    w.line(`description ${text(s.description)}`);
   w.line(`mode ${s.mode}`);
   const addresses = [s.vip, s.vip6].filter((a): a is string => a !== undefined);
   for (const l of s.listeners) {
     for (const a of addresses) {
       const tls = l.tls
-        ? ['ssl', ...s.certs.map((c) => `crt ${relativeCert(c)}`), s.mode === 'http' && 'alpn h2,http/1.1']
+        ? [
+            'ssl',
+            ...s.certs.map((c) => `crt ${arg(relativeCert(c))}`),
+            s.mode === 'http' && 'alpn h2,http/1.1',
+          ]
         : [];
       w.tokens(1, 'bind', hostPort(a, l.port), ...tls, opts.freebind && 'transparent');
     }
@@ -37,7 +41,7 @@ export function renderFrontend(w: ConfigWriter, s: ServiceModel, opts: FrontendO
   if (s.allow.length > 0) w.line(`tcp-request connection reject if !{ src ${s.allow.join(' ')} }`);
   if (s.mode === 'http') renderHttpRules(w, s);
   const hasServers = s.backend.servers.length > 0;
-  if (hasServers) w.line(`default_backend ${s.backend.name}`);
+  if (hasServers) w.line(`default_backend ${word(s.backend.name)}`);
 }
 
 function renderHttpRules(w: ConfigWriter, s: ServiceModel): void {
@@ -50,21 +54,59 @@ function renderHttpRules(w: ConfigWriter, s: ServiceModel): void {
     w.line(`http-response set-header Strict-Transport-Security "max-age=${s.hstsSeconds}" if { ssl_fc }`);
   }
   for (const r of s.redirects) {
-    const kind = r.keepPath ? 'prefix' : 'location';
     const cond = conditions(r.host, r.pathPrefix);
-    w.tokens(1, 'http-request redirect', kind, r.to, `code ${r.code}`, cond && `if ${cond}`);
+    w.tokens(1, 'http-request redirect', redirectTarget(r), `code ${r.code}`, cond && `if ${cond}`);
   }
   for (const r of s.routes) {
     const cond = conditions(r.host, r.pathPrefix);
-    if (cond) w.line(`use_backend ${r.backend.name} if ${cond}`);
+    if (cond) w.line(`use_backend ${word(r.backend.name)} if ${cond}`);
   }
 }
 
+/**
+ * Where a redirect sends the client. The team's `to` is a literal (HAProxy reads these arguments
+ * as log-format: `%[...]` would be evaluated). `keep_path` appends what follows the matched
+ * `path_prefix`, query string included: `/old/page?x` with `/old` -> `/new` gives `/new/page?x`.
+ */
+function redirectTarget(r: RedirectModel): string {
+  if (!r.keepPath) return `location ${logFormat(r.to)}`;
+  const p = segmentPrefix(r.pathPrefix);
+  // `prefix` appends the whole path to `to`; a trailing slash of `to` would double the path's.
+  if (p === undefined) return `prefix ${logFormat(r.to.replace(/\/+$/, '') || '/')}`;
+  // The condition guarantees the path starts with `p`, so dropping its length drops the prefix.
+  if (r.to.endsWith('/')) {
+    // `/new/`: the rest without its leading slash, `/` for an empty rest.
+    return `location ${logFormat(r.to.replace(/\/+$/, ''), `%[pathq,bytes(${p.length}),regsub(^/?,/)]`)}`;
+  }
+  return `location ${logFormat(r.to, `%[pathq,bytes(${p.length})]`)}`;
+}
+
+/**
+ * The prefix that path matching compares, without a trailing slash; undefined when every path
+ * matches (`/` or none).
+ */
+function segmentPrefix(pathPrefix: string | undefined): string | undefined {
+  if (pathPrefix === undefined) return undefined;
+  const p = pathPrefix.replace(/\/+$/, '');
+  return p === '' ? undefined : p;
+}
+
+/**
+ * The ACL condition for a host and a path prefix. A prefix matches whole path segments: `/old`
+ * matches `/old`, `/old/` and `/old/x`, never `/oldies`; `/old/` matches only below `/old/`.
+ */
 function conditions(host: string | undefined, pathPrefix: string | undefined): string | undefined {
-  const parts: string[] = [];
-  if (host !== undefined) parts.push(`{ req.hdr(host),field(1,:) -m str -i ${host} }`);
-  if (pathPrefix !== undefined) parts.push(`{ path_beg ${pathPrefix} }`);
-  return parts.length > 0 ? parts.join(' ') : undefined;
+  const hostAcl = host === undefined ? [] : [`{ req.hdr(host),field(1,:) -m str -i ${pattern(host)} }`];
+  const p = segmentPrefix(pathPrefix);
+  if (p === undefined) {
+    const all = pathPrefix === undefined ? hostAcl : [...hostAcl, '{ path_beg / }'];
+    return all.length > 0 ? all.join(' ') : undefined;
+  }
+  if (pathPrefix!.endsWith('/')) return [...hostAcl, `{ path_beg ${pattern(`${p}/`)} }`].join(' ');
+  return [
+    [...hostAcl, `{ path ${pattern(p)} }`].join(' '),
+    [...hostAcl, `{ path_beg ${pattern(`${p}/`)} }`].join(' '),
+  ].join(' || ');
 }
 
 /**

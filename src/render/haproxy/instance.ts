@@ -1,5 +1,6 @@
 import type { InstanceModel, Model, NodeModel, ServiceModel } from '../../model/index.ts';
 import { ConfigWriter, hostPort } from '../emit.ts';
+import { arg, word } from '../quote/haproxy.ts';
 import { SharedParts } from '../shared.ts';
 import { HEADER, type NodeLayout, type RenderedFile, type Renderer } from '../types.ts';
 import { renderBackend } from './backend.ts';
@@ -81,9 +82,9 @@ function renderGlobal(
   w.line('master-worker');
   w.line('default-path config');
   w.line('log stdout format raw local0 info');
-  w.line(`stats socket ${p.adminSocket} mode 600 level admin expose-fd listeners`);
+  w.line(`stats socket ${arg(p.adminSocket)} mode 600 level admin expose-fd listeners`);
   w.line('stats timeout 30s');
-  w.line(`server-state-file ${p.stateFile}`);
+  w.line(`server-state-file ${arg(p.stateFile)}`);
   // Old workers finish their connections after a reload, but no longer than this.
   w.line(`hard-stop-after ${tcpOnly ? '10m' : '30s'}`);
   if (model.site.instances !== 'single') w.line('nbthread 1');
@@ -124,7 +125,7 @@ function renderMonitor(
   freebind: boolean,
 ): void {
   const { port } = model.site.health;
-  w.section(`frontend monitor_${inst.name}`);
+  w.section(`frontend ${word(`monitor_${inst.name}`)}`);
   w.line('mode http');
   for (const a of inst.addresses) w.tokens(1, 'bind', hostPort(a, port), freebind && 'transparent');
   w.line('timeout client 5s');
@@ -136,11 +137,11 @@ function renderMonitor(
 }
 
 function monitorLines(w: ConfigWriter, model: Model, services: ServiceModel[]): void {
-  w.line(`monitor-uri ${model.site.health.path}`);
+  w.line(`monitor-uri ${arg(model.site.health.path)}`);
   const checked = services.filter((s) => s.backend.servers.length > 0);
   // One ACL line per backend (same-name ACLs are OR'ed): a single `||` line would pass HAProxy's
   // 64-words-per-line limit on an instance serving many services.
-  for (const s of checked) w.line(`acl vip_down nbsrv(${s.backend.name}) lt 1`);
+  for (const s of checked) w.line(`acl vip_down nbsrv(${word(s.backend.name)}) lt 1`);
   if (checked.length > 0) w.line('monitor fail if vip_down');
 }
 
@@ -150,7 +151,7 @@ function monitorLines(w: ConfigWriter, model: Model, services: ServiceModel[]): 
  * the node's own; `renderStatsRest` writes the rest, the same on every node.
  */
 function renderStatsBind(w: ConfigWriter, node: NodeModel, inst: InstanceModel): void {
-  w.section(`frontend stats_${inst.name}`);
+  w.section(`frontend ${word(`stats_${inst.name}`)}`);
   w.line('mode http');
   w.line(`bind ${hostPort(node.address, inst.statsPort)}`);
 }
@@ -161,7 +162,9 @@ function renderStatsRest(w: ConfigWriter, model: Model, services: ServiceModel[]
   const allow = model.site.management.allow;
   if (allow.length > 0) w.line(`http-request deny if !{ src ${['127.0.0.0/8', ...allow].join(' ')} }`);
   monitorLines(w, model, services);
-  w.line('http-request use-service prometheus-exporter if { path /metrics }');
+  // The exporter reports every proxy of the instance; it is there when a service asks for it.
+  if (services.some((s) => s.monitoring.prometheus))
+    w.line('http-request use-service prometheus-exporter if { path /metrics }');
   w.line('stats enable');
   w.line('stats uri /stats');
   w.line('stats refresh 10s');

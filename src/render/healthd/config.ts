@@ -3,6 +3,9 @@ import { instancePaths } from '../haproxy/paths.ts';
 import { HEADER, type Renderer } from '../types.ts';
 import { emitYaml } from '../yaml-emit.ts';
 
+/** Port of the health checker's HTTP `/metrics` and `/status` on the node's address. */
+export const HEALTHD_PORT = 9300;
+
 /** Check cadence of the health checker: fast enough for sub-second withdraws, damped against flaps. */
 const CHECK = { interval_ms: 500, timeout_ms: 400, rise: 3, fall: 2, hold_down_ms: 5000 };
 
@@ -36,7 +39,7 @@ export const renderHealthd: Renderer = (model, node, layout) => {
     bird: { socket: `${layout.run}/bird.ctl` },
     control: `${layout.run}/healthd.sock`,
     state: `${layout.state}/healthd-state.json`,
-    listen: { address: node.address, port: 9300 },
+    listen: { address: node.address, port: HEALTHD_PORT },
     converge_ms: CONVERGE_MS,
     hooks: { on_up: [], on_down: [], timeout_ms: 5000 },
     vips,

@@ -1,5 +1,6 @@
 import type { BackendModel, Model, ServiceModel } from '../../model/index.ts';
 import { ConfigWriter } from '../emit.ts';
+import { objectName, text } from '../quote/icinga2.ts';
 import { SharedParts } from '../shared.ts';
 import { HEADER, type Renderer } from '../types.ts';
 import { type IcingaValue, icingaValue, macroText } from './values.ts';
@@ -194,17 +195,17 @@ function serverCheck(b: BackendModel, address: string, port: number): Check {
 }
 
 function renderHost(w: ConfigWriter, h: HostObject): void {
-  w.section(`object Host ${icingaValue(h.name)} {`);
+  w.section(`object Host ${objectName(h.name)} {`);
   w.line(`display_name = ${icingaValue(h.displayName)}`);
   w.line('check_command = "hostalive"');
   if (h.address !== undefined) w.line(`address = ${icingaValue(h.address)}`);
   if (h.address6 !== undefined) w.line(`address6 = ${icingaValue(h.address6)}`);
-  if (h.notes !== undefined) w.line(`notes = ${icingaValue(h.notes)}`);
+  if (h.notes !== undefined) w.line(`notes = ${text(h.notes)}`);
   renderVars(w, h.vars, h.contacts);
   w.raw('}');
   for (const c of h.checks) {
-    w.section(`object Service ${icingaValue(c.name)} {`);
-    w.line(`host_name = ${icingaValue(h.name)}`);
+    w.section(`object Service ${objectName(c.name)} {`);
+    w.line(`host_name = ${objectName(h.name)}`);
     w.line(`check_command = ${icingaValue(c.command)}`);
     renderVars(w, c.vars, h.contacts);
     w.raw('}');

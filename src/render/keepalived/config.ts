@@ -1,5 +1,6 @@
 import type { HaModel, InstanceModel, Model, NodeModel } from '../../model/index.ts';
-import { ConfigWriter, hostPort, quote } from '../emit.ts';
+import { ConfigWriter, hostPort } from '../emit.ts';
+import { script, word } from '../quote/keepalived.ts';
 import { HEADER, type Renderer } from '../types.ts';
 
 type Vrrp = NonNullable<HaModel['vrrp']>;
@@ -33,7 +34,7 @@ export const renderKeepalived: Renderer = (model, node) => {
   w.comment(HEADER, 0);
   w.comment(`site ${model.site.name}, node ${node.name}: one VRRP instance per HAProxy instance`, 0);
   w.section('global_defs {');
-  w.line(`router_id ${node.name}`);
+  w.line(`router_id ${word(node.name)}`);
   // VRRPv3 (RFC 5798) for both families: IPv6 needs it anyway, and it takes sub-second adverts.
   w.line('vrrp_version 3');
   // After a split brain (both nodes MASTER while the path between them was down) the one that
@@ -59,8 +60,8 @@ export const renderKeepalived: Renderer = (model, node) => {
  */
 function renderScript(w: ConfigWriter, model: Model, node: NodeModel, inst: InstanceModel): void {
   const url = `http://${hostPort(node.address, inst.statsPort)}${model.site.health.path}`;
-  w.section(`vrrp_script ${scriptName(inst)} {`);
-  w.line(`script ${quote(`/usr/bin/curl -fsS --max-time 1 -o /dev/null ${url}`)}`);
+  w.section(`vrrp_script ${word(scriptName(inst))} {`);
+  w.line(`script ${script(['/usr/bin/curl', '-fsS', '--max-time', '1', '-o', '/dev/null', url])}`);
   w.line(`interval ${CHECK_INTERVAL_S}`);
   w.line(`timeout ${CHECK_TIMEOUT_S}`);
   w.line(`rise ${CHECK_RISE}`);
@@ -80,10 +81,10 @@ function renderInstance(
   const v4 = inst.addresses.filter((a) => !a.includes(':'));
   const v6 = inst.addresses.filter((a) => a.includes(':'));
   const ipv6Only = v4.length === 0;
-  w.section(`vrrp_instance ${inst.name} {`);
+  w.section(`vrrp_instance ${word(inst.name)} {`);
   w.comment(`services: ${inst.services.join(', ')}`, 1);
   w.line('state BACKUP');
-  w.line(`interface ${vrrp.interface}`);
+  w.line(`interface ${word(vrrp.interface)}`);
   w.line(`virtual_router_id ${routerId}`);
   w.line(`priority ${priority(model, node)}`);
   w.line(`advert_int ${vrrp.advertInt}`);
@@ -109,7 +110,7 @@ function renderInstance(
     w.line('}');
   }
   w.line('track_script {');
-  w.line(scriptName(inst), 2);
+  w.line(word(scriptName(inst)), 2);
   w.line('}');
   w.raw('}');
 }

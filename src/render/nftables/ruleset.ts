@@ -1,5 +1,7 @@
 import type { Model, NodeModel, ServiceModel } from '../../model/index.ts';
-import { ConfigWriter, quote } from '../emit.ts';
+import { ConfigWriter } from '../emit.ts';
+import { HEALTHD_PORT } from '../healthd/config.ts';
+import { comment as quoteComment, str } from '../quote/nftables.ts';
 import { SharedParts } from '../shared.ts';
 import { HEADER, type Renderer } from '../types.ts';
 
@@ -74,7 +76,7 @@ function renderSets(w: ConfigWriter, model: Model): Sets {
     w.line('elements = {', 2);
     // A comma after every element, the last one too: nft accepts it and the lines stay uniform.
     for (const e of elements) {
-      const parts = e.comment === undefined ? [e.value] : [e.value, 'comment', quote(e.comment)];
+      const parts = e.comment === undefined ? [e.value] : [e.value, 'comment', quoteComment(e.comment)];
       w.line(`${parts.join(' ')},`, 3);
     }
     w.line('}', 2);
@@ -166,7 +168,7 @@ function renderServices(w: ConfigWriter, model: Model, sets: Sets): void {
         2,
         `${k} saddr ${anonymousSet(sources)}`,
         `${k} daddr . tcp dport ${anonymousSet(targets)}`,
-        `accept comment ${quote(s.id)}`,
+        `accept comment ${quoteComment(s.id)}`,
       );
     }
   }
@@ -204,18 +206,25 @@ function renderHa(w: ConfigWriter, model: Model, sets: Sets): void {
   } else if (ha.mode === 'vrrp' && ha.vrrp !== undefined) {
     w.blank();
     w.comment('VRRP advertisements on the VRRP interface (IPv6 ones come from link-local addresses).', 2);
-    w.line(`iifname ${quote(ha.vrrp.interface)} meta l4proto ${VRRP_PROTOCOL} accept comment "VRRP"`, 2);
+    w.line(
+      `iifname ${str('nftables interface', ha.vrrp.interface)} meta l4proto ${VRRP_PROTOCOL} accept comment "VRRP"`,
+      2,
+    );
   }
 }
 
 function renderManagement(w: ConfigWriter, model: Model, sets: Sets): void {
   const ports = [
     SSH_PORT,
+    HEALTHD_PORT,
     ...[...model.instances].sort((a, b) => a.statsPort - b.statsPort).map((i) => i.statsPort),
   ];
   const dports = `tcp dport ${anonymousSet(ports.map(String))}`;
   w.blank();
-  w.comment('Management: SSH and the HAProxy stats/Prometheus ports of every instance.', 2);
+  w.comment(
+    "Management: SSH, healthd's /metrics and /status, the HAProxy stats/Prometheus ports of every instance.",
+    2,
+  );
   if (model.site.management.allow.length === 0) {
     w.comment('management.allow is empty: open to everyone.', 2);
     w.line(`${dports} accept comment "management"`, 2);

@@ -1,12 +1,24 @@
 import { ConfigWriter } from '../emit.ts';
 import { instancePaths } from '../haproxy/paths.ts';
+import { path } from '../quote/systemd.ts';
 import { HEADER, type Renderer } from '../types.ts';
 
 /**
+ * Upper bound of a soft stop: the longest `hard-stop-after` of an instance (10m, TCP services;
+ * render/haproxy) plus a margin for the master to exit. Only then does systemd send SIGKILL.
+ */
+const STOP_TIMEOUT = '11min';
+
+/**
  * `systemd/haproxy@.service`: one master-worker process per instance (`-Ws`, Type=notify),
- * reloaded hitlessly by USR2 after a config check; `Restart=on-failure`.
+ * reloaded hitlessly by USR2 after a config check; `Restart=on-failure`. `systemctl stop` is a
+ * soft stop (SIGUSR1: stop listening, finish the open connections, bounded by `hard-stop-after`),
+ * so removing a VIP does not cut its connections. `haproxy` is found on systemd's fixed search
+ * path (/usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, ...), not a path baked in here.
  */
 export const renderSystemd: Renderer = (_model, _node, layout) => {
+  for (const dir of [layout.etc, layout.run, layout.state]) path(dir);
+  // `%i`, the instance specifier, on purpose: the layout's own part was checked above.
   const p = instancePaths(layout, '%i');
   const w = new ConfigWriter('');
   w.comment(HEADER, 0);
@@ -24,6 +36,9 @@ export const renderSystemd: Renderer = (_model, _node, layout) => {
   w.line(`ExecStart=haproxy -Ws -f ${env('CONFIG')} -p ${env('PIDFILE')} -S ${env('MASTER')},mode,600`, 0);
   w.line(`ExecReload=haproxy -Ws -f ${env('CONFIG')} -c -q`, 0);
   w.line('ExecReload=/bin/kill -USR2 $MAINPID', 0);
+  // SIGUSR1 to the master (KillMode=mixed): a soft stop; SIGKILL to all only after the timeout.
+  w.line('KillSignal=SIGUSR1', 0);
+  w.line(`TimeoutStopSec=${STOP_TIMEOUT}`, 0);
   w.line('KillMode=mixed', 0);
   w.line('Restart=on-failure', 0);
   w.line('RestartSec=1s', 0);
