@@ -393,8 +393,12 @@ export async function applySite(
   for (const m of gate.messages) io.stderr(`${visible(m)}\n`);
   if (gate.failedVerify !== undefined) {
     io.stdout(formatTable(gate.failedVerify, io.color));
-    io.stderr('verify failed: rolling the node back\n');
-    report1(await rollbackNode(ao), opts, io, setExit);
+    const failed = gate.failedVerify.results.filter((x) => !x.ok).map((x) => `${x.service} ${x.check}`);
+    io.stderr(`verify failed (${visible(failed.join(', '))}): rolling the node back\n`);
+    const back = await rollbackNode(ao);
+    report1(back, opts, io, setExit);
+    // The same words as a failed apply that rolled itself back: rollout reads them (rolled_back).
+    if (back.ok) io.stderr(`the node is back on generation ${back.generation}\n`);
   }
   setExit(gate.exit);
   return result;

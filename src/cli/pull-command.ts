@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { acquireLock } from '../deploy/lock.ts';
 import { openStore, readApplied } from '../deploy/store.ts';
 import { SYSTEMD_DIR } from '../deploy/systemd-units.ts';
+import { visible } from '../diagnostics/index.ts';
 import { writeAtomic } from '../fs/atomic.ts';
 import { decideFor, exportSite, fetchBranch, pullRepo, verifyCommit } from '../rollout/pull.ts';
 import { PULL_UNIT, renderPullUnits } from '../rollout/pull-units.ts';
@@ -26,6 +27,8 @@ interface PullCliOptions {
   addresses: boolean;
   firewall: boolean;
   verifyTimeout: string;
+  verify: boolean;
+  allowDegraded?: boolean;
 }
 
 /**
@@ -68,13 +71,18 @@ export function registerPull(program: Command, io: CliIo, setExit: (code: number
       'how long a touched instance may take to answer its monitor URI',
       '10000',
     )
+    .option(
+      '--no-verify',
+      'do not verify the changed services after the apply (as apply --verify does: a failed check rolls the node back)',
+    )
+    .option('--allow-degraded', 'accept a changed service with no server up (as apply --allow-degraded)')
     .action(async (repository: string, o: PullCliOptions) => {
       if (o.installTimer === true) return installTimer(repository, o, io);
       const once = async (): Promise<void> => {
         try {
           await pullOnce(repository, o, io, setExit);
         } catch (e) {
-          io.stderr(`pull: ${e instanceof Error ? e.message : String(e)}\n`);
+          io.stderr(`pull: ${visible(e instanceof Error ? e.message : String(e), { multiline: true })}\n`);
           setExit(1);
         }
       };
@@ -131,6 +139,8 @@ function installTimer(repository: string, o: PullCliOptions, io: CliIo): void {
   if (o.root !== '/') args.push('--root', resolve(io.cwd, o.root));
   if (o.requireSigned === true) args.push('--require-signed');
   if (o.allowedSigners !== undefined) args.push('--allowed-signers', resolve(io.cwd, o.allowedSigners));
+  if (!o.verify) args.push('--no-verify');
+  if (o.allowDegraded === true) args.push('--allow-degraded');
   const units = renderPullUnits({
     command: [process.execPath, BIN],
     args,

@@ -5,10 +5,12 @@
  * install root, how intentlb is run there) as inventory host vars.
  *
  * Per node, one task per step, `ansible.builtin` modules only (ansible-core has no collections):
- * stage the site revision (`intentlb stage`), [drain], apply, [verify], [undrain]. A failure runs the rescue: roll the
- * node back when its apply had succeeded (a failed apply rolls itself back), then fail the host,
- * which with `max_fail_percentage: 0` ends the play before the next batch: the remaining nodes are
- * never touched.
+ * stage the site revision (`intentlb stage`), [drain], apply, [undrain]. With verify on, the apply
+ * step is `apply --verify`: the node verifies the services the apply changed and, when a check
+ * fails, rolls itself back and exits 1 (ADR 0019). A failure runs the rescue: roll the node back
+ * when its apply had succeeded (a later step failed; a failed apply has rolled itself back), then
+ * fail the host, which with `max_fail_percentage: 0` ends the play before the next batch: the
+ * remaining nodes are never touched.
  */
 import { emitYaml, type YamlValue } from '../render/yaml-emit.ts';
 
@@ -23,7 +25,6 @@ export const STEPS = [
   'stage',
   'drain',
   'apply',
-  'verify',
   'undrain',
   'rollback',
   'stop',
@@ -37,7 +38,10 @@ export type Step = (typeof STEPS)[number];
 export interface PlaybookOptions {
   /** `serial`: a count (1 = canary first) or a percentage (`50%`). */
   serial: string;
-  /** Run `intentlb verify --node <n>` after each apply. */
+  /**
+   * `apply --verify`: the node verifies the services its apply changed and rolls itself back when
+   * a check fails. Off: `apply --allow-degraded` (exit 1 then means only "not applied").
+   */
   verify: boolean;
   /** Take the node out of the anycast set (healthd drain) around its apply. */
   drain: boolean;
@@ -116,16 +120,12 @@ export function renderPlaybook(o: PlaybookOptions): string {
   steps.push(
     task(
       'apply',
-      command(`['apply', intentlb_site_dir] + ${ROOT_ARGS} + ['--yes', '--commit', intentlb_revision]`, {
-        register: 'intentlb_apply',
-      }),
+      command(
+        `['apply', intentlb_site_dir] + ${ROOT_ARGS} + ['--yes', '--commit', intentlb_revision, '${o.verify ? '--verify' : '--allow-degraded'}']`,
+        { register: 'intentlb_apply' },
+      ),
     ),
   );
-  if (o.verify) {
-    steps.push(
-      task('verify', command("['verify', intentlb_site_dir, '--node', intentlb_name, '--format', 'json']")),
-    );
-  }
   if (o.drain) steps.push(task('undrain', healthd('undrain')));
 
   const rescue: Record<string, YamlValue>[] = [

@@ -42,8 +42,11 @@ export interface RolloutResult {
   nodes: NodeResult[];
 }
 
-/** What `apply` prints when it returned the node to its previous generation itself. */
-const APPLY_ROLLED_BACK = /back on generation/;
+/**
+ * What `apply` prints (stderr) when it returned the node to its previous generation itself: after
+ * a failed step, or after `--verify` failed.
+ */
+const APPLY_ROLLED_BACK = /the node is back on generation/;
 
 function lastLines(text: string, n = 3): string {
   return text.trim().split('\n').slice(-n).join(' | ');
@@ -57,12 +60,14 @@ function why(e: TaskEvent): string {
 /**
  * Each node's outcome. `selected` are the nodes the rollout was asked to touch, in order; the other
  * `all` nodes are `skipped`. A selected node with no event was never reached: `pending`.
+ * `verified`: the apply step ran `apply --verify`, so a successful apply is a verified one.
  */
 export function foldEvents(
   all: readonly string[],
   selected: readonly string[],
   events: readonly TaskEvent[],
   revision: string,
+  verified: boolean,
 ): NodeOutcome[] {
   return all.map((name): NodeOutcome => {
     const mine = events.filter((e) => e.host === name);
@@ -87,9 +92,7 @@ export function foldEvents(
       if (apply?.status !== 'ok') {
         return { ...base, state: 'failed', revision: '', detail: 'stopped before apply' };
       }
-      const verify = last.get('verify');
-      if (verify?.status === 'ok')
-        return { ...base, state: 'verified', revision, detail: 'applied and verified' };
+      if (verified) return { ...base, state: 'verified', revision, detail: 'applied and verified' };
       return { ...base, state: 'applied', revision, detail: lastLines(apply.stdout ?? '', 1) };
     }
     if (failure.step === 'rollback') {

@@ -131,7 +131,7 @@ export function logTail(log: string, n = 3): string {
 export async function runRollout(o: RolloutOptions): Promise<RolloutRun> {
   const r = await runPlaybook(o, renderPlaybook({ serial: o.serial, verify: o.verify, drain: o.drain }));
   const all = o.model.site.nodes.map((n) => n.name);
-  const outcomes = foldEvents(all, o.selected, r.events, o.revision);
+  const outcomes = foldEvents(all, o.selected, r.events, o.revision, o.verify);
   const ok = r.code === 0 && outcomes.every((n) => n.state !== 'failed' && n.state !== 'rolled_back');
   if (ok) rmSync(r.work, { recursive: true, force: true });
   else if (r.events.length === 0) {

@@ -57,24 +57,46 @@ const ev = (
 ) => ({ host, step, status, start: 1, end: 2, ...extra }) as TaskEvent;
 
 describe('rollout: node outcomes from task events', () => {
-  const cases: { name: string; events: TaskEvent[]; selected?: string[]; states: string[]; ok: boolean }[] = [
+  const cases: {
+    name: string;
+    events: TaskEvent[];
+    selected?: string[];
+    verify?: boolean;
+    states: string[];
+    ok: boolean;
+  }[] = [
     {
-      name: 'both nodes applied and verified',
-      events: NODES.flatMap((h) => [ev(h, 'stage', 'ok'), ev(h, 'apply', 'ok'), ev(h, 'verify', 'ok')]),
+      name: 'both nodes applied with --verify: verified',
+      events: NODES.flatMap((h) => [ev(h, 'stage', 'ok'), ev(h, 'apply', 'ok')]),
+      verify: true,
       states: ['verified', 'verified'],
       ok: true,
     },
     {
       name: 'verify off: applied',
-      events: NODES.flatMap((h) => [ev(h, 'apply', 'ok'), ev(h, 'verify', 'skipped')]),
+      events: NODES.flatMap((h) => [ev(h, 'stage', 'ok'), ev(h, 'apply', 'ok')]),
       states: ['applied', 'applied'],
       ok: true,
     },
     {
-      name: 'verify fails on the first node: rolled back there, the second never reached',
+      name: 'verify fails on the first node: apply rolled it back, the second never reached',
+      events: [
+        ev('lb1', 'apply', 'failed', {
+          rc: 1,
+          stderr: 'verify failed (web/x health): rolling the node back\nthe node is back on generation 3',
+        }),
+        ev('lb1', 'rollback', 'skipped'),
+        ev('lb1', 'stop', 'failed'),
+      ],
+      verify: true,
+      states: ['rolled_back', 'pending'],
+      ok: false,
+    },
+    {
+      name: 'a step after apply fails (undrain): the playbook rolls the node back',
       events: [
         ev('lb1', 'apply', 'ok'),
-        ev('lb1', 'verify', 'failed', { rc: 1 }),
+        ev('lb1', 'undrain', 'failed', { rc: 1 }),
         ev('lb1', 'rollback', 'ok'),
         ev('lb1', 'stop', 'failed'),
       ],
@@ -109,7 +131,7 @@ describe('rollout: node outcomes from task events', () => {
     },
     {
       name: 'a failed rollback is a failure',
-      events: [ev('lb1', 'apply', 'ok'), ev('lb1', 'verify', 'failed'), ev('lb1', 'rollback', 'failed')],
+      events: [ev('lb1', 'apply', 'ok'), ev('lb1', 'undrain', 'failed'), ev('lb1', 'rollback', 'failed')],
       states: ['failed', 'pending'],
       ok: false,
     },
@@ -123,7 +145,7 @@ describe('rollout: node outcomes from task events', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const out = foldEvents(NODES, c.selected ?? NODES, c.events, 'abc');
+      const out = foldEvents(NODES, c.selected ?? NODES, c.events, 'abc', c.verify === true);
       assert.deepEqual(
         out.map((n) => n.state),
         c.states,
@@ -156,6 +178,8 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
         `echo "$node $*" >> ${dir}/calls.log`,
         `step="$1"; [ "$2" = "--rollback" ] && step=rollback`,
         `[ -e ${dir}/fail-$step-$node ] && { echo "$step failed on $node" >&2; exit 1; }`,
+        // apply --verify on the node: a failed check rolls the node back itself (as apply does)
+        `case " $* " in *" --verify "*) [ -e ${dir}/fail-verify-$node ] && { echo "verify failed: rolling the node back" >&2; echo "the node is back on generation 1" >&2; exit 1; };; esac`,
         'exit 0',
       ].join('\n'),
     );
@@ -193,7 +217,7 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
   const calls = (dir: string): string[] =>
     existsSync(join(dir, 'calls.log')) ? readFileSync(join(dir, 'calls.log'), 'utf8').trim().split('\n') : [];
 
-  it('stages the revision, then apply and verify node by node', async () => {
+  it('stages the revision, then apply --verify node by node', async () => {
     await withTempDir(async (dir) => {
       const s = await setup(dir);
       const r = await runRollout({
@@ -212,7 +236,8 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
         ['verified', 'verified'],
       );
       const steps = calls(dir).map((l) => l.split(' ').slice(0, 2).join(' '));
-      assert.deepEqual(steps, ['lb1 apply', 'lb1 verify', 'lb2 apply', 'lb2 verify']);
+      assert.deepEqual(steps, ['lb1 apply', 'lb2 apply']);
+      for (const c of calls(dir)) assert.ok(c.endsWith(' --verify'), c);
       const staged = join(dir, 'lb1', 'var/lib/intentlb/sites', s.revision);
       assert.equal(readFileSync(join(staged, 'REVISION'), 'utf8').trim(), s.revision);
       assert.ok(existsSync(join(staged, 'site.yaml')));
@@ -220,7 +245,7 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
     });
   });
 
-  it('a verify failure on the first node rolls it back and leaves the second untouched', async () => {
+  it('a verify failure on the first node (rolled back by its apply) stops the play; the second is untouched', async () => {
     await withTempDir(async (dir) => {
       const s = await setup(dir);
       writeFileSync(join(dir, 'fail-verify-lb1'), '');
@@ -241,9 +266,9 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
       );
       assert.deepEqual(
         calls(dir).map((l) => l.split(' ').slice(0, 2).join(' ')),
-        ['lb1 apply', 'lb1 verify', 'lb1 apply'],
+        ['lb1 apply'],
+        'no second rollback by the playbook: apply --verify rolled the node back',
       );
-      assert.ok(calls(dir)[2]!.includes('--rollback'));
       assert.ok(!existsSync(join(dir, 'lb2')), 'lb2 was never touched');
     });
   });
@@ -269,6 +294,10 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
       assert.deepEqual(
         calls(dir).map((l) => l.split(' ').slice(0, 2).join(' ')),
         ['lb2 apply'],
+      );
+      assert.ok(
+        calls(dir)[0]!.endsWith(' --allow-degraded'),
+        'verify off: a degraded apply is not a failure',
       );
     });
   });
