@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
-  chmodSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -51,7 +50,7 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
   const fromClient = (...args: string[]) =>
     cli(['lab', 'exec', 'client', '--prefix', PREFIX, '--', process.execPath, BIN, ...args]);
   const rollout = async (): Promise<{ code: number; result: RolloutResult; stderr: string }> => {
-    const r = await fromClient('rollout', site, '--yes', '--no-verify', '--format', 'json');
+    const r = await fromClient('rollout', site, '--yes', '--format', 'json');
     let result: RolloutResult;
     try {
       result = JSON.parse(r.stdout) as RolloutResult;
@@ -146,8 +145,8 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
     assert.deepEqual(
       r.result.nodes.map((n) => [n.name, n.state, n.revision]),
       [
-        ['lb1', 'applied', rev],
-        ['lb2', 'applied', rev],
+        ['lb1', 'verified', rev],
+        ['lb2', 'verified', rev],
       ],
     );
     for (const n of ['lb1', 'lb2']) {
@@ -169,21 +168,19 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
     );
   });
 
-  it('a change that fails on the first node stops there, rolled back; the second is untouched', async () => {
+  it('a change that breaks a service fails verify on the first node: rolled back there, the second untouched', async () => {
     const before1 = applied('lb1').commit;
     const before2 = applied('lb2').commit;
-    // lb1 refuses any instance change: a `before` hook that fails aborts its apply.
-    const hooks = join(DIR, 'nodes/lb1/etc/intentlb-hooks.d');
-    mkdirSync(hooks, { recursive: true });
-    writeFileSync(join(hooks, 'refuse'), '#!/bin/sh\n[ "$1" = before ] && exit 1\nexit 0\n');
-    chmodSync(join(hooks, 'refuse'), 0o755);
+    const lb2Files = readFileSync(join(DIR, 'nodes/lb2/var/lib/intentlb/applied.json'), 'utf8');
+    // Nothing listens on 8099: the config is valid and applies, but the service has no server up,
+    // so verify fails on lb1.
     writeFileSync(
       join(site, 'services/research/newsite.yaml'),
-      'fqdn: newsite.campus.example\nbackend:\n  group: gitlab\n  port: 8080\n',
+      'fqdn: newsite.campus.example\nbackend:\n  group: gitlab\n  port: 8099\n',
     );
-    const rev = commit('move newsite to 8080');
+    commit('move newsite to a port nothing listens on');
     const r = await rollout();
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 1, JSON.stringify(r.result, null, 2) + r.stderr);
     assert.equal(r.result.ok, false);
     assert.deepEqual(
       r.result.nodes.map((n) => [n.name, n.state]),
@@ -192,13 +189,28 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
         ['lb2', 'pending'],
       ],
     );
+    assert.match(r.result.nodes[0]!.detail, /research\/newsite/, 'the detail names the failing service');
     assert.equal(applied('lb1').commit, before1, 'lb1 is back on the old commit');
-    assert.equal(applied('lb2').commit, before2, 'lb2 was not touched');
+    assert.equal((await curlIn(`${PREFIX}lb1`, [`http://${NEW_VIP}/`])).status, 200, 'lb1 serves again');
+    assert.equal(
+      readFileSync(join(DIR, 'nodes/lb2/var/lib/intentlb/applied.json'), 'utf8'),
+      lb2Files,
+      'lb2 was not touched',
+    );
+    assert.equal(applied('lb2').commit, before2);
 
-    // Fixed on lb1: the same commit rolled out again converges every node.
-    rmSync(join(hooks, 'refuse'));
+    // The fix, committed: rolled out, every node converges and is verified.
+    writeFileSync(
+      join(site, 'services/research/newsite.yaml'),
+      'fqdn: newsite.campus.example\nbackend:\n  group: gitlab\n  port: 8080\n',
+    );
+    const rev = commit('move newsite to 8080');
     const again = await rollout();
     assert.equal(again.code, 0, JSON.stringify(again.result, null, 2) + again.stderr);
+    assert.deepEqual(
+      again.result.nodes.map((n) => n.state),
+      ['verified', 'verified'],
+    );
     for (const n of ['lb1', 'lb2']) assert.equal(applied(n).commit, rev);
 
     // status --site reads every node through Ansible: both on the commit, no drift, all running.
@@ -227,15 +239,11 @@ describe('intentlb rollout over SSH in the lab', { timeout: 600_000 }, () => {
       `${readFileSync(join(site, 'dns.yaml'), 'utf8')}killed.campus.example: 198.18.103.98\n`,
     );
     const rev = commit('a VIP the killed rollout carries');
-    const child = spawn(
-      IP,
-      ['netns', 'exec', client, process.execPath, BIN, 'rollout', site, '--yes', '--no-verify'],
-      {
-        detached: true,
-        stdio: 'ignore',
-        env: { ...process.env, ANSIBLE_INVENTORY: join(DIR, 'ansible/inventory.yml') },
-      },
-    );
+    const child = spawn(IP, ['netns', 'exec', client, process.execPath, BIN, 'rollout', site, '--yes'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, ANSIBLE_INVENTORY: join(DIR, 'ansible/inventory.yml') },
+    });
     const exited = new Promise((r) => child.once('exit', r));
     // Killed while lb1's apply runs (its site is staged), the whole process group at once.
     await eventually(
