@@ -6,8 +6,10 @@
 //   node --import tsx bench/lab/rollout.ts [--nodes 2,4,8] [--serial 1,50%] [--runs 1]
 //
 // Needs root. For each node count, a copy of examples/campus with that many nodes (198.18.0.11 ...)
-// and the client in management.allow, in a git repository, is brought up with the prefix ilbb-;
-// the lab always goes down again. `--no-verify` until `intentlb verify` is in the tree.
+// and the client in management.allow, in a git repository, is brought up with the prefix ilbrb-;
+// the lab always goes down again. Both ways verify the change (`apply --verify`). Prints a row per
+// run and the medians; per rollout also the time inside ansible-playbook and each node's span.
+// Run `npm run bundle` first: the nodes start bin/intentlb.mjs, which runs tsx on stale bundles.
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -22,7 +24,7 @@ import { unwire } from '../../src/lab/wiring.ts';
 import { BIN } from '../../src/runtime/paths.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const PREFIX = 'ilbb-';
+const PREFIX = 'ilbrb-';
 const DIR = defaultLabDir(PREFIX);
 
 const { values } = parseArgs({
@@ -103,6 +105,14 @@ async function git(site: string, ...args: string[]): Promise<void> {
 }
 
 const rows: string[] = [];
+const samples = new Map<string, number[]>();
+function record(key: string, ms: number): void {
+  samples.set(key, [...(samples.get(key) ?? []), ms]);
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
 try {
   await cleanup();
   for (const n of values.nodes.split(',').map(Number)) {
@@ -136,17 +146,19 @@ try {
             'rollout',
             site,
             '--yes',
-            '--no-verify',
             '--serial',
             serial,
-            '--format',
-            'json',
           ]);
           const ms = Date.now() - t;
-          const ok = r.code === 0;
+          const ok = r.code === 0 && !/failed|rolled_back|pending/.test(r.out);
+          // "rollout <rev> (serial 1), 9.8 s" then "lb1  verified  hh:mm:ss → hh:mm:ss  4.1 s  ..."
+          const inside = /\), ([\d.]+) s\n/.exec(r.out)?.[1] ?? '?';
+          const spans = [...r.out.matchAll(/^(lb\d+)\s+\w+\s+\S+ → \S+\s+([\d.]+) s/gm)].map((m) => m[2]);
+          record(`${n} | rollout --serial ${serial}`, ms);
           rows.push(
-            `| ${n} | rollout --serial ${serial} | ${(ms / 1000).toFixed(1)} s | ${ok ? 'ok' : 'FAILED'} | ${loadavg()[0]!.toFixed(1)} |`,
+            `| ${n} | rollout --serial ${serial} | ${(ms / 1000).toFixed(1)} s | ${ok ? 'ok' : 'FAILED'} | ${loadavg()[0]!.toFixed(1)} | ansible-playbook ${inside} s; per node ${spans.join(', ')} s |`,
           );
+          if (!ok) process.stderr.write(r.out);
           process.stderr.write(`${rows.at(-1)}\n`);
         }
         // The same kind of change, applied node after node with a plain ssh + intentlb apply.
@@ -179,12 +191,14 @@ try {
             '--root',
             node.root,
             '--yes',
+            '--verify',
           ]);
           ok &&= r.code === 0;
         }
         const ms = Date.now() - t;
+        record(`${n} | plain ssh apply --verify, node after node`, ms);
         rows.push(
-          `| ${n} | plain ssh apply, node after node | ${(ms / 1000).toFixed(1)} s | ${ok ? 'ok' : 'FAILED'} | ${loadavg()[0]!.toFixed(1)} |`,
+          `| ${n} | plain ssh apply --verify, node after node | ${(ms / 1000).toFixed(1)} s | ${ok ? 'ok' : 'FAILED'} | ${loadavg()[0]!.toFixed(1)} | |`,
         );
         process.stderr.write(`${rows.at(-1)}\n`);
       }
@@ -197,5 +211,12 @@ try {
   await cleanup();
 }
 process.stdout.write(
-  `| nodes | how | rollout start → live on every node | result | load (1 min) |\n|---|---|---|---|---|\n${rows.join('\n')}\n`,
+  `| nodes | how | start → live and verified on every node | result | load (1 min) | where |\n|---|---|---|---|---|---|\n${rows.join('\n')}\n\n`,
 );
+process.stdout.write('| nodes | how | runs | median | ratio to plain |\n|---|---|---|---|---|\n');
+for (const [key, xs] of samples) {
+  const n = key.split(' | ')[0]!;
+  const plain = samples.get(`${n} | plain ssh apply --verify, node after node`);
+  const ratio = plain === undefined ? '' : `${(median(xs) / median(plain)).toFixed(2)} ×`;
+  process.stdout.write(`| ${key} | ${xs.length} | ${(median(xs) / 1000).toFixed(1)} s | ${ratio} |\n`);
+}

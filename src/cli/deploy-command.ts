@@ -19,6 +19,7 @@ import { installSystemdUnits } from '../deploy/systemd-units.ts';
 import { safeJson, visible } from '../diagnostics/index.ts';
 import { IP } from '../lab/netns.ts';
 import { formatRows, type NodeRow, rowsHealthy } from '../rollout/inspect.ts';
+import { readStdin, stageSite } from '../rollout/stage.ts';
 import { formatTable, gateApply } from './apply-gate.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { inspectSite } from './rollout-command.ts';
@@ -169,6 +170,10 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       '--commit <revision>',
       'the site commit being applied, recorded on the node (rollout and pull set it)',
     )
+    .option(
+      '--stage',
+      "rollout's node step: first unpack the site archive (base64 tar.gz on stdin) into <site>, whole or not at all",
+    )
     .option('--no-validate', 'skip validation with the real tools')
     .option('--no-addresses', 'do not add or remove the VIPs on lo')
     .option('--no-firewall', 'do not load the nftables ruleset')
@@ -204,6 +209,7 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       if (opts.yes !== true && opts.watch !== true) {
         throw new UsageError('apply changes a live node: review `intentlb plan` and pass --yes');
       }
+      if (opts.stage === true) io.stdout(`${site}: ${stageSite(resolve(io.cwd, site), readStdin())}\n`);
       const once = async (): Promise<void> => {
         await applySite(site, opts, io, setExit);
       };
@@ -413,6 +419,7 @@ export interface ApplyCliOptions extends NodeOpts {
   firewall: boolean;
   verifyTimeout: string;
   commit?: string;
+  stage?: boolean;
   verify?: boolean;
   allowDegraded?: boolean;
 }

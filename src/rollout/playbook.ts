@@ -5,7 +5,9 @@
  * install root, how intentlb is run there) as inventory host vars.
  *
  * Per node, one task per step, `ansible.builtin` modules only (ansible-core has no collections):
- * stage the site revision (`intentlb stage`), [drain], apply, [undrain]. With verify on, the apply
+ * [drain], apply, [undrain]. The apply step stages the site revision first (`apply --stage`: the
+ * archive on stdin, unpacked whole or not at all), which saves a module run and a start of
+ * `intentlb` per node against a separate stage task (ADR 0019). With verify on, the apply
  * step is `apply --verify`: the node verifies the services the apply changed and, when a check
  * fails, rolls itself back and exits 1 (ADR 0019). A failure runs the rescue: roll the node back
  * when its apply had succeeded (a later step failed; a failed apply has rolled itself back), then
@@ -113,7 +115,7 @@ export function renderInspectPlaybook(): string {
 }
 
 export function renderPlaybook(o: PlaybookOptions): string {
-  const steps: Record<string, YamlValue>[] = [stage()];
+  const steps: Record<string, YamlValue>[] = [];
   const healthd = (verb: string, extra: Record<string, YamlValue> = {}): Record<string, YamlValue> =>
     command(`['healthd', '${verb}', '--config', intentlb_etc + '/healthd.yaml']`, extra);
   if (o.drain) steps.push(task('drain', healthd('drain')));
@@ -121,8 +123,9 @@ export function renderPlaybook(o: PlaybookOptions): string {
     task(
       'apply',
       command(
-        `['apply', intentlb_site_dir] + ${ROOT_ARGS} + ['--yes', '--commit', intentlb_revision, '${o.verify ? '--verify' : '--allow-degraded'}']`,
+        `['apply', intentlb_site_dir] + ${ROOT_ARGS} + ['--yes', '--stage', '--commit', intentlb_revision, '${o.verify ? '--verify' : '--allow-degraded'}']`,
         { register: 'intentlb_apply' },
+        { stdin: '{{ intentlb_archive_b64 }}' },
       ),
     ),
   );

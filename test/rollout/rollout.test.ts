@@ -173,6 +173,8 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
       [
         '#!/bin/sh',
         'if [ "$1" = stage ]; then mkdir -p "$2" && base64 -d | tar -xz -C "$2"; exit; fi',
+        // apply --stage: the archive on stdin goes to <site> first
+        'case " $* " in *" --stage "*) mkdir -p "$2" && base64 -d | tar -xz -C "$2" || exit 1;; esac',
         'node=""; prev=""',
         'for a in "$@"; do [ "$prev" = "--node" ] && node="$a"; prev="$a"; done',
         `echo "$node $*" >> ${dir}/calls.log`,
@@ -241,7 +243,10 @@ describe('rollout: the playbook run by ansible-playbook (local connection)', { t
       const staged = join(dir, 'lb1', 'var/lib/intentlb/sites', s.revision);
       assert.equal(readFileSync(join(staged, 'REVISION'), 'utf8').trim(), s.revision);
       assert.ok(existsSync(join(staged, 'site.yaml')));
-      assert.ok(calls(dir)[0]!.includes(`--commit ${s.revision}`));
+      assert.ok(
+        calls(dir)[0]!.includes(`--stage --commit ${s.revision}`),
+        'apply stages the revision itself',
+      );
     });
   });
 
