@@ -10,7 +10,7 @@ import { drainService } from '../deploy/drain.ts';
 import { describeOp } from '../deploy/haproxy-diff.ts';
 import { healthdRequest } from '../deploy/healthd-request.ts';
 import { nodeHooks } from '../deploy/hooks.ts';
-import { computePlan, describeAction, type Plan } from '../deploy/plan.ts';
+import { type Action, computePlan, describeAction, type Plan } from '../deploy/plan.ts';
 import { rollbackNode } from '../deploy/rollback.ts';
 import { formatStatus, nodeStatus } from '../deploy/status.ts';
 import { currentGeneration, openStore, readApplied, readGeneration, type Store } from '../deploy/store.ts';
@@ -18,9 +18,12 @@ import { Supervisor } from '../deploy/supervisor.ts';
 import { installSystemdUnits } from '../deploy/systemd-units.ts';
 import { safeJson, visible } from '../diagnostics/index.ts';
 import { IP } from '../lab/netns.ts';
+import { formatRows, type NodeRow, rowsHealthy } from '../rollout/inspect.ts';
+import { readStdin, stageSite } from '../rollout/stage.ts';
 import { HA_MODES } from '../vocabulary/ha-modes.ts';
 import { formatTable, gateApply } from './apply-gate.ts';
 import { type CliIo, UsageError } from './io.ts';
+import { inspectSite } from './rollout-command.ts';
 import { compileSite, report } from './site-input.ts';
 
 /** Whether this process runs in the machine's own network namespace (not a lab node's). */
@@ -104,44 +107,55 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       'show what apply would change on a node: a diff of every generated file against what is installed, and the actions',
     )
     .argument('<site>', 'the site folder')
-    .requiredOption('--node <name>', 'the LB node')
+    .option('--node <name>', 'the LB node (without it: every node of the site, read through Ansible)')
     .addOption(rootOption())
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (site: string, opts: NodeOpts & { format: 'text' | 'json' }) => {
-      const store = openStore(resolve(io.cwd, opts.root));
-      const r = await renderFor(site, opts, io, store);
-      if (r === null) return setExit(1);
-      const installed = readGeneration(store, currentGeneration(store));
-      const rec = readApplied(store);
-      const applied = rec === null ? new Map<string, string>() : readGeneration(store, rec.generation);
-      let running: Set<string> | null = null;
-      try {
-        running = new Set(
-          [...(await control(store).running())]
-            .filter((u) => u.startsWith('haproxy@'))
-            .map((u) => u.slice(8)),
-        );
-      } catch {
-        running = null; // nothing runs yet (no supervisor): every instance counts as to be started
-      }
-      const plan = computePlan({
-        next: new Map(r.files.map((f) => [f.path, f.content])),
-        installed,
-        applied,
-        running,
-        manageAddresses: r.model.site.ha.mode === 'anycast',
-        manageFirewall: true,
-        anycast: r.model.site.ha.mode === 'anycast',
-        runsHealthd: HA_MODES[r.model.site.ha.mode].healthd,
-      });
-      if (opts.format === 'json') {
-        io.stdout(
-          `${safeJson({ node: opts.node, installed: currentGeneration(store), applied: rec?.generation ?? null, ...plan })}\n`,
-        );
-      } else {
-        printPlan(plan, io);
-      }
-    });
+    .option(
+      '-i, --inventory <file...>',
+      'site-wide: Ansible inventories (default: $ANSIBLE_INVENTORY or /etc/ansible/hosts)',
+    )
+    .action(
+      async (
+        site: string,
+        opts: Partial<NodeOpts> & { root: string; format: 'text' | 'json'; inventory?: string[] },
+      ) => {
+        if (opts.node === undefined) return sitePlan(site, opts, io, setExit);
+        const node = opts.node;
+        const store = openStore(resolve(io.cwd, opts.root));
+        const r = await renderFor(site, { node, root: opts.root }, io, store);
+        if (r === null) return setExit(1);
+        const installed = readGeneration(store, currentGeneration(store));
+        const rec = readApplied(store);
+        const applied = rec === null ? new Map<string, string>() : readGeneration(store, rec.generation);
+        let running: Set<string> | null = null;
+        try {
+          running = new Set(
+            [...(await control(store).running())]
+              .filter((u) => u.startsWith('haproxy@'))
+              .map((u) => u.slice(8)),
+          );
+        } catch {
+          running = null; // nothing runs yet (no supervisor): every instance counts as to be started
+        }
+        const plan = computePlan({
+          next: new Map(r.files.map((f) => [f.path, f.content])),
+          installed,
+          applied,
+          running,
+          manageAddresses: r.model.site.ha.mode === 'anycast',
+          manageFirewall: true,
+          anycast: r.model.site.ha.mode === 'anycast',
+          runsHealthd: HA_MODES[r.model.site.ha.mode].healthd,
+        });
+        if (opts.format === 'json') {
+          io.stdout(
+            `${safeJson({ node, installed: currentGeneration(store), applied: rec?.generation ?? null, ...plan })}\n`,
+          );
+        } else {
+          printPlan(plan, io);
+        }
+      },
+    );
 
   program
     .command('apply')
@@ -154,6 +168,14 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
     .option('--yes', 'apply without asking')
     .option('--rollback', 'go back to the generation before the applied one')
     .option('--watch', 'stay running and apply again whenever a file of the site changes (implies --yes)')
+    .option(
+      '--commit <revision>',
+      'the site commit being applied, recorded on the node (rollout and pull set it)',
+    )
+    .option(
+      '--stage',
+      "rollout's node step: first unpack the site archive (base64 tar.gz on stdin) into <site>, whole or not at all",
+    )
     .option('--no-validate', 'skip validation with the real tools')
     .option('--no-addresses', 'do not add or remove the VIPs on lo')
     .option('--no-firewall', 'do not load the nftables ruleset')
@@ -192,35 +214,9 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       if (opts.yes !== true && opts.watch !== true) {
         throw new UsageError('apply changes a live node: review `intentlb plan` and pass --yes');
       }
+      if (opts.stage === true) io.stdout(`${site}: ${stageSite(resolve(io.cwd, site), readStdin())}\n`);
       const once = async (): Promise<void> => {
-        const r = await renderFor(site, opts, io, store);
-        if (r === null) {
-          io.stderr('apply: nothing changed\n');
-          return setExit(1);
-        }
-        const ao = applyOptions(
-          store,
-          r.model.site.ha.mode === 'anycast',
-          ownsNetwork,
-          opts,
-          io,
-          HA_MODES[r.model.site.ha.mode].healthd,
-        );
-        const result = await applyNode(r.files, r.revision, ao);
-        report1(result, opts, io, setExit);
-        const gate = await gateApply(result, r.model, r.revision, store.root, {
-          node: opts.node,
-          verify: opts.verify === true,
-          allowDegraded: opts.allowDegraded === true,
-          ownsNetwork,
-        });
-        for (const m of gate.messages) io.stderr(`${visible(m)}\n`);
-        if (gate.failedVerify !== undefined) {
-          io.stdout(formatTable(gate.failedVerify, io.color));
-          io.stderr('verify failed: rolling the node back\n');
-          report1(await rollbackNode(ao), opts, io, setExit);
-        }
-        setExit(gate.exit);
+        await applySite(site, opts, io, setExit);
       };
       await once();
       if (opts.watch === true) await watchSite(resolve(io.cwd, site), once, io);
@@ -232,19 +228,33 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
     .option('--node <name>', 'the LB node (checked against what is installed)')
     .addOption(rootOption())
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (opts: { node?: string; root: string; format: 'text' | 'json' }) => {
-      const store = openStore(resolve(io.cwd, opts.root));
-      const st = await nodeStatus(store, control(store));
-      if (st === null) {
-        io.stderr(`nothing installed under ${store.layout.etc}\n`);
-        return setExit(1);
-      }
-      if (opts.node !== undefined && st.node !== opts.node) {
-        throw new UsageError(`${store.layout.etc} holds node ${st.node}, not ${opts.node}`);
-      }
-      io.stdout(opts.format === 'json' ? `${JSON.stringify(st, null, 2)}\n` : formatStatus(st, io.color));
-      if (st.instances.some((i) => !i.running)) setExit(1);
-    });
+    .option('--site <site>', 'every node of the site, through Ansible: node × commit × drift × healthd')
+    .option(
+      '-i, --inventory <file...>',
+      'with --site: Ansible inventories (default: $ANSIBLE_INVENTORY or /etc/ansible/hosts)',
+    )
+    .action(
+      async (opts: {
+        node?: string;
+        root: string;
+        format: 'text' | 'json';
+        site?: string;
+        inventory?: string[];
+      }) => {
+        if (opts.site !== undefined) return siteStatus(opts.site, opts, io, setExit);
+        const store = openStore(resolve(io.cwd, opts.root));
+        const st = await nodeStatus(store, control(store));
+        if (st === null) {
+          io.stderr(`nothing installed under ${store.layout.etc}\n`);
+          return setExit(1);
+        }
+        if (opts.node !== undefined && st.node !== opts.node) {
+          throw new UsageError(`${store.layout.etc} holds node ${st.node}, not ${opts.node}`);
+        }
+        io.stdout(opts.format === 'json' ? `${JSON.stringify(st, null, 2)}\n` : formatStatus(st, io.color));
+        if (st.instances.some((i) => !i.running)) setExit(1);
+      },
+    );
 
   for (const [name, state] of [
     ['drain', 'drain'],
@@ -294,7 +304,125 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
     });
 }
 
-interface ApplyCliOptions extends NodeOpts {
+type SiteWideOptions = { format: 'text' | 'json'; inventory?: string[] };
+
+/**
+ * `status --site` and `plan` without `--node`: every node read through Ansible (inspectSite),
+ * printed by `print`, which returns whether all is well (exit 0).
+ */
+async function siteWide(
+  what: string,
+  site: string,
+  opts: SiteWideOptions,
+  io: CliIo,
+  setExit: (code: number) => void,
+  print: (r: { revision: string; rows: NodeRow[] }) => boolean,
+): Promise<void> {
+  const r = await inspectSite(
+    site,
+    { ...(opts.inventory !== undefined && { inventory: opts.inventory }) },
+    io,
+  );
+  if (r === null) return setExit(1);
+  const fine = print(r);
+  if (r.log !== null) io.stderr(`${what}: Ansible's output is in ${r.log}\n`);
+  if (!fine) setExit(1);
+}
+
+/** `status --site`: a row per node. Not fine on drift, a stopped instance or an unreachable node. */
+function siteStatus(site: string, opts: SiteWideOptions, io: CliIo, setExit: (code: number) => void) {
+  return siteWide('status', site, opts, io, setExit, (r) => {
+    if (opts.format === 'json') {
+      const nodes = r.rows.map(({ actions: _actions, ...row }) => row);
+      io.stdout(`${safeJson({ revision: r.revision, nodes })}\n`);
+    } else {
+      io.stdout(`site at ${r.revision}\n${formatRows(r.rows)}`);
+    }
+    return rowsHealthy(r.rows);
+  });
+}
+
+/** `plan <site>` without `--node`: what apply would change on each node. */
+function sitePlan(site: string, opts: SiteWideOptions, io: CliIo, setExit: (code: number) => void) {
+  return siteWide('plan', site, opts, io, setExit, (r) => {
+    if (opts.format === 'json') {
+      const nodes = r.rows.map(({ name, reachable, drift, actions, detail }) => ({
+        name,
+        reachable,
+        drift,
+        actions,
+        detail,
+      }));
+      io.stdout(`${safeJson({ revision: r.revision, nodes })}\n`);
+    } else {
+      for (const x of r.rows) {
+        const what =
+          x.drift === null
+            ? `unknown (${x.detail || 'no plan'})`
+            : x.drift.files + x.drift.actions === 0
+              ? 'no changes'
+              : `${x.drift.files} files, ${x.drift.actions} actions`;
+        io.stdout(`${x.name}: ${what}\n`);
+        for (const a of x.actions) io.stdout(`  ${describeAction(a as Action)}\n`);
+      }
+    }
+    return r.rows.every((x) => x.drift !== null);
+  });
+}
+
+/**
+ * `apply <site>` once: render the node from the site, converge it, report. Pull mode runs it too,
+ * with a precondition checked under the deploy lock. Null when the site has errors.
+ */
+export async function applySite(
+  site: string,
+  opts: ApplyCliOptions,
+  io: CliIo,
+  setExit: (code: number) => void,
+  precondition?: ApplyOptions['precondition'],
+): Promise<ApplyResult | null> {
+  const store = openStore(resolve(io.cwd, opts.root));
+  const ownsNetwork = store.root === '/' || !inInitNetns();
+  const r = await renderFor(site, opts, io, store);
+  if (r === null) {
+    io.stderr('apply: nothing changed\n');
+    setExit(1);
+    return null;
+  }
+  const ao = applyOptions(
+    store,
+    r.model.site.ha.mode === 'anycast',
+    ownsNetwork,
+    opts,
+    io,
+    HA_MODES[r.model.site.ha.mode].healthd,
+  );
+  const result = await applyNode(r.files, r.revision, {
+    ...ao,
+    ...(precondition !== undefined && { precondition }),
+  });
+  report1(result, opts, io, setExit);
+  const gate = await gateApply(result, r.model, r.revision, store.root, {
+    node: opts.node,
+    verify: opts.verify === true,
+    allowDegraded: opts.allowDegraded === true,
+    ownsNetwork,
+  });
+  for (const m of gate.messages) io.stderr(`${visible(m)}\n`);
+  if (gate.failedVerify !== undefined) {
+    io.stdout(formatTable(gate.failedVerify, io.color));
+    const failed = gate.failedVerify.results.filter((x) => !x.ok).map((x) => `${x.service} ${x.check}`);
+    io.stderr(`verify failed (${visible(failed.join(', '))}): rolling the node back\n`);
+    const back = await rollbackNode(ao);
+    report1(back, opts, io, setExit);
+    // The same words as a failed apply that rolled itself back: rollout reads them (rolled_back).
+    if (back.ok) io.stderr(`the node is back on generation ${back.generation}\n`);
+  }
+  setExit(gate.exit);
+  return result;
+}
+
+export interface ApplyCliOptions extends NodeOpts {
   yes?: boolean;
   rollback?: boolean;
   watch?: boolean;
@@ -302,6 +430,8 @@ interface ApplyCliOptions extends NodeOpts {
   addresses: boolean;
   firewall: boolean;
   verifyTimeout: string;
+  commit?: string;
+  stage?: boolean;
   verify?: boolean;
   allowDegraded?: boolean;
 }
@@ -337,6 +467,7 @@ function applyOptions(
     runsHealthd: healthd,
     log,
     verifyTimeoutMs: Number(opts.verifyTimeout),
+    ...(opts.commit !== undefined && { commit: opts.commit }),
   };
 }
 

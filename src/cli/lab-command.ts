@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -19,6 +20,7 @@ import {
 import { LINK_STATES, type LinkState, setLink } from '../lab/link.ts';
 import { IP } from '../lab/netns.ts';
 import { BASIC_TOOLS, preflight } from '../lab/preflight.ts';
+import { labInventory } from '../lab/ssh.ts';
 import { defaultLabDir, type LabState, readState } from '../lab/state.ts';
 import { formatStatus, labStatus } from '../lab/status.ts';
 import { DEFAULT_PREFIX, inventoryHosts, isValidPrefix } from '../lab/topology.ts';
@@ -197,7 +199,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
       const ns = hostNamespace(running(targetOf(o)), host);
       const argv = command[0] === '--' ? command.slice(1) : command;
       if (argv.length === 0) throw new UsageError('lab exec needs a command after the host');
-      setExit(await execIn(ns, argv, io));
+      setExit(await execIn(ns, argv, io, labEnv(targetOf(o).dir)));
     }),
   );
 
@@ -250,12 +252,20 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
 }
 
 /** Runs a command in a namespace; at a terminal it gets the terminal, otherwise its output goes through `io`. */
-function execIn(ns: string, command: string[], io: CliIo): Promise<number> {
+/** The environment of `lab exec`: Ansible finds the lab's nodes (rollout from the client). */
+function labEnv(dir: string): NodeJS.ProcessEnv {
+  const inventory = labInventory(dir);
+  if (process.env.ANSIBLE_INVENTORY !== undefined || !existsSync(inventory)) return process.env;
+  return { ...process.env, ANSIBLE_INVENTORY: inventory };
+}
+
+function execIn(ns: string, command: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const interactive = process.stdin.isTTY === true;
   const [cmd, ...args] = command;
   return new Promise((done) => {
     const child = spawn(IP, ['netns', 'exec', ns, cmd!, ...args], {
       stdio: interactive ? 'inherit' : ['inherit', 'pipe', 'pipe'],
+      env,
     });
     child.stdout?.on('data', (d: Buffer) => io.stdout(d.toString()));
     child.stderr?.on('data', (d: Buffer) => io.stderr(d.toString()));

@@ -7,6 +7,8 @@ import { explainRows, formatSource } from './explain.ts';
 import { registerHealthd } from './healthd-command.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { registerLab } from './lab-command.ts';
+import { registerPull } from './pull-command.ts';
+import { registerRollout } from './rollout-command.ts';
 import { type Register, runProgram } from './runner.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
 import { compileSite, diagnosticsJson, report } from './site-input.ts';
@@ -107,5 +109,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     registerHealthd(program, io, setExit);
     registerDeploy(program, io, setExit);
     registerVerify(program, io, setExit);
+    registerRollout(program, io, setExit);
+    registerPull(program, io, setExit);
   });
 }

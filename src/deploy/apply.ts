@@ -8,6 +8,8 @@ import { acquireLock } from './lock.ts';
 import { type Action, computePlan, type Plan } from './plan.ts';
 import { rollback } from './rollback.ts';
 import {
+  type AppliedRecord,
+  commits,
   currentGeneration,
   ensureRuntimeDirs,
   generationDir,
@@ -24,6 +26,13 @@ import { validateDir } from './validate.ts';
 export interface ApplyOptions extends ExecuteOptions {
   /** Check every file with the real tools before switching (default true). */
   validate?: boolean;
+  /** The site commit being applied, recorded in applied.json. */
+  commit?: string;
+  /**
+   * Checked under the deploy lock before anything is planned: a reason to refuse, or null. Pull
+   * mode refuses a commit older than the one the node runs, with the lock a rollout also takes.
+   */
+  precondition?: (applied: AppliedRecord | null) => string | null;
 }
 
 export interface ApplyResult {
@@ -59,6 +68,16 @@ export async function applyNode(
     const installedGen = currentGeneration(store);
     const installed = readGeneration(store, installedGen);
     const appliedRec = readApplied(store);
+    const refusal = opts.precondition?.(appliedRec) ?? null;
+    if (refusal !== null) {
+      return {
+        ok: false,
+        plan: { files: [], actions: [] },
+        generation: installedGen,
+        error: refusal,
+        degraded: [],
+      };
+    }
     const applied =
       appliedRec === null ? new Map<string, string>() : readGeneration(store, appliedRec.generation);
     const next = tree(files);
@@ -72,7 +91,11 @@ export async function applyNode(
           revision,
           at: new Date().toISOString(),
           previous: appliedRec?.generation ?? null,
+          ...commits(opts.commit, appliedRec?.commit),
         });
+      } else if (opts.commit !== undefined && appliedRec.commit !== opts.commit) {
+        // The same files from another commit (a change elsewhere in the repository): record it.
+        writeApplied(store, { ...appliedRec, commit: opts.commit });
       }
       return { ok: true, plan, generation: installedGen, degraded: [] };
     }
@@ -120,6 +143,7 @@ export async function applyNode(
       revision,
       at: new Date().toISOString(),
       previous: previous !== gen ? previous : (appliedRec?.previous ?? null),
+      ...commits(opts.commit, previous !== gen ? appliedRec?.commit : appliedRec?.previousCommit),
     });
     writeInstanceRecord(store, plan.actions);
     prune(store);

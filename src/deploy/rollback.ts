@@ -5,6 +5,7 @@ import { type ExecuteOptions, execute, instancesRunning, nodeFlags } from './exe
 import { acquireLock } from './lock.ts';
 import { computePlan, type Plan } from './plan.ts';
 import {
+  commits,
   currentGeneration,
   generationDir,
   readApplied,
@@ -91,7 +92,13 @@ export async function rollbackNode(opts: ExecuteOptions): Promise<ApplyResult> {
     }
     const revision =
       (JSON.parse(to.get('manifest.json') ?? '{}') as { intent_revision?: string }).intent_revision ?? '';
-    writeApplied(store, { generation: target, revision, at: new Date().toISOString(), previous: current });
+    writeApplied(store, {
+      generation: target,
+      revision,
+      at: new Date().toISOString(),
+      previous: current,
+      ...commits(rec?.previousCommit, rec?.commit),
+    });
     return { ok: true, plan, generation: target, degraded };
   } finally {
     release();

@@ -25,6 +25,8 @@ export interface NodeStatus {
   installed: number | null;
   applied: number | null;
   appliedAt: string | null;
+  /** The site commit the node runs (recorded by rollout and pull), or null. */
+  commit: string | null;
   control: string;
   units: { name: string; state: string; pid: number | null; restarts: number }[];
   instances: InstanceStatus[];
@@ -94,6 +96,7 @@ export async function nodeStatus(store: Store, control: ProcessControl): Promise
     installed: currentGeneration(store),
     applied: applied?.generation ?? null,
     appliedAt: applied?.at ?? null,
+    commit: applied?.commit ?? null,
     control: control.kind,
     units,
     instances,

@@ -101,6 +101,21 @@ export interface AppliedRecord {
   at: string;
   /** The generation before this one (what `apply --rollback` returns to). */
   previous: number | null;
+  /** The site commit this generation came from (`apply --commit`, set by rollout and pull). */
+  commit?: string;
+  /** The commit of `previous`. */
+  previousCommit?: string;
+}
+
+/** The commit fields of applied.json (absent when unknown). */
+export function commits(
+  commit: string | undefined,
+  previousCommit: string | undefined,
+): { commit?: string; previousCommit?: string } {
+  return {
+    ...(commit !== undefined && { commit }),
+    ...(previousCommit !== undefined && { previousCommit }),
+  };
 }
 
 export function readApplied(store: Store): AppliedRecord | null {

@@ -19,6 +19,7 @@ import { preflight, UP_TOOLS } from './preflight.ts';
 import { type LabProcess, type SpawnSpec, spawnDetached, stopProcesses } from './processes.ts';
 import { reconfigureRouter, settleBgp, startRouter } from './router.ts';
 import { vipRouting } from './router-config.ts';
+import { managementWarning, startSsh } from './ssh.ts';
 import { type LabState, lockLab, readState, writeState } from './state.ts';
 import { teardown } from './teardown.ts';
 import { deriveTopology, type LabTopology } from './topology.ts';
@@ -150,13 +151,19 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
       await deployAll(s, site.dir, o.deployNode ?? deployNode);
       progress('LB nodes deployed');
     })();
-    await settled([router, hosts, nodes]);
+    const ssh = (async () => {
+      progress(`starting sshd on ${s.nodes.length} LB nodes`);
+      await startSsh(s, recorder(s));
+    })();
+    await settled([router, hosts, nodes, ssh]);
     let warnings: string[] = [];
     if (o.deploy && routing === 'bgp') {
       progress('waiting for the nodes to announce every VIP (BGP)');
       warnings = await settleBgp(s, model);
       if (warnings.length === 0) progress(`every VIP is learnt from every node`);
     }
+    const mgmt = managementWarning(s, model.site.management.allow);
+    if (mgmt !== null) warnings.push(mgmt);
     s.phase = 'up';
     writeState(s);
     return { state: s, ms: Date.now() - t0, warnings };

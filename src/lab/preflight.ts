@@ -10,10 +10,21 @@ const PACKAGES: Record<string, string> = {
   nft: 'nftables',
   openssl: 'openssl',
   sysctl: 'procps',
+  sshd: 'openssh-server',
+  'ssh-keygen': 'openssh-client',
 };
 
 /** Tools `lab up` and `lab apply` run (or the deployed nodes run). */
-export const UP_TOOLS = ['ip', 'sysctl', 'haproxy', 'bird', 'keepalived', 'nft'] as const;
+export const UP_TOOLS = [
+  'ip',
+  'sysctl',
+  'haproxy',
+  'bird',
+  'keepalived',
+  'nft',
+  'sshd',
+  'ssh-keygen',
+] as const;
 
 /** Tools `down`, `status` and `exec` need. */
 export const BASIC_TOOLS = ['ip'] as const;

@@ -20,7 +20,17 @@ export async function teardown(s: LabState, opts: { keepDir?: boolean } = {}): P
 
 /** The lab's own entries in its folder, then the folder when nothing else is in it. */
 function removeLabFiles(dir: string, keepDir: boolean): void {
-  for (const entry of ['logs', 'hosts', 'router', 'nodes', 'backend.mjs', 'state.json', 'state.json.tmp']) {
+  for (const entry of [
+    'logs',
+    'hosts',
+    'router',
+    'nodes',
+    'backend.mjs',
+    'ssh',
+    'ansible',
+    'state.json',
+    'state.json.tmp',
+  ]) {
     rmSync(join(dir, entry), { recursive: true, force: true });
   }
   if (keepDir) return;

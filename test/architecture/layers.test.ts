@@ -31,10 +31,10 @@ const LEAF = ['fs', 'runtime', 'errors'];
 /** For each area, the areas it must never import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
   ...Object.fromEntries(
-    COMPILER.map((a) => [a, ['render', 'build', 'deploy', 'lab', 'healthd', 'cli', 'verify']]),
+    COMPILER.map((a) => [a, ['render', 'build', 'deploy', 'lab', 'healthd', 'cli', 'verify', 'rollout']]),
   ),
-  render: ['build', 'deploy', 'lab', 'healthd', 'cli', 'verify'],
-  build: ['deploy', 'lab', 'healthd', 'cli', 'verify'],
+  render: ['build', 'deploy', 'lab', 'healthd', 'cli', 'verify', 'rollout'],
+  build: ['deploy', 'lab', 'healthd', 'cli', 'verify', 'rollout'],
   // healthd.yaml is checked through yaml-schema (the compiler's own zod → Diagnostic path), never
   // through a compiler stage: the health checker's bundle stays small.
   healthd: [
@@ -44,6 +44,7 @@ const FORBIDDEN: Record<string, readonly string[]> = {
     'render',
     'build',
     'verify',
+    'rollout',
     'validate',
     'check',
     'infer',
@@ -51,11 +52,15 @@ const FORBIDDEN: Record<string, readonly string[]> = {
     'model',
     'compile',
   ],
-  deploy: ['lab', 'cli', 'verify'],
-  verify: ['cli', 'lab'],
-  lab: ['cli'],
+  deploy: ['lab', 'cli', 'verify', 'rollout'],
+  verify: ['cli', 'lab', 'rollout'],
+  lab: ['cli', 'rollout'],
+  rollout: ['cli', 'lab', 'verify', 'healthd'],
   ...Object.fromEntries(
-    LEAF.map((a) => [a, [...COMPILER, 'render', 'build', 'deploy', 'lab', 'healthd', 'cli', 'verify']]),
+    LEAF.map((a) => [
+      a,
+      [...COMPILER, 'render', 'build', 'deploy', 'lab', 'healthd', 'cli', 'verify', 'rollout'],
+    ]),
   ),
 };
 
