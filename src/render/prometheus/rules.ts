@@ -6,7 +6,10 @@ import { jobName } from './targets.ts';
 
 export const RULES_FILE = 'prometheus/intentlb.rules.yml';
 
-/** One alerting rule. Annotations name labels only (`{{ $labels.x }}`): no model text is templated. */
+/**
+ * One alerting rule. Annotations and labels are Go templates: the only model text in them is
+ * grammar-checked names, a certificate's plain file name and a date, none of which holds `{{`.
+ */
 interface Alert {
   alert: string;
   expr: string;
@@ -156,14 +159,16 @@ const SOURCES: readonly AlertSource[] = [
     alerts: (m) =>
       usedCerts(m).map((c, i) => {
         const end = Math.floor(Date.parse(c.notAfter) / 1000);
+        // Rule labels are not in `$labels` of an annotation: the plain values are written out.
+        const cert = certLabel(c.file, i);
         return {
           alert: 'IntentlbCertificateExpiring',
           expr: `vector(time()) > ${end - CERT_WARN_DAYS * DAY_S}`,
           for: '0m',
           severity: 'warning',
-          labels: { cert: certLabel(c.file, i), not_after: c.notAfter },
-          summary: 'certificate {{ $labels.cert }} expires at {{ $labels.not_after }}',
-          description: `The certificate bundle {{ $labels.cert }} of the deployed intent ends at {{ $labels.not_after }} (less than ${CERT_WARN_DAYS} days left). Renew it in the site's certificate folder and roll out.`,
+          labels: { cert, not_after: c.notAfter },
+          summary: `certificate ${cert} expires at ${c.notAfter}`,
+          description: `The certificate bundle ${cert} of the deployed intent ends at ${c.notAfter} (less than ${CERT_WARN_DAYS} days left). Renew it in the site's certificate folder and roll out.`,
         };
       }),
   },
