@@ -7,10 +7,11 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y --no-install-recommends \
   haproxy bird2 keepalived nftables icinga2 wrk systemd \
+  prometheus monitoring-plugins-basic monitoring-plugins-standard \
   iproute2 procps openssl curl ca-certificates \
   iputils-arping ansible-core openssh-server openssh-client git
 # The distribution starts these services on install; intentlb runs its own instances instead.
-for s in haproxy bird keepalived icinga2; do
+for s in haproxy bird keepalived icinga2 prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
     $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true
   fi

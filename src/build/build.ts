@@ -6,6 +6,7 @@ import type { Model } from '../model/index.ts';
 import { intentRevision, renderNode } from '../render/node.ts';
 import { fileMode } from '../render/secrets.ts';
 import { SharedParts } from '../render/shared.ts';
+import { renderSiteFiles, SITE_DIR } from '../render/site.ts';
 import { DEFAULT_LAYOUT, type NodeLayout, type RenderedFile } from '../render/types.ts';
 import { findTool, pool } from './run-tool.ts';
 import { allValidators, type Validator } from './validators.ts';
@@ -45,6 +46,22 @@ export function writeFiles(dir: string, files: readonly RenderedFile[]): void {
     writeFileSync(p, f.content, { mode });
     chmodSync(p, mode); // `mode` only applies to a file that did not exist yet
   }
+}
+
+/**
+ * Everything `build` writes (pure): each node's folder, then the site's own ({@link SITE_DIR}:
+ * monitoring for the Icinga master and the Prometheus server).
+ */
+export function renderBuild(
+  model: Model,
+  sources: ReadonlyMap<string, string>,
+  certs: readonly { path: string; pem: string }[],
+  layout: NodeLayout = DEFAULT_LAYOUT,
+): { name: string; files: RenderedFile[] }[] {
+  return [
+    ...renderSite(model, sources, certs, layout),
+    { name: SITE_DIR, files: renderSiteFiles(model, intentRevision(sources, certs)) },
+  ];
 }
 
 /**

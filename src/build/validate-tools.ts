@@ -63,10 +63,12 @@ export async function validateKeepalived(file: string): Promise<ToolResult> {
 
 /**
  * `icinga2 daemon -C` on a minimal configuration that includes the ITL, the plugin commands and
- * the file. Every path icinga2 writes (cache, state, logs, pid) points into a temporary
- * directory, and it runs as the current user, so the host's Icinga is left alone.
+ * the file(s), as an Icinga master would: its own Endpoint and Zone (`NodeName`, `ZoneName`)
+ * exist, so the site's agent zones (`parent = ZoneName`) and `command_endpoint`s resolve. Every
+ * path icinga2 writes (cache, state, logs, pid) points into a temporary directory, and it runs as
+ * the current user, so the host's Icinga is left alone.
  */
-export async function validateIcinga(file: string): Promise<ToolResult> {
+export async function validateIcinga(files: string | readonly string[]): Promise<ToolResult> {
   const icinga2 = findTool('icinga2');
   if (icinga2 === undefined) return missing('icinga2');
   const dir = await mkdtemp(join(tmpdir(), 'intentlb-icinga-'));
@@ -80,7 +82,9 @@ export async function validateIcinga(file: string): Promise<ToolResult> {
         'const PluginDir = "/usr/lib/nagios/plugins"',
         'include <itl>',
         'include <plugins>',
-        `include ${icingaString(resolve(file))}`,
+        'object Endpoint NodeName { }',
+        'object Zone ZoneName { endpoints = [ NodeName ] }',
+        ...(typeof files === 'string' ? [files] : files).map((f) => `include ${icingaString(resolve(f))}`),
         '',
       ].join('\n'),
     );
@@ -104,6 +108,23 @@ export async function validateIcinga(file: string): Promise<ToolResult> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `promtool check config` on a Prometheus configuration: its scrape jobs, the file_sd target files
+ * they read and the rule files it names (relative to the file). No server is started.
+ */
+export async function validatePrometheus(file: string): Promise<ToolResult> {
+  const promtool = findTool('promtool');
+  if (promtool === undefined) return missing('promtool');
+  return run(promtool, ['check', 'config', resolve(file)]);
+}
+
+/** `promtool check rules` on alerting and recording rule files. */
+export async function validateRules(file: string): Promise<ToolResult> {
+  const promtool = findTool('promtool');
+  if (promtool === undefined) return missing('promtool');
+  return run(promtool, ['check', 'rules', resolve(file)]);
 }
 
 /** A network namespace that exists only while `fn` runs. */

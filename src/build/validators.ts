@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import { findTool, pool, runTool } from './run-tool.ts';
-import { validateBird, validateIcinga, validateKeepalived, validateNft } from './validate-tools.ts';
+import {
+  validateBird,
+  validateIcinga,
+  validateKeepalived,
+  validateNft,
+  validatePrometheus,
+} from './validate-tools.ts';
 
 /** A generated file the tool rejected, with what the tool said. */
 export interface FileRejection {
@@ -69,12 +75,29 @@ const haproxy: Validator = {
   },
 };
 
+/**
+ * Icinga 2: every `icinga2/*.conf` of a folder in ONE `icinga2 daemon -C` — the site's hosts
+ * refer to the commands and zones of its other files, as they do on the master.
+ */
+const icinga2: Validator = {
+  tool: 'icinga2',
+  units: (paths) => {
+    const confs = paths.filter((p) => /^icinga2\/[^/]+\.conf$/.test(p));
+    return confs.length > 0 ? [confs] : [];
+  },
+  async validate(unit, nodeDir) {
+    const r = await validateIcinga(unit.map((p) => join(nodeDir, p)));
+    return r.ok ? [] : [{ path: unit.length === 1 ? unit[0]! : 'icinga2/', output: r.output }];
+  },
+};
+
 const validators: Validator[] = [
   haproxy,
   perFile('bird', /^bird\/[^/]+\.conf$/, validateBird),
   perFile('nft', /^nftables\/[^/]+\.nft$/, validateNft),
   perFile('keepalived', /^keepalived\/keepalived\.conf$/, validateKeepalived),
-  perFile('icinga2', /^icinga2\/[^/]+\.conf$/, validateIcinga),
+  icinga2,
+  perFile('promtool', /^prometheus\/prometheus\.yml$/, validatePrometheus),
 ];
 
 export function allValidators(): readonly Validator[] {

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { buildSite, renderSite } from '../build/build.ts';
+import { buildSite, renderBuild } from '../build/build.ts';
 import { visible } from '../diagnostics/index.ts';
+import { SITE_DIR } from '../render/site.ts';
 import type { CliIo } from './io.ts';
 import { compileSite, report } from './site-input.ts';
 
@@ -10,11 +11,11 @@ export function registerBuild(program: Command, io: CliIo, setExit: (code: numbe
   program
     .command('build')
     .description(
-      "check the site, then write every node's files to <dir>/<node>/, validated by the real tools",
+      "check the site, then write every node's files to <dir>/<node>/ and the site's monitoring to <dir>/_site/, validated by the real tools",
     )
     .argument('<site>', 'the site folder')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--no-validate', 'skip validation with haproxy/bird/nft/keepalived/icinga2')
+    .option('--no-validate', 'skip validation with haproxy/bird/nft/keepalived/icinga2/promtool')
     .action(async (site: string, opts: { out: string; validate: boolean }) => {
       const run = await compileSite(site, io);
       const errors = report(run, io);
@@ -23,7 +24,7 @@ export function registerBuild(program: Command, io: CliIo, setExit: (code: numbe
         setExit(1);
         return;
       }
-      const nodes = renderSite(run.model, run.loaded.sources, run.loaded.certs);
+      const nodes = renderBuild(run.model, run.loaded.sources, run.loaded.certs);
       const out = resolve(io.cwd, opts.out);
       const r = await buildSite(nodes, out, { validate: opts.validate });
       for (const x of r.rejections)
@@ -38,7 +39,7 @@ export function registerBuild(program: Command, io: CliIo, setExit: (code: numbe
       for (const t of r.skipped) io.stderr(`warning: ${t} is not installed; its files were not validated\n`);
       const files = nodes.reduce((n, x) => n + x.files.length, 0);
       io.stdout(
-        `${visible(run.model.site.name)}: ${nodes.length} node(s), ${run.model.instances.length} HAProxy instance(s), ${files} files written to ${opts.out}` +
+        `${visible(run.model.site.name)}: ${nodes.length - 1} node(s) and ${SITE_DIR}/ (monitoring), ${run.model.instances.length} HAProxy instance(s), ${files} files written to ${opts.out}` +
           (opts.validate ? ` (${r.validated} validated)` : '') +
           '\n',
       );

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
-import { renderSite, writeFiles } from '../../src/build/build.ts';
+import { renderBuild, writeFiles } from '../../src/build/build.ts';
 import { runTool } from '../../src/build/run-tool.ts';
 import { allValidators } from '../../src/build/validators.ts';
 import { jsonSchema } from '../../src/cli/schema.ts';
@@ -384,7 +384,7 @@ it('check exit 0 implies build with the real tools exits 0', { timeout: 600_000 
     }
     const icinga = accepted % ICINGA_EVERY === 0;
     accepted++;
-    const nodes = renderSite(run.model, run.loaded.sources, run.loaded.certs);
+    const nodes = renderBuild(run.model, run.loaded.sources, run.loaded.certs);
     await withTempDir(async (dir) => {
       for (const n of nodes) {
         const nodeDir = join(dir, n.name);

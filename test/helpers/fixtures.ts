@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderSite } from '../../src/build/build.ts';
+import { renderBuild } from '../../src/build/build.ts';
 import { compile } from '../../src/compile.ts';
 import type { Diagnostic } from '../../src/diagnostics/index.ts';
 import { diskFs, load } from '../../src/load/index.ts';
@@ -20,7 +20,7 @@ export function fixtureCases(dir = FIXTURES): string[] {
     .sort();
 }
 
-/** Compiles a fixture's site and renders every node; golden comparisons leave certs/ out. */
+/** Compiles a fixture's site and renders every node and the site folder (`_site`); goldens leave certs/ out. */
 export async function renderFixture(
   name: string,
   dir = FIXTURES,
@@ -30,7 +30,7 @@ export async function renderFixture(
   const c = await compile(l.value, { now: FIXTURE_NOW });
   if (!c.model) return { nodes: [], diagnostics: [...l.diagnostics, ...c.diagnostics] };
   return {
-    nodes: renderSite(c.model, l.value.sources, l.value.certs),
+    nodes: renderBuild(c.model, l.value.sources, l.value.certs),
     diagnostics: [...l.diagnostics, ...c.diagnostics],
   };
 }

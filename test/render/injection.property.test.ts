@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { renderSite, writeFiles } from '../../src/build/build.ts';
+import { renderBuild, writeFiles } from '../../src/build/build.ts';
 import { pool, runTool } from '../../src/build/run-tool.ts';
 import { validateBird, validateIcinga } from '../../src/build/validate-tools.ts';
 import { RenderRefusal } from '../../src/render/quote/refusal.ts';
@@ -256,13 +256,18 @@ function shape(nodes: { files: RenderedFile[] }[]): string[][] {
   return nodes.map((n) => n.files.map(structure).sort());
 }
 
+/** The site folder's files (`renderBuild` puts it last): every Icinga object of the site. */
+function siteOf(nodes: { files: RenderedFile[] }[]): RenderedFile[] {
+  return nodes.at(-1)!.files;
+}
+
 function icingaChanged(nodes: { files: RenderedFile[] }[], base: { files: RenderedFile[] }[]): boolean {
   const text = (n: { files: RenderedFile[] }[]) =>
-    n[0]!.files.find((f) => f.path.startsWith('icinga2/'))?.content;
+    siteOf(n).find((f) => f.path === 'icinga2/hosts.conf')?.content;
   return text(nodes) !== text(base);
 }
 
-async function validate(files: RenderedFile[], icinga: boolean): Promise<string[]> {
+async function validate(files: RenderedFile[], site: RenderedFile[], icinga: boolean): Promise<string[]> {
   const problems: string[] = [];
   await withTempDir(async (dir) => {
     writeFiles(dir, files);
@@ -274,7 +279,9 @@ async function validate(files: RenderedFile[], icinga: boolean): Promise<string[
     const n = await runTool(requireTool('nft'), ['-c', '-f', join(dir, 'nftables/intentlb.nft')]);
     if (!n.ok) problems.push(`nft -c: ${n.output}`);
     if (icinga) {
-      const i = await validateIcinga(join(dir, 'icinga2/intentlb.conf'));
+      writeFiles(join(dir, '_site'), site);
+      const confs = site.filter((f) => f.path.startsWith('icinga2/')).map((f) => join(dir, '_site', f.path));
+      const i = await validateIcinga(confs);
       if (!i.ok) problems.push(`icinga2: ${i.output}`);
     }
   });
@@ -294,12 +301,16 @@ describe('hostile strings never change the structure of a generated file', () =>
     requireRoot();
     const base = await compileFiles(siteFiles(undefined, ''));
     assert.ok(base.model, JSON.stringify(base.all.filter((d) => d.severity === 'error')));
-    const baseNodes = renderSite(base.model, base.loaded.sources, base.loaded.certs);
+    const baseNodes = renderBuild(base.model, base.loaded.sources, base.loaded.certs);
     const baseShape = shape(baseNodes);
-    assert.deepEqual(await validate(baseNodes[0]!.files, true), [], 'the base site itself');
+    assert.deepEqual(
+      await validate(baseNodes[0]!.files, siteOf(baseNodes), true),
+      [],
+      'the base site itself',
+    );
 
     const failures: string[] = [];
-    const jobs: { label: string; files: RenderedFile[]; icinga: boolean }[] = [];
+    const jobs: { label: string; files: RenderedFile[]; site: RenderedFile[]; icinga: boolean }[] = [];
     let accepted = 0;
     for (const [index, field] of FIELDS.entries()) {
       // Random samples first: they mix classes, so the few validated ones cover the most.
@@ -313,7 +324,7 @@ describe('hostile strings never change the structure of a generated file', () =>
         const label = `${field.name} = ${JSON.stringify(field.wrap(h))}`;
         let nodes: { files: RenderedFile[] }[];
         try {
-          nodes = renderSite(run.model, run.loaded.sources, run.loaded.certs);
+          nodes = renderBuild(run.model, run.loaded.sources, run.loaded.certs);
         } catch (e) {
           if (!(e instanceof RenderRefusal)) throw e;
           failures.push(`${label}: check let it through, RenderRefusal: ${e.message}`);
@@ -327,12 +338,12 @@ describe('hostile strings never change the structure of a generated file', () =>
         validated++;
         const icinga = icingaRuns < ICINGA_PER_FIELD && icingaChanged(nodes, baseNodes);
         if (icinga) icingaRuns++;
-        jobs.push({ label, files: nodes[0]!.files, icinga });
+        jobs.push({ label, files: nodes[0]!.files, site: siteOf(nodes), icinga });
       }
     }
     // The tools mostly wait (Icinga about a second each): run them side by side.
     const results = await pool(jobs, 4, async (j) =>
-      (await validate(j.files, j.icinga)).map((p) => `${j.label}: ${p}`),
+      (await validate(j.files, j.site, j.icinga)).map((p) => `${j.label}: ${p}`),
     );
     failures.push(...results.flat());
     assert.deepEqual(failures, [], `${failures.length} hostile samples got through:\n${failures.join('\n')}`);

@@ -1,23 +1,21 @@
 import type { BackendModel, Model, ServiceModel } from '../../model/index.ts';
-import { ConfigWriter } from '../emit.ts';
+import type { ConfigWriter } from '../emit.ts';
 import { objectName, text } from '../quote/icinga2.ts';
-import { SharedParts } from '../shared.ts';
-import { HEADER, type Renderer } from '../types.ts';
-import { type IcingaValue, icingaValue, macroText } from './values.ts';
-
-/** A custom variable (`vars.<name> = <value>`). */
-type Var = readonly [name: string, value: IcingaValue];
+import { certCheck, FRONTEND_CHECKS, maybe, opt, type Var } from './frontend-checks.ts';
+import { icingaValue, macroText } from './values.ts';
 
 /** One `object Service`: a check of the host it belongs to. */
-interface Check {
+export interface Check {
   name: string;
   port: number;
-  command: 'http' | 'tcp';
+  command: string;
   vars: Var[];
+  /** Run on the host's own Icinga agent (`command_endpoint = host.name`), not on the master. */
+  onAgent?: boolean;
 }
 
 /** One `object Host` with its checks. */
-interface HostObject {
+export interface HostObject {
   name: string;
   displayName: string;
   address?: string;
@@ -29,60 +27,58 @@ interface HostObject {
 }
 
 /**
- * `icinga2/intentlb.conf`: a host per monitored service (its VIPs) with a check per frontend
- * port and address, and a host per backend server (by name and address) with a check of each
- * port it serves. Only services with `monitoring.icinga` contribute.
+ * The objects of the monitored services: a host per service (its VIPs) with a check per frontend
+ * port and address in the service's protocol and a certificate check per TLS port and FQDN, and a
+ * host per backend server (by name and address) with a check of each port it serves. Only services
+ * with `monitoring.icinga` contribute.
  */
-export const renderIcinga2: Renderer = (model, node, _layout, shared = new SharedParts()) => {
-  const w = new ConfigWriter('  ');
-  w.comment(HEADER, 0);
-  w.comment(`site ${model.site.name}, node ${node.name}: service frontends and backend servers`, 0);
-  // Only the header names the node: the objects are the same on every node.
-  w.block(shared.get('icinga2', () => renderObjects(model)));
-  return [{ path: 'icinga2/intentlb.conf', content: w.toString() }];
-};
-
-function renderObjects(model: Model): string {
+export function renderServiceObjects(model: Model, w: ConfigWriter): void {
   const services = model.services.filter((s) => s.monitoring.icinga);
-  const w = new ConfigWriter('  ');
   for (const s of services) renderHost(w, serviceHost(model, s));
   for (const host of serverHosts(services)) renderHost(w, host);
-  return w.toString();
 }
 
 function serviceHost(model: Model, s: ServiceModel): HostObject {
-  const vhost = s.fqdns[0];
+  const fqdn = s.fqdns[0];
   const notes = s.monitoring.notes ?? s.description;
   const contacts = sorted(s.monitoring.contacts);
   const checks: Check[] = [];
+  const frontend = FRONTEND_CHECKS[s.protocol];
+  const vips = [
+    [s.vip, ''],
+    [s.vip6, '-v6'],
+  ] as const;
   for (const l of [...s.listeners].sort((a, b) => a.port - b.port)) {
-    for (const [address, suffix] of [
-      [s.vip, ''],
-      [s.vip6, '-v6'],
-    ] as const) {
+    for (const [address, suffix] of vips) {
       if (address === undefined) continue;
-      if (s.mode === 'http') {
-        checks.push({
-          name: `http-${l.port}${suffix}`,
-          port: l.port,
-          command: 'http',
-          vars: [
-            ['http_address', address],
-            ['http_port', l.port],
-            ['http_ssl', l.tls],
-            ...opt(l.tls && vhost !== undefined, 'http_sni', true),
-            ...maybe('http_vhost', vhost === undefined ? undefined : macroText(vhost)),
-            ['http_uri', macroText(s.monitoring.url)],
-          ],
-        });
-      } else {
-        checks.push({
-          name: `tcp-${l.port}${suffix}`,
-          port: l.port,
-          command: 'tcp',
-          vars: [['tcp_address', address], ['tcp_port', l.port], ...opt(l.tls, 'tcp_ssl', true)],
-        });
-      }
+      const t = {
+        address,
+        port: l.port,
+        tls: l.tls,
+        url: s.monitoring.url,
+        ...(fqdn !== undefined && { fqdn }),
+      };
+      // A redirecting port answers every request with a redirect: check_http takes a 3xx as OK.
+      const c = s.mode === 'http' || l.role === 'redirect-https' ? FRONTEND_CHECKS.http(t) : frontend(t);
+      checks.push({ name: `${c.command}-${l.port}${suffix}`, port: l.port, ...c });
+    }
+    // The certificate once per port and name, on the first VIP: both families serve the same one.
+    const address = s.vip ?? s.vip6;
+    if (!l.tls || address === undefined) continue;
+    const names = s.mode === 'http' ? s.fqdns : [undefined];
+    for (const name of names) {
+      const t = {
+        address,
+        port: l.port,
+        tls: true,
+        url: s.monitoring.url,
+        ...(name !== undefined && { fqdn: name }),
+      };
+      checks.push({
+        name: name === undefined ? `cert-${l.port}` : `cert-${l.port}-${name}`,
+        port: l.port,
+        ...certCheck(t, s.mode === 'http'),
+      });
     }
   }
   return {
@@ -95,6 +91,7 @@ function serviceHost(model: Model, s: ServiceModel): HostObject {
       ['intentlb_site', model.site.name],
       ['intentlb_service', s.id],
       ...maybe('intentlb_team', s.team),
+      ['intentlb_protocol', s.protocol],
       ['fqdns', s.fqdns],
     ],
     contacts,
@@ -164,7 +161,7 @@ function serverHosts(services: readonly ServiceModel[]): HostObject[] {
 }
 
 /** A server that expects a PROXY header would take an HTTP request for a broken one. */
-function checkCommand(b: BackendModel): Check['command'] {
+function checkCommand(b: BackendModel): 'http' | 'tcp' {
   return b.check.type !== 'http' || b.proxyProtocol !== undefined ? 'tcp' : 'http';
 }
 
@@ -194,7 +191,7 @@ function serverCheck(b: BackendModel, address: string, port: number): Check {
   };
 }
 
-function renderHost(w: ConfigWriter, h: HostObject): void {
+export function renderHost(w: ConfigWriter, h: HostObject): void {
   w.section(`object Host ${objectName(h.name)} {`);
   w.line(`display_name = ${icingaValue(h.displayName)}`);
   w.line('check_command = "hostalive"');
@@ -207,6 +204,7 @@ function renderHost(w: ConfigWriter, h: HostObject): void {
     w.section(`object Service ${objectName(c.name)} {`);
     w.line(`host_name = ${objectName(h.name)}`);
     w.line(`check_command = ${icingaValue(c.command)}`);
+    if (c.onAgent === true) w.line('command_endpoint = host.name');
     renderVars(w, c.vars, h.contacts);
     w.raw('}');
   }
@@ -218,21 +216,11 @@ function renderVars(w: ConfigWriter, vars: readonly Var[], contacts: string[]): 
   if (contacts.length > 0) w.line(`vars.notification_contacts = ${icingaValue(contacts)}`);
 }
 
-/** The variable when `when` holds, else nothing: spread into a list of variables. */
-function opt(when: boolean, name: string, value: IcingaValue): Var[] {
-  return when ? [[name, value]] : [];
-}
-
-/** The variable when it has a value, else nothing. */
-function maybe(name: string, value: IcingaValue | undefined): Var[] {
-  return value === undefined ? [] : [[name, value]];
-}
-
-function sorted(values: readonly string[]): string[] {
+export function sorted(values: readonly string[]): string[] {
   return [...new Set(values)].sort(compare);
 }
 
 /** Code-point order: unlike localeCompare, the same on every machine. */
-function compare(a: string, b: string): number {
+export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 import type { Model, NodeModel, ServiceModel } from '../../model/index.ts';
 import { ConfigWriter } from '../emit.ts';
 import { HEALTHD_PORT } from '../healthd/config.ts';
+import { ICINGA_API_PORT } from '../icinga2/zones.ts';
 import { comment as quoteComment, str } from '../quote/nftables.ts';
 import { SharedParts } from '../shared.ts';
 import { HEADER, type Renderer } from '../types.ts';
@@ -226,13 +227,14 @@ function renderHa(w: ConfigWriter, model: Model, sets: Sets): void {
 function renderManagement(w: ConfigWriter, model: Model, sets: Sets): void {
   const ports = [
     SSH_PORT,
+    ICINGA_API_PORT,
     HEALTHD_PORT,
     ...[...model.instances].sort((a, b) => a.statsPort - b.statsPort).map((i) => i.statsPort),
   ];
   const dports = `tcp dport ${anonymousSet(ports.map(String))}`;
   w.blank();
   w.comment(
-    "Management: SSH, healthd's /metrics and /status, the HAProxy stats/Prometheus ports of every instance.",
+    "Management: SSH, the Icinga agent's API, healthd's /metrics and /status, the HAProxy stats/Prometheus ports of every instance.",
     2,
   );
   if (model.site.management.allow.length === 0) {

@@ -1,0 +1,27 @@
+import type { Model } from '../../model/index.ts';
+import { ConfigWriter } from '../emit.ts';
+import { objectName } from '../quote/icinga2.ts';
+import { icingaValue } from './values.ts';
+
+/** The Icinga 2 API port: the master connects to each node's agent there (the nodes' firewall opens it to management). */
+export const ICINGA_API_PORT = 5665;
+
+/**
+ * An Endpoint and a Zone per LB node for the master's `zones.conf`: each node's agent is a child
+ * of the zone of the Icinga instance that loads the file (`ZoneName`, the master's own zone), and
+ * the master connects to it on the node's address.
+ */
+export function renderZones(model: Model): string {
+  const w = new ConfigWriter('  ');
+  for (const n of model.site.nodes) {
+    w.section(`object Endpoint ${objectName(n.name)} {`);
+    w.line(`host = ${icingaValue(n.address)}`);
+    w.line(`port = ${icingaValue(String(ICINGA_API_PORT))}`);
+    w.raw('}');
+    w.section(`object Zone ${objectName(n.name)} {`);
+    w.line(`endpoints = ${icingaValue([n.name])}`);
+    w.line('parent = ZoneName');
+    w.raw('}');
+  }
+  return w.toString();
+}

@@ -1,0 +1,3 @@
+export * from './config.ts';
+export * from './rules.ts';
+export * from './targets.ts';
