@@ -266,7 +266,10 @@ describe('a service added to the table alone', () => {
       assert.ok(systemdPatterns().includes('intentlb-script.service'));
       const file = systemdUnitFile(DEFAULT_LAYOUT, 'script');
       assert.match(file, /\nDescription=a failover script for intentlb\n/);
-      assert.match(file, /\nAfter=network-online\.target intentlb-keepalived\.service\n/);
+      assert.match(
+        file,
+        /\nAfter=network-online\.target intentlb-boot\.service intentlb-keepalived\.service\n/,
+      );
       assert.match(file, /\nExecStart=\S*sleep 30\n/);
       await withTempDir(async (dir) => {
         assert.ok(installSystemdUnits(DEFAULT_LAYOUT, dir).includes(join(dir, 'intentlb-script.service')));
