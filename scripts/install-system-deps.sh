@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y --no-install-recommends \
   haproxy bird2 keepalived nftables icinga2 wrk systemd \
-  iproute2 procps openssl curl ca-certificates
+  iproute2 procps openssl curl ca-certificates systemd-container mmdebstrap
 # The distribution starts these services on install; intentlb runs its own instances instead.
 for s in haproxy bird keepalived icinga2; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
