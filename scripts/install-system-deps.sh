@@ -8,7 +8,7 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y --no-install-recommends \
   haproxy bird2 keepalived nftables icinga2 wrk systemd \
   prometheus monitoring-plugins-basic monitoring-plugins-standard \
-  iproute2 procps openssl curl ca-certificates \
+  iproute2 procps openssl curl ca-certificates systemd-container mmdebstrap \
   iputils-arping ansible-core openssh-server openssh-client git
 # The distribution starts these services on install; intentlb runs its own instances instead.
 for s in haproxy bird keepalived icinga2 prometheus; do

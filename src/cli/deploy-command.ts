@@ -5,6 +5,7 @@ import { type Command, Option } from 'commander';
 import pc from 'picocolors';
 import { renderSite } from '../build/build.ts';
 import { type ApplyOptions, type ApplyResult, applyNode } from '../deploy/apply.ts';
+import { bootNode } from '../deploy/boot.ts';
 import { chooseControl, type ProcessControl } from '../deploy/control.ts';
 import { drainService } from '../deploy/drain.ts';
 import { describeOp } from '../deploy/haproxy-diff.ts';
@@ -221,6 +222,27 @@ export function registerDeploy(program: Command, io: CliIo, setExit: (code: numb
       };
       await once();
       if (opts.watch === true) await watchSite(resolve(io.cwd, site), once, io);
+    });
+
+  program
+    .command('boot')
+    .description(
+      "at boot, before the HAProxy instances (intentlb-boot.service): put the applied generation's VIPs back on lo and load its nftables ruleset; changes nothing else",
+    )
+    .addOption(rootOption())
+    .option('--no-addresses', 'do not add the VIPs on lo')
+    .option('--no-firewall', 'do not load the nftables ruleset')
+    .action(async (opts: { root: string; addresses: boolean; firewall: boolean }) => {
+      const store = openStore(resolve(io.cwd, opts.root));
+      const ownsNetwork = store.root === '/' || !inInitNetns();
+      const r = await bootNode(store, {
+        manageAddresses: opts.addresses && ownsNetwork,
+        manageFirewall: opts.firewall && ownsNetwork,
+      });
+      if (r.generation === null) return io.stdout('boot: no generation applied; nothing to do\n');
+      io.stdout(
+        `boot: generation ${r.generation}: ${r.addresses.length} VIP address(es) on lo, nftables ${r.firewall ? 'loaded' : 'left alone'}\n`,
+      );
     });
 
   program

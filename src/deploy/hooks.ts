@@ -18,7 +18,7 @@ export type InstanceAction = Extract<Action, { instance: string }>;
 export interface Hooks {
   before(a: InstanceAction): Promise<void>;
   after(a: InstanceAction, ok: boolean): Promise<void>;
-  /** healthd.yaml changed: healthd re-reads it (or starts, under the built-in supervisor). */
+  /** healthd.yaml changed: healthd re-reads it, or starts (its systemd unit, or under the supervisor). */
   healthdConfigChanged(): Promise<void>;
   /** BIRD re-read its configuration: healthd re-announces what is healthy. */
   birdReconfigured(): Promise<void>;
@@ -66,12 +66,9 @@ export function nodeHooks(o: NodeHooksOptions): Hooks {
       if (!healthd) return;
       if (await socketAnswers(socket)) {
         await o.healthd(socket, 'reload', []);
-      } else if (o.control.kind === 'supervisor') {
-        await o.control.start('healthd');
       } else {
-        o.log(
-          `  note: healthd does not answer on ${socket}; start \`intentlb healthd --config ${o.layout.etc}/healthd.yaml\``,
-        );
+        // Under systemd, intentlb-healthd.service (enabled by the start); else the supervisor.
+        await o.control.start('healthd');
       }
     },
   };

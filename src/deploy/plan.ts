@@ -60,7 +60,8 @@ interface ManifestInstance {
   addresses: string[];
 }
 
-function addressesOf(tree: ReadonlyMap<string, string>): Set<string> {
+/** The VIP addresses a tree's manifest puts on `lo` (every instance's). */
+export function addressesOf(tree: ReadonlyMap<string, string>): Set<string> {
   const text = tree.get('manifest.json');
   if (text === undefined) return new Set();
   try {

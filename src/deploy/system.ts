@@ -12,15 +12,25 @@ function cidr(address: string): string {
   return address.includes('/') ? address : `${address}/${address.includes(':') ? 128 : 32}`;
 }
 
+/**
+ * Whether `lo` holds the address. `ip` words "already there" and "not there" differently across
+ * kernels ("File exists" / "Address already assigned", "Cannot assign requested address" /
+ * "Address not found"), so a failed add or delete is judged by asking, not by its message.
+ */
+async function onLoopback(address: string): Promise<boolean | undefined> {
+  const r = await runTool('ip', ['-o', 'addr', 'show', 'dev', 'lo', 'to', cidr(address)]);
+  return r.ok ? r.output.trim() !== '' : undefined;
+}
+
 export async function addAddress(address: string): Promise<void> {
   const r = await runTool('ip', ['addr', 'add', cidr(address), 'dev', 'lo']);
-  if (!r.ok && !/File exists/.test(r.output))
+  if (!r.ok && (await onLoopback(address)) !== true)
     throw new ActionError(`ip addr add ${address} dev lo: ${r.output}`);
 }
 
 export async function removeAddress(address: string): Promise<void> {
   const r = await runTool('ip', ['addr', 'del', cidr(address), 'dev', 'lo']);
-  if (!r.ok && !/Cannot assign requested address/.test(r.output))
+  if (!r.ok && (await onLoopback(address)) !== false)
     throw new ActionError(`ip addr del ${address} dev lo: ${r.output}`);
 }
 

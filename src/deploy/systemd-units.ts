@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { isMissing } from '../errors.ts';
 import { writeAtomic } from '../fs/atomic.ts';
 import type { NodeLayout } from '../render/types.ts';
+import { BIN } from '../runtime/paths.ts';
 import { nodeService, unitServiceNames, unknownUnit } from './services/index.ts';
 import { HAPROXY_UNIT, type UnitSpec, unitSpec } from './units.ts';
 
@@ -60,7 +61,7 @@ export function systemdUnitFile(layout: NodeLayout, name: string): string {
     '# Written by intentlb apply on this node; apply rewrites it. Do not edit.',
     '[Unit]',
     `Description=${own.description}`,
-    'After=network-online.target' + (own.after === undefined ? '' : ` ${own.after}`),
+    `After=network-online.target ${BOOT_UNIT}` + (own.after === undefined ? '' : ` ${own.after}`),
     'Wants=network-online.target',
     ...(own.conflicts === undefined ? [] : [`Conflicts=${own.conflicts}`]),
     'PartOf=intentlb.target',
@@ -97,6 +98,34 @@ export const TARGET_FILE = [
 ].join('\n');
 
 /**
+ * `intentlb-boot.service`: after a reboot, puts the applied generation's VIPs back on `lo` and
+ * loads its nftables ruleset (`intentlb boot`, deploy/boot.ts) before the HAProxy instances and
+ * BIRD start (they are ordered `After=` it): an instance cannot bind a VIP that is not on `lo`.
+ * Enabled by its link in `multi-user.target.wants`, not pulled in by the instances, so an apply
+ * that starts an instance does not run it.
+ */
+export const BOOT_UNIT = 'intentlb-boot.service';
+
+export function bootUnitFile(): string {
+  return [
+    '# Written by intentlb apply on this node; apply rewrites it. Do not edit.',
+    '[Unit]',
+    "Description=intentlb: the applied generation's VIPs on lo and nftables ruleset, at boot",
+    'After=network-pre.target',
+    'Before=network-online.target intentlb.target',
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'RemainAfterExit=yes',
+    `ExecStart=${[process.execPath, BIN, 'boot'].map(execWord).join(' ')}`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/**
  * Puts the node's units where systemd finds them: the HAProxy template as a link to the installed
  * one, and `intentlb.target` and the `intentlb-*.service` files written when their content
  * changed. Returns the files it wrote (systemd needs `daemon-reload` after a change).
@@ -114,6 +143,7 @@ export function installSystemdUnits(layout: NodeLayout, dir = SYSTEMD_DIR): stri
   }
   const files: [string, string][] = [
     ['intentlb.target', TARGET_FILE],
+    [BOOT_UNIT, bootUnitFile()],
     ...unitServiceNames().map((n): [string, string] => [systemdUnitName(n), systemdUnitFile(layout, n)]),
   ];
   for (const [file, content] of files) {
@@ -121,6 +151,16 @@ export function installSystemdUnits(layout: NodeLayout, dir = SYSTEMD_DIR): stri
     if (existsSync(path) && readFileSync(path, 'utf8') === content) continue;
     writeAtomic(path, content);
     written.push(path);
+  }
+  // Enabled as `systemctl enable` would: the link in the target's .wants folder.
+  const wants = join(dir, 'multi-user.target.wants');
+  mkdirSync(wants, { recursive: true });
+  try {
+    lstatSync(join(wants, BOOT_UNIT));
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    symlinkSync(join(dir, BOOT_UNIT), join(wants, BOOT_UNIT));
+    written.push(join(wants, BOOT_UNIT));
   }
   return written;
 }

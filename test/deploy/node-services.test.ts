@@ -6,7 +6,7 @@ import { findTool } from '../../src/build/run-tool.ts';
 import { applyNode } from '../../src/deploy/apply.ts';
 import type { ProcessControl } from '../../src/deploy/control.ts';
 import { actionOrder } from '../../src/deploy/execute.ts';
-import type { Hooks } from '../../src/deploy/hooks.ts';
+import { type Hooks, nodeHooks } from '../../src/deploy/hooks.ts';
 import { type Action, computePlan } from '../../src/deploy/plan.ts';
 import {
   type NodeFlags,
@@ -42,6 +42,34 @@ const firstPlan = (files: Record<string, string>, flags: NodeFlags = ALL) =>
     running: null,
     ...flags,
   });
+
+describe('a node service that is not running is started, under systemd too', () => {
+  // Under a booted systemd, apply wrote intentlb-bird.service and intentlb-healthd.service but only
+  // printed a note instead of starting them: the node never announced a VIP
+  // (test/integration/systemd-node.test.ts found it).
+  for (const kind of ['systemd', 'supervisor'] as const) {
+    it(`${kind}: BIRD, keepalived and healthd start through the control`, async () => {
+      await withTempDir(async (root) => {
+        const layout = rootLayout(root);
+        const started: string[] = [];
+        const control = fakeControl(started, kind);
+        const ctx: ServiceContext = { layout, control, hooks: noHooks, flags: ALL, log: () => {} };
+        for (const s of nodeServices().filter((x) => x.name === 'bird' || x.name === 'keepalived'))
+          await s.act(ctx);
+        const hooks = nodeHooks({
+          layout,
+          control,
+          log: () => {},
+          hookDir: join(root, 'hooks'),
+          healthd: async () => {},
+          anycast: true,
+        });
+        await hooks.healthdConfigChanged();
+        assert.deepEqual(started.sort(), ['bird', 'healthd', 'keepalived']);
+      });
+    });
+  }
+});
 
 describe('the node services table', () => {
   it('holds BIRD, nftables, keepalived and healthd, in the order plan lists them', () => {
@@ -97,10 +125,10 @@ describe('the node services table', () => {
   });
 });
 
-/** A fake control: the supervisor kind, nothing running, every start recorded. */
-function fakeControl(started: string[]): ProcessControl {
+/** A fake control: nothing running, every start recorded. */
+function fakeControl(started: string[], kind: ProcessControl['kind'] = 'supervisor'): ProcessControl {
   return {
-    kind: 'supervisor',
+    kind,
     start: async (u) => {
       started.push(u);
       return { already: false };
@@ -238,7 +266,10 @@ describe('a service added to the table alone', () => {
       assert.ok(systemdPatterns().includes('intentlb-script.service'));
       const file = systemdUnitFile(DEFAULT_LAYOUT, 'script');
       assert.match(file, /\nDescription=a failover script for intentlb\n/);
-      assert.match(file, /\nAfter=network-online\.target intentlb-keepalived\.service\n/);
+      assert.match(
+        file,
+        /\nAfter=network-online\.target intentlb-boot\.service intentlb-keepalived\.service\n/,
+      );
       assert.match(file, /\nExecStart=\S*sleep 30\n/);
       await withTempDir(async (dir) => {
         assert.ok(installSystemdUnits(DEFAULT_LAYOUT, dir).includes(join(dir, 'intentlb-script.service')));

@@ -50,7 +50,7 @@ describe('systemd units of a node', () => {
     );
     for (const [k, v] of Object.entries(HEALTHD_ENV))
       assert.ok(unit.includes(`\nEnvironment=${k}=${v}\n`), unit);
-    assert.match(unit, /\nAfter=network-online\.target intentlb-bird\.service\n/);
+    assert.match(unit, /\nAfter=network-online\.target intentlb-boot\.service intentlb-bird\.service\n/);
     assert.match(unit, /\nKillSignal=SIGTERM\nTimeoutStopSec=10s\nRestart=always\n/);
     assert.match(unit, /\nWantedBy=multi-user\.target\n/);
   });
@@ -73,10 +73,21 @@ describe('systemd units of a node', () => {
       const first = installSystemdUnits(layout, units).map((p) => p.slice(units.length + 1));
       assert.deepEqual(first.sort(), [
         'intentlb-bird.service',
+        'intentlb-boot.service',
         'intentlb-healthd.service',
         'intentlb-keepalived.service',
         'intentlb.target',
+        'multi-user.target.wants/intentlb-boot.service',
       ]);
+      // Enabled as `systemctl enable` would; the instances are ordered after it.
+      assert.equal(
+        readlinkSync(join(units, 'multi-user.target.wants/intentlb-boot.service')),
+        join(units, 'intentlb-boot.service'),
+      );
+      assert.match(
+        readFileSync(join(units, 'intentlb-boot.service'), 'utf8'),
+        /\nExecStart=\S+ \S+bin\/intentlb\.mjs boot\n/,
+      );
       assert.ok(lstatSync(join(units, 'haproxy@.service')).isSymbolicLink());
       assert.equal(readlinkSync(join(units, 'haproxy@.service')), `${layout.etc}/systemd/haproxy@.service`);
       assert.deepEqual(installSystemdUnits(layout, units), [], 'nothing changed, nothing written');
@@ -95,6 +106,7 @@ describe('systemd units of a node', () => {
       installSystemdUnits(DEFAULT_LAYOUT, dir);
       const files = [
         'intentlb-bird.service',
+        'intentlb-boot.service',
         'intentlb-healthd.service',
         'intentlb-keepalived.service',
         'intentlb.target',

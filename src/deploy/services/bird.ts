@@ -22,7 +22,7 @@ export const bird: NodeService = {
   verb: 'configure',
   phase: 'after-instances',
   applies: (flags) => flags.anycast,
-  async act({ layout, control, hooks, log }) {
+  async act({ layout, control, hooks }) {
     if (await socketAnswers(birdSocket(layout))) {
       const client = await BirdClient.connect(birdSocket(layout));
       try {
@@ -34,12 +34,10 @@ export const bird: NodeService = {
       // BIRD's configure puts every VIP protocol back to `disabled`: healthd re-enables what is
       // healthy now rather than at its next poll.
       await hooks.birdReconfigured();
-    } else if (control.kind === 'supervisor') {
-      await control.start('bird');
     } else {
-      log(
-        `  note: BIRD's socket ${birdSocket(layout)} does not answer; start intentlb's BIRD (intentlb-bird.service, or \`intentlb supervise\`): it runs as root and reads ${layout.etc}/bird/intentlb.conf (0600: it holds the BGP passwords)`,
-      );
+      // Not running: start it, under systemd as intentlb-bird.service (enabled, so it comes back
+      // at boot), else under the built-in supervisor.
+      await control.start('bird');
     }
   },
   unit: {

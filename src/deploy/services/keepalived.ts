@@ -17,7 +17,7 @@ export const keepalived: NodeService = {
   async act({ layout, control }) {
     if (existsSync(pidFile(layout))) {
       process.kill(Number.parseInt(readFileSync(pidFile(layout), 'utf8'), 10), 'SIGHUP');
-    } else if (control.kind === 'supervisor') {
+    } else {
       await control.start('keepalived');
     }
   },

@@ -25,7 +25,8 @@ export const renderSystemd: Renderer = (_model, _node, layout) => {
   w.section('[Unit]');
   w.line('Description=HAProxy instance %i (intentlb)', 0);
   w.line('Documentation=man:haproxy(1)', 0);
-  w.line('After=network-online.target', 0);
+  // intentlb-boot.service (written by apply) puts the VIPs back on lo after a reboot.
+  w.line('After=network-online.target intentlb-boot.service', 0);
   w.line('Wants=network-online.target', 0);
   w.line('PartOf=intentlb.target', 0);
   w.section('[Service]');
