@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const unitOnly = process.argv.includes('--unit');
+const interopOnly = process.argv.includes('--interop');
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 
 function walk(dir) {
@@ -22,6 +23,11 @@ function walk(dir) {
 
 let files = walk(join(root, 'test')).map((p) => relative(root, p));
 // Integration tests (real daemons in namespaces) live under test/integration and run after the unit tests.
+// Interop runs (a booted systemd, FRR, Debian's own servers behind the VIPs, testssl.sh) live under
+// test/interop: they are heavier than CI's 15-minute budget allows, so they run only with --interop
+// (scripts/test-interop.sh, before every release), and then alone.
+const isInterop = (f) => f.startsWith('test/interop/');
+files = files.filter((f) => isInterop(f) === interopOnly);
 if (unitOnly) files = files.filter((f) => !f.startsWith('test/integration/'));
 if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o)));
 if (files.length === 0) {

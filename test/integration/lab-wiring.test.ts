@@ -90,7 +90,10 @@ describe('intentlb lab: wiring, router, backends', { timeout: 300_000 }, () => {
     );
     const text = await cli(['lab', 'status', '--prefix', PREFIX]);
     assert.equal(text.code, 0);
-    assert.match(text.stdout, /^ {2}lb1 +node +ilbw-lb1 +198\.18\.0\.11\/24 2001:db8::11\/64(  \[sshd \d+ alive\])?$/m);
+    assert.match(
+      text.stdout,
+      /^ {2}lb1 +node +ilbw-lb1 +198\.18\.0\.11\/24 2001:db8::11\/64( {2}\[sshd \d+ alive\])?$/m,
+    );
     assert.match(text.stdout, /^ {2}web1 +backend +ilbw-web1 +198\.18\.10\.11\/24 +\[backend \d+ alive\]$/m);
     assert.match(text.stdout, /BGP sessions \(router\):\n {2}rr1_lb1 /);
     assert.match(text.stdout, /^all hosts and processes are up$/m);
@@ -334,11 +337,20 @@ describe('intentlb lab: wiring, router, backends', { timeout: 300_000 }, () => {
         deploy: true,
         progress: () => {},
         deployNode: async (d) => {
-          // Fail once the router and every backend host run, so there is something to clean up.
+          // Fail once the router, every backend host and every node's sshd run, so there is
+          // something of each kind to clean up.
           await eventually(
-            async () => readState(DIR)!.processes.length === 23,
-            20_000,
-            'router and backends',
+            async () => {
+              const st = readState(DIR)!;
+              const kinds = st.processes.map((p) => p.kind);
+              return (
+                kinds.filter((k) => k === 'bird').length === 1 &&
+                kinds.filter((k) => k === 'backend').length === st.backends.length &&
+                kinds.filter((k) => k === 'sshd').length === st.nodes.length
+              );
+            },
+            30_000,
+            'router, backends and sshd',
           );
           started = readState(DIR)!.processes;
           throw new LabError(`no deploy for ${d.node} in this test`);
