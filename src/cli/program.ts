@@ -1,17 +1,22 @@
 import { Argument, Option } from 'commander';
 import pc from 'picocolors';
 import { formatDiagnostic, safeJson, visible } from '../diagnostics/index.ts';
+import { registerApply } from './apply-command.ts';
+import { registerBoot } from './boot-command.ts';
 import { registerBuild } from './build-command.ts';
-import { registerDeploy } from './deploy-command.ts';
+import { registerDrain } from './drain-command.ts';
 import { explainRows, formatSource } from './explain.ts';
 import { registerHealthd } from './healthd-command.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { registerLab } from './lab-command.ts';
+import { registerPlan } from './plan-command.ts';
 import { registerPull } from './pull-command.ts';
 import { registerRollout } from './rollout-command.ts';
 import { type Register, runProgram } from './runner.ts';
 import { jsonSchema, SCHEMA_KINDS, type SchemaKind } from './schema.ts';
 import { compileSite, diagnosticsJson, report } from './site-input.ts';
+import { registerStatus } from './status-command.ts';
+import { registerSupervise } from './supervise-command.ts';
 import { registerVerify } from './verify-command.ts';
 
 export type { Register };
@@ -107,7 +112,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     registerBuild(program, io, setExit);
     registerLab(program, io, setExit);
     registerHealthd(program, io, setExit);
-    registerDeploy(program, io, setExit);
+    registerPlan(program, io, setExit);
+    registerApply(program, io, setExit);
+    registerBoot(program, io);
+    registerStatus(program, io, setExit);
+    registerDrain(program, io);
+    registerSupervise(program, io);
     registerVerify(program, io, setExit);
     registerRollout(program, io, setExit);
     registerPull(program, io, setExit);

@@ -9,8 +9,9 @@ import { writeAtomic } from '../fs/atomic.ts';
 import { decideFor, exportSite, fetchBranch, pullRepo, verifyCommit } from '../rollout/pull.ts';
 import { PULL_UNIT, renderPullUnits } from '../rollout/pull-units.ts';
 import { BIN } from '../runtime/paths.ts';
-import { type ApplyCliOptions, applySite } from './deploy-command.ts';
+import { type ApplyCliOptions, applySite } from './apply-command.ts';
 import type { CliIo } from './io.ts';
+import { convergeOptions } from './node-common.ts';
 
 interface PullCliOptions {
   node: string;
@@ -37,40 +38,34 @@ interface PullCliOptions {
  * every hour (`--install-timer`).
  */
 export function registerPull(program: Command, io: CliIo, setExit: (code: number) => void): void {
-  program
-    .command('pull')
-    .description(
-      "pull mode: fetch the site's git repository, verify the newest commit, refuse one older than the node runs, apply it",
-    )
-    .argument('<repository>', 'any git URL (a read-only deploy key in ~/.ssh or GIT_SSH_COMMAND) or a path')
-    .requiredOption('--node <name>', 'this LB node')
-    .option('--root <dir>', 'install prefix (labs, tests)', '/')
-    .option('--branch <name>', 'the branch to deploy', 'main')
-    .option('--path <dir>', 'the site folder inside the repository', '')
-    .option(
-      '--require-signed',
-      'apply only commits with a good signature by a trusted key (git verify-commit)',
-    )
-    .option(
-      '--allowed-signers <file>',
-      'trusted SSH signing keys (gpg.ssh.allowedSignersFile); GnuPG keys come from $GNUPGHOME',
-    )
-    .option('--every <seconds>', 'stay running and pull again every so many seconds (labs, containers)')
-    .option('--install-timer', 'install and start the systemd timer that runs this pull periodically')
-    .option('--on-calendar <spec>', 'with --install-timer: when (systemd OnCalendar=)', 'hourly')
-    .option(
-      '--randomized-delay <time>',
-      'with --install-timer: spread of start times (RandomizedDelaySec=)',
-      '15min',
-    )
-    .option('--no-validate', 'skip validation with the real tools')
-    .option('--no-addresses', 'do not add or remove the VIPs on lo')
-    .option('--no-firewall', 'do not load the nftables ruleset')
-    .option(
-      '--verify-timeout <ms>',
-      'how long a touched instance may take to answer its monitor URI',
-      '10000',
-    )
+  convergeOptions(
+    program
+      .command('pull')
+      .description(
+        "pull mode: fetch the site's git repository, verify the newest commit, refuse one older than the node runs, apply it",
+      )
+      .argument('<repository>', 'any git URL (a read-only deploy key in ~/.ssh or GIT_SSH_COMMAND) or a path')
+      .requiredOption('--node <name>', 'this LB node')
+      .option('--root <dir>', 'install prefix (labs, tests)', '/')
+      .option('--branch <name>', 'the branch to deploy', 'main')
+      .option('--path <dir>', 'the site folder inside the repository', '')
+      .option(
+        '--require-signed',
+        'apply only commits with a good signature by a trusted key (git verify-commit)',
+      )
+      .option(
+        '--allowed-signers <file>',
+        'trusted SSH signing keys (gpg.ssh.allowedSignersFile); GnuPG keys come from $GNUPGHOME',
+      )
+      .option('--every <seconds>', 'stay running and pull again every so many seconds (labs, containers)')
+      .option('--install-timer', 'install and start the systemd timer that runs this pull periodically')
+      .option('--on-calendar <spec>', 'with --install-timer: when (systemd OnCalendar=)', 'hourly')
+      .option(
+        '--randomized-delay <time>',
+        'with --install-timer: spread of start times (RandomizedDelaySec=)',
+        '15min',
+      ),
+  )
     .option(
       '--no-verify',
       'do not verify the changed services after the apply (as apply --verify does: a failed check rolls the node back)',
