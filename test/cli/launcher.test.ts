@@ -47,7 +47,7 @@ describe('the launcher: bundle and sources are the same program', () => {
   it('the health checker’s bundle holds none of the compiler, the lab or deploy', () => {
     const healthd = readFileSync(`${ROOT}dist/cli/healthd.mjs`, 'utf8');
     const all = readFileSync(`${ROOT}dist/cli/intentlb.mjs`, 'utf8');
-    for (const marker of ['function registerLab', 'function registerDeploy', 'function compileSite']) {
+    for (const marker of ['function registerLab', 'function registerApply', 'function compileSite']) {
       assert.ok(all.includes(marker), `${marker} is in the full bundle`);
       assert.ok(!healthd.includes(marker), `${marker} is not in the healthd bundle`);
     }
