@@ -1,9 +1,11 @@
 import { type Diagnostic, diag } from '../diagnostics/index.ts';
 import type { ServiceScope } from '../infer/context.ts';
 import { locate } from '../load/index.ts';
-import { groupInstances, PORT_SPAN, type ServiceModel, slug } from '../model/index.ts';
+import { groupInstances, type ServiceModel, slug, statsPortCapacity } from '../model/index.ts';
+import { EPHEMERAL_PORTS, NODE_PORTS } from '../model/node-ports.ts';
 import type { SiteContext } from '../validate/index.ts';
 import { birdSymbol } from '../vocabulary/names.ts';
+import { PORT_SPAN } from '../vocabulary/schemas.ts';
 
 /**
  * Checks that need the whole set of services mapped to HAProxy instances: names that would
@@ -34,17 +36,29 @@ export function checkPlatform(
     } else seen.set(key, s.id);
   }
   // Instances never outnumber services: most sites skip the grouping here.
-  if (services.length > PORT_SPAN) {
+  const base = ctx.site.management.statsPortBase;
+  const capacity = statsPortCapacity(base);
+  if (services.length > capacity) {
     const n = groupInstances(services, ctx.site).length;
-    if (n > PORT_SPAN) {
+    if (n > capacity) {
       out.push(
         diag('E_SITE', {
-          message: `${n} HAProxy instances need ${n} stats ports, but a site has ${PORT_SPAN} (management.stats_port_base and up)`,
+          message: `${n} HAProxy instances need ${n} stats ports, but a site has ${capacity} (management.stats_port_base and up, without the node's own ports ${NODE_PORTS.join(', ')})`,
           at: locate(ctx.siteFile, ['instances'], 'value'),
           hint: 'group VIPs into fewer processes (instances: per-group), or split the site',
         }),
       );
     }
+  }
+  const last = base + PORT_SPAN - 1;
+  if (services.length > 0 && base <= EPHEMERAL_PORTS.last && last >= EPHEMERAL_PORTS.first) {
+    out.push(
+      diag('W_STATS_PORTS_EPHEMERAL', {
+        message: `the stats ports ${base}..${last} overlap the kernel's ephemeral ports ${EPHEMERAL_PORTS.first}..${EPHEMERAL_PORTS.last}: an outgoing connection can hold one just when an instance (re)binds it`,
+        at: locate(ctx.siteFile, ['management', 'stats_port_base'], 'value'),
+        hint: `choose a base from 1024 to ${EPHEMERAL_PORTS.first - PORT_SPAN} (default 20000), or narrow net.ipv4.ip_local_port_range on the nodes`,
+      }),
+    );
   }
   const vrrp = ctx.site.ha.mode === 'vrrp' ? ctx.site.ha.vrrp : undefined;
   if (vrrp?.unicast && ctx.site.nodes.length < 2) {

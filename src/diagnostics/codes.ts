@@ -60,6 +60,10 @@ export const CODES = {
   W_ROUTE_SHADOWED: { severity: 'warning', summary: 'a route is hidden by an earlier, broader one' },
   W_DNS_UNCHECKED: { severity: 'warning', summary: 'an FQDN could not be checked against DNS' },
   W_SINGLE_SERVER: { severity: 'warning', summary: 'a backend with one server has no redundancy' },
+  W_STATS_PORTS_EPHEMERAL: {
+    severity: 'warning',
+    summary: "the HAProxy stats port range overlaps the kernel's ephemeral ports",
+  },
 } as const satisfies Record<string, { severity: 'error' | 'warning'; summary: string }>;
 
 export type Code = keyof typeof CODES;

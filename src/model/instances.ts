@@ -1,4 +1,5 @@
 import { PORT_SPAN } from '../vocabulary/schemas.ts';
+import { NODE_PORTS } from './node-ports.ts';
 import type { InstanceModel, ServiceModel, SiteModel } from './types.ts';
 
 export { PORT_SPAN };
@@ -82,20 +83,33 @@ export function slug(id: string): string {
   return id.replace(/\//g, '-').replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
+/** The node's own ports (SSH, BGP, Icinga, healthd) inside the stats port span from `base`. */
+function reservedSlots(base: number): number[] {
+  return NODE_PORTS.filter((p) => p >= base && p < base + PORT_SPAN).map((p) => p - base);
+}
+
+/** How many HAProxy instances a site can have with stats ports from `base`. */
+export function statsPortCapacity(base: number): number {
+  return PORT_SPAN - reservedSlots(base).length;
+}
+
 /**
  * A stats port per instance from a hash of its name, so adding or removing one instance does not
- * move the others' ports (which would reload them). Collisions probe to the next free port.
+ * move the others' ports (which would reload them). Collisions probe to the next free port; the
+ * node's own ports (NODE_PORTS) are never handed out.
  */
 export function stablePorts(names: readonly string[], base: number): Map<string, number> {
   // next[i] === i: slot i is free; else a slot to try after it. Probing follows the chain to the
   // first free slot (linear probing, without walking a long run of taken slots again and again).
   const next = Int32Array.from({ length: PORT_SPAN }, (_, i) => i);
+  for (const slot of reservedSlots(base)) next[slot] = (slot + 1) % PORT_SPAN;
+  const capacity = statsPortCapacity(base);
   const out = new Map<string, number>();
   const sorted = [...names].sort();
   // More instances than ports: `check` reports E_SITE and nothing is built; the ones past the span
   // get ports beyond it here, so that the model can still be made (probing would never end).
-  for (const [i, name] of sorted.slice(PORT_SPAN).entries()) out.set(name, base + PORT_SPAN + i);
-  for (const name of sorted.slice(0, PORT_SPAN)) {
+  for (const [i, name] of sorted.slice(capacity).entries()) out.set(name, base + PORT_SPAN + i);
+  for (const name of sorted.slice(0, capacity)) {
     const slot = freeSlot(next, fnv1a(name) % PORT_SPAN);
     next[slot] = (slot + 1) % PORT_SPAN;
     out.set(name, base + slot);

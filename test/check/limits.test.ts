@@ -141,6 +141,28 @@ describe('limits: check refuses what the real tools would reject', () => {
   }
 });
 
+describe("stats ports and the kernel's ephemeral ports (32768..60999)", () => {
+  for (const [base, warned] of [
+    [20000, false],
+    [22768, false],
+    [22769, true],
+    [40000, true],
+    [55536, true],
+  ] as const) {
+    it(`stats_port_base ${base}: ${warned ? 'W_STATS_PORTS_EPHEMERAL' : 'no warning'}`, async () => {
+      const r = await compileFiles(
+        withFiles(BASE_SITE, {
+          'site.yaml': `${BASE_SITE['site.yaml']}management: { stats_port_base: ${base} }\n`,
+        }),
+      );
+      assert.deepEqual(
+        r.all.filter((d) => d.code === 'W_STATS_PORTS_EPHEMERAL').map(where),
+        warned ? [at('site.yaml', 11, 32, 'W_STATS_PORTS_EPHEMERAL')] : [],
+      );
+    });
+  }
+});
+
 describe('durationMs', () => {
   it('reads every unit the schema allows, and a plain number as milliseconds', () => {
     assert.deepEqual(

@@ -2,13 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ServiceModel, SiteModel } from '../../src/model/index.ts';
-import { groupInstances, stablePorts } from '../../src/model/index.ts';
+import { groupInstances, stablePorts, statsPortCapacity } from '../../src/model/index.ts';
 
 const PORT_SPAN = 10_000;
 
 /** Linear probing as written plainly: the reference `stablePorts` must agree with. */
 function probedPorts(names: readonly string[], base: number): Map<string, number> {
-  const used = new Set<number>();
+  // The node's own ports (SSH, BGP, Icinga API, healthd) are never handed out.
+  const used = new Set(
+    [22, 179, 5665, 9300].filter((p) => p >= base && p < base + PORT_SPAN).map((p) => p - base),
+  );
   const out = new Map<string, number>();
   for (const name of [...names].sort()) {
     let slot = fnv1a(name) % PORT_SPAN;
@@ -45,6 +48,26 @@ describe('stablePorts', () => {
     assert.equal(new Set(inSpan).size, PORT_SPAN);
     assert.equal(ports.size, PORT_SPAN + 5);
     assert.equal(new Set(ports.values()).size, PORT_SPAN + 5);
+  });
+
+  it("never hands out the node's own ports, whatever the base", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { maxLength: 300 }),
+        fc.integer({ min: 1, max: 65536 - PORT_SPAN }),
+        (names, base) => {
+          const ports = stablePorts(names, base);
+          assert.deepEqual(ports, probedPorts(names, base));
+          for (const p of [22, 179, 5665, 9300]) assert.ok(![...ports.values()].includes(p), `port ${p}`);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // Names that hash right onto 22 - 1 + 1: from base 1, slot 21 is port 22.
+    const onSsh = Array.from({ length: 20_000 }, (_, i) => `s${i}`).find((n) => fnv1a(n) % PORT_SPAN === 21)!;
+    assert.equal(stablePorts([onSsh], 1).get(onSsh), 23);
+    assert.equal(statsPortCapacity(1), PORT_SPAN - 4);
+    assert.equal(statsPortCapacity(20_000), PORT_SPAN);
   });
 
   it('gives them when nearly every port is taken and probes run long', () => {

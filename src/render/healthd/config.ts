@@ -1,12 +1,12 @@
 import type { Model, NodeModel, ServiceModel } from '../../model/index.ts';
+import { HEALTHD_PORT } from '../../model/node-ports.ts';
 import { FAILOVER_DIR, HA_MODES } from '../../vocabulary/ha-modes.ts';
 import { vipProtocols } from '../bird/protocols.ts';
 import { instancePaths } from '../haproxy/paths.ts';
 import { HEADER, type Renderer } from '../types.ts';
 import { emitYaml } from '../yaml-emit.ts';
 
-/** Port of the health checker's HTTP `/metrics` and `/status` on the node's address. */
-export const HEALTHD_PORT = 9300;
+export { HEALTHD_PORT };
 
 /**
  * How long healthd waits after BIRD confirmed a withdraw before it reports it done (`hold`,

@@ -1,10 +1,10 @@
 import type { Model } from '../../model/index.ts';
+import { ICINGA_API_PORT } from '../../model/node-ports.ts';
 import { ConfigWriter } from '../emit.ts';
 import { objectName } from '../quote/icinga2.ts';
 import { icingaValue } from './values.ts';
 
-/** The Icinga 2 API port: the master connects to each node's agent there (the nodes' firewall opens it to management). */
-export const ICINGA_API_PORT = 5665;
+export { ICINGA_API_PORT };
 
 /**
  * An Endpoint and a Zone per LB node for the master's `zones.conf`: each node's agent is a child

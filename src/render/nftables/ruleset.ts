@@ -1,13 +1,11 @@
 import type { Model, NodeModel, ServiceModel } from '../../model/index.ts';
+import { HEALTHD_PORT, ICINGA_API_PORT, SSH_PORT } from '../../model/node-ports.ts';
 import { ConfigWriter } from '../emit.ts';
-import { HEALTHD_PORT } from '../healthd/config.ts';
-import { ICINGA_API_PORT } from '../icinga2/zones.ts';
 import { comment as quoteComment, str } from '../quote/nftables.ts';
 import { SharedParts } from '../shared.ts';
 import { HEADER, type Renderer } from '../types.ts';
 
 const TABLE = 'inet intentlb';
-const SSH_PORT = 22;
 const BGP_PORT = 179;
 /** BFD single-hop control, echo, and multi-hop control (RFC 5881, 5883). */
 const BFD_PORTS = [3784, 3785, 4784];
