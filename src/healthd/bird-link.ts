@@ -44,6 +44,8 @@ export interface BirdLinkOptions {
   readonly log: LinkLog;
   readonly onOperation?: (result: BirdOpResult, seconds: number) => void;
   readonly onReconcile?: (reason: ReconcileReason) => void;
+  /** Every protocol BIRD listed at a poll (e.g. for the BGP session gauges). */
+  readonly onProtocols?: (listed: readonly BirdProtocol[]) => void;
   readonly connect?: (socket: string, timeoutMs: number) => Promise<BirdClient>;
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
@@ -322,6 +324,7 @@ export class BirdLink {
     try {
       const listed = await client.showProtocols();
       if (generation !== this.generation || this.client !== client) return;
+      this.opts.onProtocols?.(listed);
       const drift = findDrift(this.opts.state(), listed);
       if (drift.length === 0) return;
       const states = new Map(listed.map((p) => [p.name, p.state]));

@@ -323,6 +323,7 @@ export class HealthdDaemon {
       state: () => this.state,
       log: (level, msg, data) => this.logger[level](data ?? {}, msg),
       onOperation: (result, seconds) => this.metrics.birdOperation(result, seconds),
+      onProtocols: (listed) => this.metrics.bgpSessions(listed),
       onReconcile: (reason) => {
         this.reconciles++;
         this.lastReconcile = this.timers.now();

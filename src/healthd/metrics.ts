@@ -5,6 +5,7 @@
  */
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { BirdProtocol } from '../runtime/bird-reply.ts';
 import { checkConnectionsOpened } from './check-connections.ts';
 import type { HookResult } from './hooks.ts';
 import type { HealthdState, ServedState, VipState } from './types.ts';
@@ -37,6 +38,8 @@ export class HealthdMetrics {
   private readonly announcements: Counter<'vip' | 'action'>;
   private readonly drained: Gauge;
   private readonly birdConnected: Gauge;
+  private readonly bgpSessionUp: Gauge<'peer'>;
+  private bgpPeers = new Set<string>();
   private readonly birdOps: Counter<'result'>;
   private readonly birdOpDuration: Histogram<'result'>;
   private readonly reconciles: Counter<'reason'>;
@@ -114,6 +117,12 @@ export class HealthdMetrics {
       help: "Connected to BIRD's control socket (1).",
       registers,
     });
+    this.bgpSessionUp = new Gauge({
+      name: `${P}bgp_session_up`,
+      help: "BIRD's BGP sessions by protocol name (the peer): 1 Established, 0 not (or BIRD not connected); read every bird.poll_ms.",
+      labelNames: ['peer'],
+      registers,
+    });
     this.birdOps = new Counter({
       name: `${P}bird_operations_total`,
       help: 'BIRD operations (one batch of enable/disable with read-back), by result (ok, refused, error).',
@@ -167,6 +176,18 @@ export class HealthdMetrics {
     this.birdOpDuration.observe({ result }, seconds);
   }
 
+  /** The BGP sessions among the protocols BIRD listed; a session no longer listed is dropped. */
+  bgpSessions(listed: readonly BirdProtocol[]): void {
+    const peers = new Set<string>();
+    for (const p of listed) {
+      if (p.proto !== 'BGP') continue;
+      peers.add(p.name);
+      this.bgpSessionUp.set({ peer: p.name }, p.state === 'up' && p.info.startsWith('Established') ? 1 : 0);
+    }
+    for (const old of this.bgpPeers) if (!peers.has(old)) this.bgpSessionUp.remove({ peer: old });
+    this.bgpPeers = peers;
+  }
+
   reconcile(reason: ReconcileReason): void {
     this.reconciles.inc({ reason });
   }
@@ -179,6 +200,8 @@ export class HealthdMetrics {
   sync(prev: HealthdState | undefined, next: HealthdState): void {
     this.drained.set(next.draining ? 1 : 0);
     this.birdConnected.set(next.bird.up ? 1 : 0);
+    // Without BIRD no session is known to be up; the next poll after it is back says which are.
+    if (!next.bird.up) for (const peer of this.bgpPeers) this.bgpSessionUp.set({ peer }, 0);
     for (const [name, v] of next.vips) {
       const before = prev?.vips.get(name);
       if (

@@ -105,7 +105,7 @@ const valid: ValidCase[] = [
     },
   },
   {
-    name: 'W_STATS_PORTS_EPHEMERAL: stats ports in the kernel\'s ephemeral range',
+    name: "W_STATS_PORTS_EPHEMERAL: stats ports in the kernel's ephemeral range",
     files: { 'site.yaml': `${BASE_SITE['site.yaml']}management: { stats_port_base: 40000 }\n` },
     warnings: [{ code: 'W_STATS_PORTS_EPHEMERAL', file: 'site.yaml', line: 11, column: 32 }],
   },

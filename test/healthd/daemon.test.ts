@@ -249,6 +249,14 @@ describe('healthd daemon (in-process, fake BIRD, loopback targets)', { timeout: 
         });
 
         await t('metrics: names and labels', async () => {
+          // The BGP sessions come from the poll of `show protocols` (bird.poll_ms).
+          await eventually(
+            async () =>
+              (await metric('intentlb_healthd_bgp_session_up{peer="rr1"} 1')) &&
+              (await metric('intentlb_healthd_bgp_session_up{peer="rr2"} 0')),
+            10_000,
+            'BGP sessions: rr1 established, rr2 not',
+          );
           const text = await (await fetch(`${http}/metrics`)).text();
           for (const name of [
             'intentlb_healthd_check_duration_seconds_bucket{le="0.005",result="ok"}',

@@ -10,6 +10,11 @@ import { createServer, type Server, type Socket } from 'node:net';
  */
 export class FakeBird {
   readonly path: string;
+  /** BGP sessions `show protocols` lists: name → established. */
+  readonly bgp = new Map<string, boolean>([
+    ['rr1', true],
+    ['rr2', false],
+  ]);
   readonly protocols: Map<string, boolean>;
   /** Every command received, in order. */
   readonly commands: string[] = [];
@@ -113,6 +118,11 @@ export class FakeBird {
         const row = `${name.padEnd(10)} ${name === 'device1' ? 'Device    ' : 'Static    '} ${name === 'device1' ? '---       ' : 'master4   '} ${on ? 'up   ' : 'down '}  12:00:00.000  `;
         lines.push(first ? `1002-${row}` : ` ${row}`);
         first = false;
+      }
+      for (const [name, established] of this.bgp) {
+        lines.push(
+          ` ${name.padEnd(10)} BGP        ---        ${established ? 'up   ' : 'start'}  12:00:00.000  ${established ? 'Established' : 'Active        Socket: Connection refused'}`,
+        );
       }
       return `${lines.join('\n')}\n0000 \n`;
     }

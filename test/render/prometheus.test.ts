@@ -207,6 +207,43 @@ const CASES: Case[] = [
     fires: [],
   },
   {
+    name: 'one BGP session down, the other up',
+    series: [
+      [`intentlb_healthd_bgp_session_up{${HD},peer="rr1"}`, '0x5'],
+      [`intentlb_healthd_bgp_session_up{${HD},peer="rr2"}`, '1x5'],
+    ],
+    at: '2m',
+    alert: 'IntentlbBgpSessionDown',
+    fires: [{ ...labels(HD), peer: 'rr1', severity: 'warning' }],
+  },
+  {
+    name: 'every BGP session established',
+    series: [[`intentlb_healthd_bgp_session_up{${HD},peer="rr1"}`, '1x5']],
+    at: '2m',
+    alert: 'IntentlbBgpSessionDown',
+    fires: [],
+  },
+  {
+    name: 'no BGP session of a node up',
+    series: [
+      [`intentlb_healthd_bgp_session_up{${HD},peer="rr1"}`, '0x5'],
+      [`intentlb_healthd_bgp_session_up{${HD},peer="rr2"}`, '0x5'],
+    ],
+    at: '2m',
+    alert: 'IntentlbNoBgpSession',
+    fires: [{ site: labels(HD).site!, node: labels(HD).node!, severity: 'critical' }],
+  },
+  {
+    name: 'one BGP session of a node up',
+    series: [
+      [`intentlb_healthd_bgp_session_up{${HD},peer="rr1"}`, '0x5'],
+      [`intentlb_healthd_bgp_session_up{${HD},peer="rr2"}`, '1x5'],
+    ],
+    at: '2m',
+    alert: 'IntentlbNoBgpSession',
+    fires: [],
+  },
+  {
     name: 'a node of the site on another revision',
     series: [[`intentlb_verify_check_ok{service="node:lb2",check="revision"}`, '0x20']],
     at: '16m',

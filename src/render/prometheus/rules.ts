@@ -144,6 +144,24 @@ const SOURCES: readonly AlertSource[] = [
           "healthd on {{ $labels.node }} is not connected to BIRD's control socket: it cannot announce or withdraw.",
       },
       {
+        alert: 'IntentlbBgpSessionDown',
+        expr: `intentlb_healthd_bgp_session_up{${s.site}} == 0`,
+        for: '1m',
+        severity: 'warning',
+        summary: 'BGP session {{ $labels.peer }} of {{ $labels.node }} is down',
+        description:
+          "BIRD on {{ $labels.node }} has no established session {{ $labels.peer }}: that router does not learn the node's VIPs (the other sessions may still carry them).",
+      },
+      {
+        alert: 'IntentlbNoBgpSession',
+        expr: `max by (site, node) (intentlb_healthd_bgp_session_up{${s.site}}) == 0`,
+        for: '1m',
+        severity: 'critical',
+        summary: '{{ $labels.node }} has no established BGP session',
+        description:
+          '{{ $labels.node }} has no BGP session up with any router: none of its VIP announcements reach the network. Check the links, BFD and the routers.',
+      },
+      {
         alert: 'IntentlbAnnouncementMissing',
         expr: `intentlb_verify_check_ok{check=~"announce(/v6)?"} == 0`,
         for: '5m',
