@@ -366,6 +366,15 @@ describe('healthd with real BIRD: anycast announcements follow health', { timeou
     ]) {
       assert.ok(metrics.includes(line), `${line} in /metrics`);
     }
+    // The node's session with the lab router, as read from the real BIRD's `show protocols` at
+    // each poll (1 s): after the restarts above it may still be coming back.
+    const established = /^intentlb_healthd_bgp_session_up\{peer="bgp_rr1"\} 1$/m;
+    let sessions = metrics;
+    for (let i = 0; i < 30 && !established.test(sessions); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      sessions = node!.exec(curl, ['-sf', '--max-time', '5', `http://${NODE_ADDR}:9300/metrics`]);
+    }
+    assert.match(sessions, established);
     const s = JSON.parse(
       node!.exec(curl, ['-sf', '--max-time', '5', `http://${NODE_ADDR}:9300/status`]),
     ) as HealthdStatus;
