@@ -65,6 +65,10 @@ describe('an LB node under a booted systemd (systemd-nspawn in the lab)', { time
   };
   const routesAre = async (want: string[]): Promise<boolean> =>
     (await routerRoutes()).join() === want.map((v) => `${v}/32 via ${LB1}`).join();
+  /** The HTTP status the client gets from the alpha VIP. */
+  const alphaStatus = async (): Promise<string> =>
+    (await inNs(ns('client'), ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${ALPHA}/`]))
+      .stdout;
   const mainPid = async (unit: string): Promise<number> => Number(await sys().show(unit, 'MainPID'));
 
   before(async () => {
@@ -117,16 +121,7 @@ describe('an LB node under a booted systemd (systemd-nspawn in the lab)', { time
     assert.equal(await sys().show('haproxy@alpha', 'KillSignal'), '10'); // SIGUSR1
     await eventually(() => routesAre([ALPHA, LONG]), 30_000, 'the router learns both VIPs from lb1');
     timings.firstAnnounceMs = Date.now() - t;
-    const r = await inNs(ns('client'), [
-      'curl',
-      '-s',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `http://${ALPHA}/`,
-    ]);
-    assert.equal(r.stdout, '200');
+    assert.equal(await alphaStatus(), '200');
   });
 
   it('a configuration change reloads hitlessly through systemd: apply, then systemctl reload', async () => {
@@ -248,16 +243,7 @@ describe('an LB node under a booted systemd (systemd-nspawn in the lab)', { time
     for (const unit of ['haproxy@alpha', 'intentlb-bird', 'intentlb-healthd'])
       assert.equal(await systemctl('is-active', unit), 'active', unit);
     assert.equal(await systemctl('is-active', 'haproxy@long'), 'inactive');
-    const r = await inNs(ns('client'), [
-      'curl',
-      '-s',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `http://${ALPHA}/`,
-    ]);
-    assert.equal(r.stdout, '200');
+    assert.equal(await alphaStatus(), '200');
   });
 
   it('healthd, BIRD, keepalived and HAProxy come back when their main process is killed', async () => {
