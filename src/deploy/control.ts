@@ -98,6 +98,9 @@ export class SupervisorControl implements ProcessControl {
   }
 }
 
+/** How long systemd may take to begin stopping a unit (send its `KillSignal`). */
+const STOP_BEGINS_MS = 10_000;
+
 export class SystemdControl implements ProcessControl {
   readonly kind = 'systemd';
 
@@ -120,9 +123,26 @@ export class SystemdControl implements ProcessControl {
     return { already: false };
   }
 
-  /** Stops the unit and disables it: a removed instance does not come back at boot. */
+  /**
+   * Disables the unit (a removed instance does not come back at boot) and has systemd stop it with
+   * its `KillSignal` — for HAProxy the soft stop, which lets the instance's connections finish, up
+   * to `hard-stop-after` (10 min for TCP). Returns once systemd has begun the stop (the unit is no
+   * longer active), not when the last connection has gone: a blocking `systemctl stop` would hold
+   * the apply that long, past its own timeout (ADR 0022).
+   */
   async stop(name: string): Promise<void> {
-    await this.#systemctl('disable', '--now', systemdUnitName(name));
+    const unit = systemdUnitName(name);
+    await this.#systemctl('disable', '--now', '--no-block', unit);
+    const deadline = Date.now() + STOP_BEGINS_MS;
+    for (;;) {
+      const state = (
+        await runTool('systemctl', ['show', '-p', 'ActiveState', '--value', unit])
+      ).output.trim();
+      if (state === 'deactivating' || state === 'inactive' || state === 'failed') return;
+      if (Date.now() >= deadline)
+        throw new ControlError(`systemctl stop ${unit}: still ${state} after ${STOP_BEGINS_MS} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async units(): Promise<UnitStatus[]> {

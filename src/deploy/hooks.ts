@@ -60,7 +60,13 @@ export function nodeHooks(o: NodeHooksOptions): Hooks {
       await run(['after', a.kind, a.instance, ok ? 'ok' : 'failed']);
     },
     async birdReconfigured() {
-      if (o.anycast && (await socketAnswers(socket))) await o.healthd(socket, 'reconcile', []);
+      if (!o.anycast || !(await socketAnswers(socket))) return;
+      // healthd first reads the generation just installed: a VIP removed from BIRD's configuration
+      // must be gone from healthd's too, or BIRD refuses the reconcile for its missing protocol and
+      // the apply fails (found under a booted systemd: test/interop/systemd-node.test.ts). A VIP
+      // added is in both. healthd's own `reload` action later finds nothing changed.
+      await o.healthd(socket, 'reload', []);
+      await o.healthd(socket, 'reconcile', []);
     },
     async healthdConfigChanged() {
       if (!healthd) return;

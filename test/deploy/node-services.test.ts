@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { findTool } from '../../src/build/run-tool.ts';
@@ -9,6 +10,7 @@ import { actionOrder } from '../../src/deploy/execute.ts';
 import { type Hooks, nodeHooks } from '../../src/deploy/hooks.ts';
 import { type Action, computePlan } from '../../src/deploy/plan.ts';
 import {
+  healthdSocket,
   type NodeFlags,
   type NodeService,
   nodeServices,
@@ -69,6 +71,40 @@ describe('a node service that is not running is started, under systemd too', () 
       });
     });
   }
+});
+
+describe('BIRD reconfigured: healthd reads the new generation before the reconcile', () => {
+  // Removing a VIP from an anycast node failed the apply: BIRD's configuration no longer had the
+  // VIP's protocol, healthd still managed it, and BIRD refused the reconcile (8003) until it timed
+  // out (found under a booted systemd: test/interop/systemd-node.test.ts).
+  it('reload, then reconcile, on an anycast node whose healthd answers', async () => {
+    await withTempDir(async (root) => {
+      const layout = rootLayout(root);
+      mkdirSync(layout.run, { recursive: true });
+      const server = createServer((c) => c.end());
+      await new Promise<void>((r) => server.listen(healthdSocket(layout), r));
+      try {
+        const asked: string[] = [];
+        const hooks = (anycast: boolean) =>
+          nodeHooks({
+            layout,
+            control: fakeControl([]),
+            log: () => {},
+            hookDir: join(root, 'hooks'),
+            healthd: async (_socket, command) => {
+              asked.push(command);
+            },
+            anycast,
+          });
+        await hooks(true).birdReconfigured();
+        assert.deepEqual(asked, ['reload', 'reconcile']);
+        await hooks(false).birdReconfigured();
+        assert.deepEqual(asked, ['reload', 'reconcile']);
+      } finally {
+        await new Promise((r) => server.close(r));
+      }
+    });
+  });
 });
 
 describe('the node services table', () => {

@@ -139,7 +139,7 @@ describe('systemd units of a node', () => {
     });
   });
 
-  it('SystemdControl starts and enables, stops and disables, and lists by unit name', async () => {
+  it('SystemdControl starts and enables, stops (without waiting for the soft stop) and disables, and lists by unit name', async () => {
     await withTempDir(async (dir) => {
       const log = join(dir, 'calls');
       const fake = join(dir, 'systemctl');
@@ -150,6 +150,8 @@ describe('systemd units of a node', () => {
           `echo "$*" >> ${log}`,
           'case "$1" in',
           '  is-active) [ "$3" = intentlb-bird.service ] && exit 0; exit 3 ;;',
+          // A stop with --no-block: the unit is deactivating (the soft stop runs on).
+          '  show) echo deactivating ;;',
           '  list-units)',
           '    echo "haproxy@web-wiki.service loaded active running HAProxy instance web-wiki (intentlb)"',
           '    echo "intentlb-healthd.service loaded activating auto-restart intentlb healthd"',
@@ -182,15 +184,16 @@ describe('systemd units of a node', () => {
         process.env.PATH = path;
       }
       const calls = readFileSync(log, 'utf8').trim().split('\n');
-      assert.deepEqual(calls.slice(0, 5), [
+      assert.deepEqual(calls.slice(0, 6), [
         'is-active --quiet intentlb-healthd.service',
         'daemon-reload',
         'enable --now intentlb-healthd.service',
         'is-active --quiet intentlb-bird.service',
-        'disable --now haproxy@web-wiki.service',
+        'disable --now --no-block haproxy@web-wiki.service',
+        'show -p ActiveState --value haproxy@web-wiki.service',
       ]);
       assert.equal(
-        calls[5],
+        calls[6],
         'list-units --plain --no-legend --all haproxy@*.service intentlb-bird.service intentlb-healthd.service intentlb-keepalived.service',
       );
     });

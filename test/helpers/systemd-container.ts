@@ -49,6 +49,18 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+/**
+ * SIGRTMIN+4, which asks systemd to power off. Node knows no real-time signal by name (it throws
+ * "Unknown signal: SIGRTMIN+4"), and SIGRTMIN is the C library's (glibc: 34): bash's `kill -l`
+ * gives the number.
+ */
+function powerOffSignal(): number {
+  const r = spawnSync('bash', ['-c', 'kill -l RTMIN+4'], { encoding: 'utf8' });
+  const n = Number(r.stdout.trim());
+  if (r.status !== 0 || !Number.isInteger(n) || n <= 0) throw new Error(`kill -l RTMIN+4: ${r.stderr}`);
+  return n;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SystemdNode {
@@ -162,7 +174,7 @@ export class SystemdNode {
     if (child === null) return;
     if (child.exitCode === null && child.signalCode === null && this.pid !== 0) {
       try {
-        process.kill(this.pid, 'SIGRTMIN+4' as NodeJS.Signals);
+        process.kill(this.pid, powerOffSignal());
       } catch {
         // already gone
       }
@@ -173,6 +185,14 @@ export class SystemdNode {
         } catch {
           // gone meanwhile
         }
+        await this.#exited;
+      }
+    } else if (child.exitCode === null && child.signalCode === null) {
+      // No systemd found in it yet (a boot that failed early): end nspawn itself.
+      child.kill('SIGTERM');
+      const done = await Promise.race([this.#exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!done) {
+        child.kill('SIGKILL');
         await this.#exited;
       }
     }
