@@ -20,6 +20,7 @@ import {
 import { LINK_STATES, type LinkState, setLink } from '../lab/link.ts';
 import { IP } from '../lab/netns.ts';
 import { BASIC_TOOLS, preflight } from '../lab/preflight.ts';
+import { BACKENDS_HELP, parseBackends } from '../lab/real/index.ts';
 import { labInventory } from '../lab/ssh.ts';
 import { defaultLabDir, type LabState, readState } from '../lab/state.ts';
 import { formatStatus, labStatus } from '../lab/status.ts';
@@ -105,14 +106,17 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
         '--plain-ecmp',
         'route each packet by the ECMP hash alone: connections move between nodes when a VIP gains or loses one (default: the router keeps each connection on its node)',
       )
-      .option('--no-deploy', 'wire the network, router and backends only; deploy the LB nodes yourself'),
+      .option('--no-deploy', 'wire the network, router and backends only; deploy the LB nodes yourself')
+      .option('--backends <kind>', `what serves the backend hosts: ${BACKENDS_HELP}`, 'builtin'),
   ).action(
     guarded(
       async (
         site: string,
-        o: TargetOptions & { staticVips?: boolean; plainEcmp?: boolean; deploy: boolean },
+        o: TargetOptions & { staticVips?: boolean; plainEcmp?: boolean; deploy: boolean; backends: string },
       ) => {
         const t = targetOf(o);
+        const realBackends = parseBackends(o.backends);
+        if ('error' in realBackends) throw new UsageError(realBackends.error);
         const s = await loadSite(site);
         if (s === undefined) return;
         const r = await labUp(s, {
@@ -120,6 +124,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
           staticVips: o.staticVips === true,
           plainEcmp: o.plainEcmp === true,
           deploy: o.deploy,
+          realBackends,
           progress,
         });
         for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
@@ -128,7 +133,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
         const vip = r.state.topology.vips[0]?.address;
         io.stdout(
           `lab "${t.prefix}": ${s.model.site.name} up in ${(r.ms / 1000).toFixed(1)} s — ${hosts.length} hosts ` +
-            `(router, client, ${count('node')} LB nodes, ${count('backend')} backend hosts), VIPs routed by ${r.state.routing}` +
+            `(router, client, ${count('node')} LB nodes, ${count('backend')} backend hosts${realText(r.state)}), VIPs routed by ${r.state.routing}` +
             flowsText(r.state.flows) +
             `${r.state.deploy ? '' : ', LB nodes not deployed'}\n` +
             (vip === undefined
@@ -212,9 +217,12 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
   ).action(
     guarded(async (host: string, mode: string, o: TargetOptions) => {
       const s = running(targetOf(o));
-      if (!s.backends.some((b) => b.host === host)) {
+      const builtin = s.backends.filter((b) => b.listen.length > 0).map((b) => b.host);
+      if (!builtin.includes(host)) {
         throw new LabError(
-          `"${host}" runs no backend (backend hosts: ${s.backends.map((b) => b.host).join(', ')})`,
+          s.backends.some((b) => b.host === host)
+            ? `"${host}" runs Debian's daemons only (--backends real): stop one by its PID (lab status) to make it fail`
+            : `"${host}" runs no backend (backend hosts: ${s.backends.map((b) => b.host).join(', ')})`,
         );
       }
       try {
@@ -279,4 +287,12 @@ function execIn(ns: string, command: string[], io: CliIo, env: NodeJS.ProcessEnv
 
 function signalNumber(signal: NodeJS.Signals): number {
   return constants.signals[signal] ?? 1;
+}
+
+/** `, 10 real daemons (slapd, postfix)` for a lab with `--backends real`. */
+function realText(s: LabState): string {
+  const real = s.backends.flatMap((b) => b.real ?? []);
+  return real.length === 0
+    ? ''
+    : ` with ${real.length} real daemons (${[...new Set(real.map((i) => i.daemon))].join(', ')})`;
 }

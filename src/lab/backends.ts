@@ -8,6 +8,7 @@ import type { CheckType, Protocol as ServiceProtocol } from '../vocabulary/proto
 import { canonical, compareAddresses } from './addresses.ts';
 import { formatListenSpec } from './backend/listen-spec.ts';
 import type { ListenSpec, Protocol } from './backend/types.ts';
+import type { ProxyVersion, RealInstance } from './real/types.ts';
 import { backendsOf, type LabTopology } from './topology.ts';
 
 /** The lab backend protocol that passes each HAProxy check type (`none`/`tcp`: any answer). */
@@ -38,10 +39,22 @@ const BY_SERVICE: Record<ServiceProtocol, Protocol> = {
   redis: 'redis',
 };
 
-/** One backend host's process: what it listens on. */
+/**
+ * A port a backend host serves, and the PROXY header HAProxy sends it (`mixed`: some backends send
+ * one and others another, or none). The built-in server tells them apart by itself; a real daemon
+ * must be told.
+ */
+export interface PlannedPort extends ListenSpec {
+  proxy?: ProxyVersion | 'mixed';
+}
+
+/** One backend host: the ports its built-in server listens on, and the real daemons it runs. */
 export interface BackendPlan {
   host: string;
-  listen: ListenSpec[];
+  /** Served by the lab's built-in backend program (none: it does not run). */
+  listen: PlannedPort[];
+  /** Debian's daemons (`lab up --backends real`); absent in a lab of built-in servers only. */
+  real?: RealInstance[];
 }
 
 export type BackendPlanResult = { ok: true; plans: BackendPlan[] } | { ok: false; errors: string[] };
@@ -56,15 +69,15 @@ export function planBackends(model: Model, topology: LabTopology): BackendPlanRe
   for (const h of topology.hosts) {
     if (h.role === 'backend') for (const a of h.addresses) hostOf.set(a.address, h.name);
   }
-  const ports = new Map<string, Map<string, { spec: ListenSpec; by: string }>>();
-  const want = (server: ServerModel, spec: ListenSpec, by: string): void => {
+  const ports = new Map<string, Map<string, { spec: PlannedPort; by: string }>>();
+  const want = (server: ServerModel, spec: PlannedPort, by: string): void => {
     const host = hostOf.get(spec.address);
     if (host === undefined) {
       errors.push(`${by}: server ${server.name} (${spec.address}) is not a backend host of the lab`);
       return;
     }
     const key = formatListenSpec({ ...spec, protocol: 'tcp', tls: false });
-    const mine = ports.get(host) ?? new Map<string, { spec: ListenSpec; by: string }>();
+    const mine = ports.get(host) ?? new Map<string, { spec: PlannedPort; by: string }>();
     ports.set(host, mine);
     const had = mine.get(key);
     if (had === undefined) mine.set(key, { spec, by });
@@ -72,6 +85,8 @@ export function planBackends(model: Model, topology: LabTopology): BackendPlanRe
       errors.push(
         `${host} port ${spec.port}: ${had.by} needs ${describe(had.spec)} but ${by} needs ${describe(spec)}`,
       );
+    } else if (had.spec.proxy !== spec.proxy) {
+      had.spec = { ...had.spec, proxy: 'mixed' };
     }
   };
 
@@ -108,8 +123,15 @@ export function planBackends(model: Model, topology: LabTopology): BackendPlanRe
   return { ok: true, plans };
 }
 
-function spec(protocol: Protocol, address: string, port: number, b: BackendModel): ListenSpec {
-  return { protocol, address, port, tls: b.ssl };
+function spec(protocol: Protocol, address: string, port: number, b: BackendModel): PlannedPort {
+  // `check-send-proxy` goes with `send-proxy*` whenever the servers are checked (render/haproxy/backend.ts).
+  return {
+    protocol,
+    address,
+    port,
+    tls: b.ssl,
+    ...(b.proxyProtocol !== undefined && { proxy: b.proxyProtocol }),
+  };
 }
 
 function describe(s: ListenSpec): string {

@@ -10,12 +10,11 @@
  *
  * This is the one place that knows the deploy commands' contract.
  */
-import { execFile } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, REPO } from '../runtime/paths.ts';
 import { LabError } from './errors.ts';
-import { IP } from './netns.ts';
+import { runIn } from './netns.ts';
 import { isAlive, type LabProcess, type SpawnSpec, tail, waitForLog } from './processes.ts';
 
 /** Everything one node's deployment needs. */
@@ -61,7 +60,7 @@ export const deployNode: DeployNode = async (d) => {
   }
   const log = join(d.logDir, `${d.node}-apply.log`);
   const args = [BIN, 'apply', d.site, '--node', d.node, '--root', d.root, '--yes'];
-  const r = await run(d.ns, [process.execPath, ...args], APPLY_TIMEOUT_MS);
+  const r = await runIn(d.ns, [process.execPath, ...args], APPLY_TIMEOUT_MS, REPO);
   appendFileSync(log, `$ intentlb ${args.slice(1).join(' ')}\n${r.output}\n(exit ${r.code})\n`);
   if (r.code !== 0) {
     throw new LabError(
@@ -70,20 +69,3 @@ export const deployNode: DeployNode = async (d) => {
   }
   return supervisor;
 };
-
-function run(ns: string, command: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
-  const [cmd, ...args] = command;
-  return new Promise((resolve) => {
-    execFile(
-      IP,
-      ['netns', 'exec', ns, cmd!, ...args],
-      { cwd: REPO, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const output = `${stdout}${stderr}`.trimEnd();
-        if (err === null) return resolve({ code: 0, output });
-        const code = typeof err.code === 'number' ? err.code : 1;
-        resolve({ code, output: err.killed ? `${output}\n(timed out after ${timeoutMs} ms)` : output });
-      },
-    );
-  });
-}

@@ -9,7 +9,7 @@ import type { Model } from '../model/index.ts';
 import type { InventoryHost } from '../validate/index.ts';
 import { formatListenSpec } from './backend/listen-spec.ts';
 import { backendCommand } from './backend-bundle.ts';
-import { startBackendHost } from './backend-host.ts';
+import { isBackendProcess, startBackendHost } from './backend-host.ts';
 import { type BackendPlan, planBackends } from './backends.ts';
 import { type DeployNode, deployNode } from './deploy-node.ts';
 import { LabError } from './errors.ts';
@@ -17,6 +17,13 @@ import { setFlowPinning } from './flow-pinning.ts';
 import { listNamespaces } from './netns.ts';
 import { preflight, UP_TOOLS } from './preflight.ts';
 import { type LabProcess, type SpawnSpec, spawnDetached, stopProcesses } from './processes.ts';
+import {
+  assignReal,
+  type BinaryPaths,
+  locateBinaries,
+  REAL_DAEMONS,
+  type RealProtocol,
+} from './real/index.ts';
 import { reconfigureRouter, settleBgp, startRouter } from './router.ts';
 import { vipRouting } from './router-config.ts';
 import { managementWarning, startSsh } from './ssh.ts';
@@ -52,6 +59,8 @@ export interface UpOptions extends LabTarget {
   progress(line: string): void;
   /** Replaces the deploy step (tests). */
   deployNode?: DeployNode;
+  /** The protocols Debian's daemons serve instead of the built-in servers (`--backends real`). */
+  realBackends?: readonly RealProtocol[];
 }
 
 export interface UpReport {
@@ -69,9 +78,15 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
   const routing = vipRouting(model.site.ha, o.staticVips);
   if (typeof routing === 'object') throw new LabError(routing.error);
   const topology = topologyOf(site, o.prefix);
-  const backends = backendsOf(model, topology);
+  const realBackends = [...(o.realBackends ?? [])];
+  const { plans: backends, kept } = assignReal(
+    backendsOf(model, topology),
+    realBackends,
+    nodeAddresses(topology),
+  );
   const needsTls = backends.some((b) => b.listen.some((l) => l.tls));
   failOn(preflight([...UP_TOOLS, ...(needsTls ? ['openssl'] : [])]));
+  const bins = realBinaries(backends);
 
   const lock = lockLab(o.dir);
   let state: LabState | undefined;
@@ -125,6 +140,7 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
         .filter((h) => h.role === 'node')
         .map((h) => ({ name: h.name, root: join(o.dir, 'nodes', h.name) })),
       backendCommand: [],
+      ...(realBackends.length > 0 && { realBackends }),
     };
     state = s;
     writeState(s);
@@ -141,8 +157,14 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
     })();
     const hosts = (async () => {
       s.backendCommand = await backendCommand(o.dir);
-      progress(`starting ${backends.length} backend hosts`);
-      await Promise.all(backends.map((b) => startBackendHost(s, b, recorder(s))));
+      const real = backends.flatMap((b) => b.real ?? []);
+      progress(
+        `starting ${backends.length} backend hosts` +
+          (real.length === 0
+            ? ''
+            : ` (${real.length} real daemons: ${[...new Set(real.map((i) => i.daemon))].join(', ')})`),
+      );
+      await Promise.all(backends.map((b) => startBackendHost(s, b, bins, recorder(s))));
       progress('backend hosts ready');
     })();
     const nodes = (async () => {
@@ -156,11 +178,12 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
       await startSsh(s, recorder(s));
     })();
     await settled([router, hosts, nodes, ssh]);
-    let warnings: string[] = [];
+    const warnings = [...kept];
     if (o.deploy && routing === 'bgp') {
       progress('waiting for the nodes to announce every VIP (BGP)');
-      warnings = await settleBgp(s, model);
-      if (warnings.length === 0) progress(`every VIP is learnt from every node`);
+      const bgp = await settleBgp(s, model);
+      if (bgp.length === 0) progress(`every VIP is learnt from every node`);
+      warnings.push(...bgp);
     }
     const mgmt = managementWarning(s, model.site.management.allow);
     if (mgmt !== null) warnings.push(mgmt);
@@ -198,7 +221,12 @@ export async function labApply(site: LabSite, o: ApplyOptions): Promise<LabState
         `the site's hosts or segments changed (${changed.join('; ')}): \`intentlb lab down\`, then \`lab up\``,
       );
     }
-    const backends = backendsOf(site.model, topology);
+    const { plans: backends } = assignReal(
+      backendsOf(site.model, topology),
+      s.realBackends ?? [],
+      nodeAddresses(topology),
+    );
+    const bins = realBinaries(backends);
     const routing = vipRouting(site.model.site.ha, s.routing === 'static');
     if (typeof routing === 'object') throw new LabError(routing.error);
     s.topology = topology;
@@ -223,12 +251,12 @@ export async function labApply(site: LabSite, o: ApplyOptions): Promise<LabState
     const restart = new Set([...redo.map((b) => b.host), ...gone]);
     if (restart.size > 0) {
       o.progress(`restarting backend hosts ${[...restart].join(', ')}`);
-      const old = s.processes.filter((p) => p.kind === 'backend' && restart.has(p.host));
+      const old = s.processes.filter((p) => isBackendProcess(p) && restart.has(p.host));
       await stopProcesses(old);
       s.processes = s.processes.filter((p) => !old.includes(p));
       s.backends = backends;
       writeState(s);
-      await Promise.all(redo.map((b) => startBackendHost(s, b, recorder(s))));
+      await Promise.all(redo.map((b) => startBackendHost(s, b, bins, recorder(s))));
     }
     if (s.deploy) {
       o.progress(`deploying ${s.nodes.length} LB nodes`);
@@ -333,7 +361,20 @@ async function deployAll(s: LabState, siteDir: string, deploy: DeployNode): Prom
 }
 
 function key(b: BackendPlan): string {
-  return b.listen.map(formatListenSpec).join(' ');
+  return JSON.stringify([b.listen.map(formatListenSpec), b.real ?? []]);
+}
+
+/** The LB nodes' addresses: where the PROXY headers real daemons accept come from. */
+function nodeAddresses(topology: LabTopology): string[] {
+  return topology.hosts.filter((h) => h.role === 'node').flatMap((h) => h.addresses.map((a) => a.address));
+}
+
+/** The binaries of the real daemons the plans run; a missing one stops the lab before anything is made. */
+function realBinaries(plans: readonly BackendPlan[]): BinaryPaths {
+  const protocols = new Set(plans.flatMap((b) => (b.real ?? []).map((i) => i.protocol)));
+  const r = locateBinaries([...protocols].map((p) => REAL_DAEMONS[p]));
+  if (!r.ok) throw new LabError(r.problems.join('\n'));
+  return r.paths;
 }
 
 /** Differences in hosts and segments between two topologies, for the message. */

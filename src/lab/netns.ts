@@ -80,6 +80,37 @@ export async function stopProcess(child: ChildProcess, graceMs = 2000): Promise<
   clearTimeout(timer);
 }
 
+/**
+ * Runs a command inside a namespace to its end: its exit code and its output (stdout, then
+ * stderr). Never rejects; a timeout kills it and says so in the output.
+ */
+export function runIn(
+  ns: string,
+  command: readonly string[],
+  timeoutMs: number,
+  cwd?: string,
+): Promise<{ code: number; output: string }> {
+  const [cmd, ...args] = command;
+  return new Promise((resolve) => {
+    execFile(
+      IP,
+      ['netns', 'exec', ns, cmd!, ...args],
+      {
+        timeout: timeoutMs,
+        maxBuffer: 16 * 1024 * 1024,
+        encoding: 'utf8',
+        ...(cwd !== undefined && { cwd }),
+      },
+      (err, stdout, stderr) => {
+        const output = `${stdout}${stderr}`.trimEnd();
+        if (err === null) return resolve({ code: 0, output });
+        const code = typeof err.code === 'number' ? err.code : 1;
+        resolve({ code, output: err.killed ? `${output}\n(timed out after ${timeoutMs} ms)` : output });
+      },
+    );
+  });
+}
+
 /** `nft -f -` with `script` inside a namespace; rejects with nft's message. */
 export function nftIn(ns: string, script: string): Promise<void> {
   return new Promise((resolve, reject) => {

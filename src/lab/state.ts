@@ -10,6 +10,7 @@ import { isMissing, messageOf } from '../errors.ts';
 import type { BackendPlan } from './backends.ts';
 import { LabError } from './errors.ts';
 import type { LabProcess } from './processes.ts';
+import type { RealProtocol } from './real/types.ts';
 import type { VipRouting } from './router-config.ts';
 import type { LabTopology } from './topology.ts';
 
@@ -50,6 +51,8 @@ export interface LabState {
   nodes: { name: string; root: string }[];
   /** How a backend host's program is started (bundled JavaScript or through tsx). */
   backendCommand: string[];
+  /** The protocols Debian's daemons serve (`lab up --backends real`); absent: built-in servers only. */
+  realBackends?: RealProtocol[];
 }
 
 export function statePath(dir: string): string {
