@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { visible } from '../diagnostics/index.ts';
 import { messageOf } from '../errors.ts';
 import { MODES } from '../lab/backend/types.ts';
@@ -20,6 +20,7 @@ import {
 import { LINK_STATES, type LinkState, setLink } from '../lab/link.ts';
 import { IP } from '../lab/netns.ts';
 import { BASIC_TOOLS, preflight } from '../lab/preflight.ts';
+import { ROUTER_KINDS, type RouterKind } from '../lab/router-driver.ts';
 import { labInventory } from '../lab/ssh.ts';
 import { defaultLabDir, type LabState, readState } from '../lab/state.ts';
 import { formatStatus, labStatus } from '../lab/status.ts';
@@ -105,12 +106,20 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
         '--plain-ecmp',
         'route each packet by the ECMP hash alone: connections move between nodes when a VIP gains or loses one (default: the router keeps each connection on its node)',
       )
-      .option('--no-deploy', 'wire the network, router and backends only; deploy the LB nodes yourself'),
+      .option('--no-deploy', 'wire the network, router and backends only; deploy the LB nodes yourself')
+      .addOption(
+        new Option(
+          '--router <daemon>',
+          "the lab router's daemon: BIRD or FRRouting (bgpd, bfdd, zebra, staticd)",
+        )
+          .choices(ROUTER_KINDS)
+          .default('bird'),
+      ),
   ).action(
     guarded(
       async (
         site: string,
-        o: TargetOptions & { staticVips?: boolean; plainEcmp?: boolean; deploy: boolean },
+        o: TargetOptions & { staticVips?: boolean; plainEcmp?: boolean; deploy: boolean; router: RouterKind },
       ) => {
         const t = targetOf(o);
         const s = await loadSite(site);
@@ -120,6 +129,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
           staticVips: o.staticVips === true,
           plainEcmp: o.plainEcmp === true,
           deploy: o.deploy,
+          router: o.router,
           progress,
         });
         for (const w of r.warnings) io.stderr(`warning: ${w}\n`);

@@ -97,7 +97,9 @@ export function renderFrrConfig(model: Model, topology: LabTopology, routing: Vi
 
   w.blank();
   w.comment('Learn everything from the nodes, announce nothing to them (BIRD: import all, export none).', 0);
+  w.comment("IPv6 routes go to the kernel via the node's global address, as BIRD's do (flow pinning).", 0);
   w.raw(`route-map ${IMPORT_MAP} permit 10`);
+  w.line('set ipv6 next-hop prefer-global');
   w.raw('exit');
   w.raw(`route-map ${EXPORT_MAP} deny 10`);
   w.raw('exit');
