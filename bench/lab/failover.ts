@@ -14,12 +14,14 @@
 // Each node loss is followed by a second load while the node comes back (`lab link <node> up`):
 // the "return" figures are the requests that failed while it rejoined.
 //
-//   node --import tsx bench/lab/failover.ts [--runs N] [--node-runs N] [--blackhole-runs N]
-//        [--drain-runs N] [--vrrp-runs N] [--vrrp-blackhole-runs N] [--vrrp-advert S]
+//   node --import tsx bench/lab/failover.ts [--router bird|frr] [--prefix P] [--runs N]
+//        [--node-runs N] [--blackhole-runs N] [--drain-runs N] [--vrrp-runs N]
+//        [--vrrp-blackhole-runs N] [--vrrp-advert S]
 //
-// Needs root. Brings examples/campus up in BGP mode with its own prefix (ilbf-) and lab folder,
-// then (for the VRRP cases) a VRRP copy of it under the same prefix, and always takes the lab down
-// again (lab down, then a sweep of any ilbf- namespace left).
+// Needs root. Brings examples/campus up in BGP mode with its own prefix (ilbf- unless --prefix)
+// and lab folder, its router BIRD or FRRouting (--router, `lab up --router`), then (for the VRRP
+// cases) a VRRP copy of it under the same prefix, and always takes the lab down again (lab down,
+// then a sweep of any namespace left with the prefix).
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -30,6 +32,7 @@ import { labDown } from '../../src/lab/lab.ts';
 import { type LinkState, setLink } from '../../src/lab/link.ts';
 import { IP, listNamespaces } from '../../src/lab/netns.ts';
 import { sweepNamespaces } from '../../src/lab/processes.ts';
+import { ROUTER_KINDS, type RouterKind } from '../../src/lab/router-driver.ts';
 import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
 import { unwire } from '../../src/lab/wiring.ts';
 import { vrrpVariant } from '../../test/helpers/vrrp-site.ts';
@@ -39,8 +42,6 @@ const LOADER = new URL('./failover-loader.mjs', import.meta.url).pathname;
 const PROBE = new URL('./keepalive-probe.mjs', import.meta.url).pathname;
 /** Keep-alive connections the drain case holds open across drain and undrain. */
 const HELD = 16;
-const PREFIX = 'ilbf-';
-const DIR = defaultLabDir(PREFIX);
 const EVERY_MS = 4;
 const TIMEOUT_MS = 1000;
 /**
@@ -65,8 +66,17 @@ const { values } = parseArgs({
     'vrrp-runs': { type: 'string', default: '10' },
     'vrrp-blackhole-runs': { type: 'string', default: '3' },
     'vrrp-advert': { type: 'string', default: '1' },
+    router: { type: 'string', default: 'bird' },
+    prefix: { type: 'string', default: 'ilbf-' },
   },
 });
+const PREFIX = values.prefix;
+const DIR = defaultLabDir(PREFIX);
+if (!(ROUTER_KINDS as readonly string[]).includes(values.router)) {
+  console.error(`--router: one of ${ROUTER_KINDS.join(', ')}`);
+  process.exit(2);
+}
+const ROUTER = values.router as RouterKind;
 const runs = Number(values.runs);
 const nodeRuns = Number(values['node-runs']);
 const blackholeRuns = Number(values['blackhole-runs']);
@@ -364,7 +374,10 @@ const deadline = Date.now() + 45 * 60_000;
 const scratch = mkdtempSync(join(tmpdir(), 'intentlb-failover-'));
 
 async function labUp(site: string, ready: () => Promise<boolean>): Promise<void> {
-  const up = await intentlb(['lab', 'up', site, '--prefix', PREFIX, '--dir', DIR], 240_000);
+  const up = await intentlb(
+    ['lab', 'up', site, '--prefix', PREFIX, '--dir', DIR, '--router', ROUTER],
+    240_000,
+  );
   if (up.code !== 0) throw new Error(`lab up failed:\n${up.out}`);
   console.log(up.out.trim().split('\n').slice(-2, -1).join('\n'));
   state = readState(DIR)!;
@@ -416,7 +429,7 @@ try {
   const left = listNamespaces().filter((n) => n.startsWith(PREFIX));
   console.log(`\nlab down; namespaces left with ${PREFIX}: ${left.length === 0 ? 'none' : left.join(' ')}`);
   console.log(
-    `${new Date().toISOString()}, ${cpus().length} cores, load (1 min) at the events ${
+    `${new Date().toISOString()}, router ${ROUTER}, ${cpus().length} cores, load (1 min) at the events ${
       loads.length ? `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}` : '-'
     }, now ${loadavg()
       .map((x) => x.toFixed(1))

@@ -28,6 +28,23 @@ export async function validateBird(file: string): Promise<ToolResult> {
 }
 
 /**
+ * `vtysh --dryrun --inputfile file`: FRR's integrated configuration parsed by every daemon's
+ * commands, no daemon needed. `--config_dir` points at an empty temporary folder so the host's
+ * /etc/frr (vtysh.conf) stays out of it.
+ */
+export async function validateFrr(file: string): Promise<ToolResult> {
+  const vtysh = findTool('vtysh');
+  if (vtysh === undefined) return missing('vtysh');
+  const dir = await mkdtemp(join(tmpdir(), 'intentlb-frr-'));
+  try {
+    await writeFile(join(dir, 'vtysh.conf'), '');
+    return await run(vtysh, ['--config_dir', dir, '--dryrun', '--inputfile', resolve(file)]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * `keepalived -t -f file` in a throwaway network namespace holding a veth for every interface the
  * file names: keepalived rejects a configuration whose interface does not exist, and the build
  * host need not have the node's interfaces. `-e` makes a missing file an error (plain `-t`

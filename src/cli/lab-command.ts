@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { visible } from '../diagnostics/index.ts';
 import { messageOf } from '../errors.ts';
 import { MODES } from '../lab/backend/types.ts';
@@ -21,6 +21,7 @@ import { LINK_STATES, type LinkState, setLink } from '../lab/link.ts';
 import { IP } from '../lab/netns.ts';
 import { BASIC_TOOLS, preflight } from '../lab/preflight.ts';
 import { BACKENDS_HELP, parseBackends } from '../lab/real/index.ts';
+import { ROUTER_KINDS, type RouterKind } from '../lab/router-driver.ts';
 import { labInventory } from '../lab/ssh.ts';
 import { defaultLabDir, type LabState, readState } from '../lab/state.ts';
 import { formatStatus, labStatus } from '../lab/status.ts';
@@ -107,12 +108,26 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
         'route each packet by the ECMP hash alone: connections move between nodes when a VIP gains or loses one (default: the router keeps each connection on its node)',
       )
       .option('--no-deploy', 'wire the network, router and backends only; deploy the LB nodes yourself')
-      .option('--backends <kind>', `what serves the backend hosts: ${BACKENDS_HELP}`, 'builtin'),
+      .option('--backends <kind>', `what serves the backend hosts: ${BACKENDS_HELP}`, 'builtin')
+      .addOption(
+        new Option(
+          '--router <daemon>',
+          "the lab router's daemon: BIRD or FRRouting (bgpd, bfdd, zebra, staticd)",
+        )
+          .choices(ROUTER_KINDS)
+          .default('bird'),
+      ),
   ).action(
     guarded(
       async (
         site: string,
-        o: TargetOptions & { staticVips?: boolean; plainEcmp?: boolean; deploy: boolean; backends: string },
+        o: TargetOptions & {
+          staticVips?: boolean;
+          plainEcmp?: boolean;
+          deploy: boolean;
+          backends: string;
+          router: RouterKind;
+        },
       ) => {
         const t = targetOf(o);
         const realBackends = parseBackends(o.backends);
@@ -125,6 +140,7 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
           plainEcmp: o.plainEcmp === true,
           deploy: o.deploy,
           realBackends,
+          router: o.router,
           progress,
         });
         for (const w of r.warnings) io.stderr(`warning: ${w}\n`);

@@ -24,8 +24,9 @@ import {
   REAL_DAEMONS,
   type RealProtocol,
 } from './real/index.ts';
-import { reconfigureRouter, settleBgp, startRouter } from './router.ts';
+import { ROUTERS, reconfigureRouter, routerOf, settleBgp, startRouter } from './router.ts';
 import { vipRouting } from './router-config.ts';
+import type { RouterKind } from './router-driver.ts';
 import { managementWarning, startSsh } from './ssh.ts';
 import { type LabState, lockLab, readState, writeState } from './state.ts';
 import { teardown } from './teardown.ts';
@@ -56,6 +57,8 @@ export interface UpOptions extends LabTarget {
   plainEcmp?: boolean;
   /** Deploy the LB nodes (`--no-deploy`: network, router and backends only). */
   deploy: boolean;
+  /** The router's daemon (`--router`, default BIRD). */
+  router?: RouterKind;
   progress(line: string): void;
   /** Replaces the deploy step (tests). */
   deployNode?: DeployNode;
@@ -85,7 +88,10 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
     nodeAddresses(topology),
   );
   const needsTls = backends.some((b) => b.listen.some((l) => l.tls));
-  failOn(preflight([...UP_TOOLS, ...(needsTls ? ['openssl'] : [])]));
+  const kind = o.router ?? 'bird';
+  const driver = ROUTERS[kind];
+  failOn(preflight([...UP_TOOLS, ...driver.tools, ...(needsTls ? ['openssl'] : [])]));
+  failOn(driver.problems(model));
   const bins = realBinaries(backends);
 
   const lock = lockLab(o.dir);
@@ -135,7 +141,7 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
       topology,
       backends,
       processes: [],
-      router: { config: join(o.dir, 'router', 'bird.conf'), socket: join(o.dir, 'router', 'bird.ctl') },
+      router: { kind, ...driver.paths(o.dir) },
       nodes: topology.hosts
         .filter((h) => h.role === 'node')
         .map((h) => ({ name: h.name, root: join(o.dir, 'nodes', h.name) })),
@@ -152,7 +158,7 @@ export async function labUp(site: LabSite, o: UpOptions): Promise<UpReport> {
     // The router, the backend hosts and the LB nodes do not wait for each other: a node's HAProxy
     // finds its servers by health checks once they listen.
     const router = (async () => {
-      progress(`starting the router (BIRD, VIPs by ${routing})`);
+      progress(`starting the router (${driver.label}, VIPs by ${routing})`);
       await startRouter(s, model, recorder(s));
     })();
     const hosts = (async () => {
@@ -214,6 +220,8 @@ export async function labApply(site: LabSite, o: ApplyOptions): Promise<LabState
   try {
     const s = readState(o.dir);
     if (s === undefined || s.phase !== 'up') throw new LabError(`no lab is up in ${o.dir}`);
+    failOn(preflight(routerOf(s).tools));
+    failOn(routerOf(s).problems(site.model));
     const topology = topologyOf(site, s.prefix);
     const changed = hostChanges(s.topology, topology);
     if (changed.length > 0) {
@@ -243,7 +251,7 @@ export async function labApply(site: LabSite, o: ApplyOptions): Promise<LabState
     writeState(s);
 
     o.progress('updating the router');
-    await reconfigureRouter(s, site.model);
+    await reconfigureRouter(s, site.model, recorder(s));
 
     const before = new Map(s.backends.map((b) => [b.host, key(b)]));
     const redo = backends.filter((b) => before.get(b.host) !== key(b));

@@ -6,6 +6,7 @@ const PACKAGES: Record<string, string> = {
   ip: 'iproute2',
   haproxy: 'haproxy',
   bird: 'bird2',
+  vtysh: 'frr',
   keepalived: 'keepalived',
   nft: 'nftables',
   openssl: 'openssl',

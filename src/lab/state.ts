@@ -12,6 +12,7 @@ import { LabError } from './errors.ts';
 import type { LabProcess } from './processes.ts';
 import type { RealProtocol } from './real/types.ts';
 import type { VipRouting } from './router-config.ts';
+import type { RouterKind } from './router-driver.ts';
 import type { LabTopology } from './topology.ts';
 
 /** Where labs keep their state unless told otherwise: one folder per namespace prefix. */
@@ -46,7 +47,11 @@ export interface LabState {
   topology: LabTopology;
   backends: BackendPlan[];
   processes: LabProcess[];
-  router: { config: string; socket: string };
+  /**
+   * The router: its daemon (absent in labs from before `--router`: BIRD), its configuration file
+   * and its control socket (BIRD) or folder of vty sockets (FRR).
+   */
+  router: { kind?: RouterKind; config: string; socket: string };
   /** Each LB node's install root (`apply --root`). */
   nodes: { name: string; root: string }[];
   /** How a backend host's program is started (bundled JavaScript or through tsx). */

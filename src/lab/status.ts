@@ -1,14 +1,15 @@
 /**
- * `intentlb lab status`: hosts and namespaces, processes alive, the router's BGP sessions (through
- * BIRD's control socket) and its routes to the VIPs, as BIRD selected them and as the kernel
- * forwards them (the ECMP next hops).
+ * `intentlb lab status`: hosts and namespaces, processes alive, the router's BGP sessions (asked
+ * of its daemon: BIRD's control socket, FRR's vtysh) and its routes to the VIPs, as the daemon
+ * holds them and as the kernel forwards them (the ECMP next hops).
  */
 import { execFile } from 'node:child_process';
-import { BirdClient } from '../runtime/bird-client.ts';
 import { familyOf } from '../vocabulary/strings.ts';
 import { flowPinningOn, flowsText } from './flow-pinning.ts';
 import { IP, listNamespaces } from './netns.ts';
 import { isAlive } from './processes.ts';
+import { ROUTERS, routerView } from './router.ts';
+import type { RouterKind } from './router-driver.ts';
 import type { LabState } from './state.ts';
 
 export interface LabStatus {
@@ -16,24 +17,26 @@ export interface LabStatus {
   dir: string;
   site: string;
   routing: LabState['routing'];
+  /** The router's daemon. */
+  router: RouterKind;
   /** Whether the router pins connections to their node now (read from its nftables); not for VRRP. */
   flows?: 'pinned' | 'plain';
   phase: LabState['phase'];
   startedAt: string;
   hosts: { name: string; role: string; ns: string; addresses: string[]; namespace: boolean }[];
   processes: { kind: string; host: string; pid: number; alive: boolean; log: string }[];
-  /** The router's BGP sessions; undefined when BIRD did not answer (see `birdError`). */
+  /** The router's BGP sessions; undefined when its daemon did not answer (see `routerError`). */
   bgp?: { name: string; state: string; info: string; since: string }[];
-  /** VIP routes: BIRD's (protocol and next hops of each) and the kernel's next hops. */
+  /** VIP routes: the router daemon's (protocol, or BGP session, and next hops of each) and the kernel's next hops. */
   routes?: {
     vip: string;
     instance: string;
-    bird: { protocol: string; via: string[] }[];
+    router: { protocol: string; via: string[] }[];
     kernel: string[];
     /** VRRP (onlink routing): the LB nodes that hold the VIP on an interface right now. */
     holders?: string[];
   }[];
-  birdError?: string;
+  routerError?: string;
   /** Every namespace there and every process alive. */
   healthy: boolean;
 }
@@ -60,6 +63,7 @@ export async function labStatus(s: LabState): Promise<LabStatus> {
     dir: s.dir,
     site: s.site,
     routing: s.routing,
+    router: s.router.kind ?? 'bird',
     phase: s.phase,
     startedAt: s.startedAt,
     hosts,
@@ -71,30 +75,17 @@ export async function labStatus(s: LabState): Promise<LabStatus> {
   const kernel = await kernelRoutes(routerNs);
   const held = s.routing === 'onlink' ? await heldAddresses(s) : undefined;
   try {
-    const c = await BirdClient.connect(s.router.socket, { timeoutMs: 2000 });
-    try {
-      out.bgp = (await c.showProtocols())
-        .filter((p) => p.proto === 'BGP')
-        .map((p) => ({ name: p.name, state: p.state, info: p.info, since: p.since }));
-      out.routes = [];
-      for (const v of s.topology.vips) {
-        const routes = await c.showRoute(`${v.address}/${v.prefixLength}`);
-        out.routes.push({
-          vip: v.address,
-          instance: v.instance,
-          bird: routes.map((r) => ({
-            protocol: r.protocol,
-            via: r.details.flatMap((d) => /^via (\S+)/.exec(d)?.[1] ?? /^(dev \S+)/.exec(d)?.[1] ?? []),
-          })),
-          kernel: kernel.get(v.address) ?? [],
-          ...(held === undefined ? {} : { holders: held.get(v.address) ?? [] }),
-        });
-      }
-    } finally {
-      c.close();
-    }
+    const view = await routerView(s);
+    out.bgp = view.sessions.map(({ name, state, info, since }) => ({ name, state, info, since }));
+    out.routes = s.topology.vips.map((v) => ({
+      vip: v.address,
+      instance: v.instance,
+      router: view.routes.get(`${v.address}/${v.prefixLength}`) ?? [],
+      kernel: kernel.get(v.address) ?? [],
+      ...(held === undefined ? {} : { holders: held.get(v.address) ?? [] }),
+    }));
   } catch (e) {
-    out.birdError = e instanceof Error ? e.message : String(e);
+    out.routerError = e instanceof Error ? e.message : String(e);
     out.healthy = false;
   }
   return out;
@@ -118,20 +109,21 @@ export function formatStatus(st: LabStatus): string {
       `  ${h.name.padEnd(w)}  ${h.role.padEnd(7)}  ${h.ns.padEnd(wn)}${h.namespace ? '' : ' (MISSING)'}  ${h.addresses.join(' ')}${procs.length > 0 ? `  [${procs.join(', ')}]` : ''}`,
     );
   }
-  if (st.birdError !== undefined) {
-    lines.push('', `router: BIRD does not answer: ${st.birdError}`);
+  const label = ROUTERS[st.router].label;
+  if (st.routerError !== undefined) {
+    lines.push('', `router: ${label} does not answer: ${st.routerError}`);
   } else {
-    lines.push('', 'BGP sessions (router):');
+    lines.push('', `BGP sessions (router, ${label}):`);
     if (st.bgp?.length === 0) lines.push('  none');
     for (const b of st.bgp ?? []) lines.push(`  ${b.name}  ${b.state}  ${b.info}  since ${b.since}`);
     lines.push('', 'routes to the VIPs (router):');
     const wv = Math.max(0, ...(st.routes ?? []).map((r) => r.vip.length));
     for (const r of st.routes ?? []) {
-      const bird = r.bird.map((b) => `${b.protocol} via ${b.via.join(', ') || '?'}`).join('; ');
+      const daemon = r.router.map((b) => `${b.protocol} via ${b.via.join(', ') || '?'}`).join('; ');
       const holders =
         r.holders === undefined ? '' : `  held by ${r.holders.length > 0 ? r.holders.join(', ') : 'NO NODE'}`;
       lines.push(
-        `  ${r.vip.padEnd(wv)}  ${r.kernel.length > 0 ? `kernel via ${r.kernel.join(', ')}` : 'NO ROUTE'}${bird === '' ? '' : `  (bird: ${bird})`}${holders}  ${r.instance}`,
+        `  ${r.vip.padEnd(wv)}  ${r.kernel.length > 0 ? `kernel via ${r.kernel.join(', ')}` : 'NO ROUTE'}${daemon === '' ? '' : `  (${st.router}: ${daemon})`}${holders}  ${r.instance}`,
       );
     }
   }

@@ -262,10 +262,10 @@ describe('intentlb lab up examples/campus, VIPs by BGP (the default)', { timeout
   const routesOf = async (vip: string): Promise<{ bird: string[]; kernel: string[] }> => {
     const r = await cli(['lab', 'status', '--prefix', prefix, '--format', 'json']);
     const st = JSON.parse(r.stdout) as {
-      routes: { vip: string; bird: { protocol: string }[]; kernel: string[] }[];
+      routes: { vip: string; router: { protocol: string }[]; kernel: string[] }[];
     };
     const route = st.routes.find((x) => x.vip === vip)!;
-    return { bird: route.bird.map((b) => b.protocol).sort(), kernel: [...route.kernel].sort() };
+    return { bird: route.router.map((b) => b.protocol).sort(), kernel: [...route.kernel].sort() };
   };
 
   before(async () => {
@@ -292,7 +292,7 @@ describe('intentlb lab up examples/campus, VIPs by BGP (the default)', { timeout
       ) as {
         healthy: boolean;
         bgp: { name: string; info: string }[];
-        routes: { vip: string; bird: { protocol: string }[]; kernel: string[] }[];
+        routes: { vip: string; router: { protocol: string }[]; kernel: string[] }[];
       };
       return (
         st.healthy &&
@@ -300,7 +300,7 @@ describe('intentlb lab up examples/campus, VIPs by BGP (the default)', { timeout
         st.routes.length === 16 &&
         st.routes.every(
           (x) =>
-            x.bird
+            x.router
               .map((b) => b.protocol)
               .sort()
               .join() === 'rr1_lb1,rr1_lb2' && x.kernel.length === 2,

@@ -9,25 +9,12 @@ import {
   type VipRouting,
   vipRouting,
 } from '../../src/lab/router-config.ts';
-import { deriveTopology, inventoryHosts, type LabTopology } from '../../src/lab/topology.ts';
-import { diskFs, load } from '../../src/load/index.ts';
 import type { Model } from '../../src/model/index.ts';
 import { renderBird } from '../../src/render/bird/index.ts';
-import { validateSite } from '../../src/validate/index.ts';
-import { campus, renderOne } from '../helpers/campus.ts';
+import { renderOne } from '../helpers/campus.ts';
 import { assertGolden } from '../helpers/golden.ts';
 import { requireTool, withTempDir } from '../helpers/tools.ts';
-
-const CAMPUS = new URL('../../examples/campus/', import.meta.url).pathname;
-
-async function campusLab(mutate?: (m: Model) => void): Promise<{ model: Model; topology: LabTopology }> {
-  const model = structuredClone(await campus());
-  mutate?.(model);
-  const inventory = inventoryHosts(validateSite(load(diskFs(CAMPUS)).value).value!.groups);
-  const r = deriveTopology({ model, inventory });
-  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
-  return { model, topology: r.topology };
-}
+import { campusLab, toVrrp } from './campus-lab.ts';
 
 async function render(routing: VipRouting, mutate?: (m: Model) => void): Promise<string> {
   const { model, topology } = await campusLab(mutate);
@@ -115,12 +102,7 @@ describe('lab router configuration (BIRD 2)', () => {
     assert.equal(vipRouting(model.site.ha, true), 'static');
     assert.equal(vipRouting(model.site.ha, false), 'bgp');
     assert.equal(vipRouting({ mode: 'none' }, false), 'static');
-    const text = await render('onlink', (m) => {
-      m.site.ha = {
-        mode: 'vrrp',
-        vrrp: { interface: 'eth0', routerIdBase: 50, unicast: true, advertInt: 1000 },
-      };
-    });
+    const text = await render('onlink', toVrrp);
     assert.match(text, /route 198\.18\.100\.10\/32 via "br0";/);
     assert.match(text, /route 2001:db8:100::10\/128 via "br0";/);
     assert.doesNotMatch(text, /protocol bgp/);
