@@ -28,14 +28,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFlowPinning } from '../../src/lab/flow-pinning.ts';
-import { labDown } from '../../src/lab/lab.ts';
 import { type LinkState, setLink } from '../../src/lab/link.ts';
 import { IP, listNamespaces } from '../../src/lab/netns.ts';
-import { sweepNamespaces } from '../../src/lab/processes.ts';
 import { ROUTER_KINDS, type RouterKind } from '../../src/lab/router-driver.ts';
 import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
-import { unwire } from '../../src/lab/wiring.ts';
 import { vrrpVariant } from '../../test/helpers/vrrp-site.ts';
+import { labCleanup } from './cleanup.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const LOADER = new URL('./failover-loader.mjs', import.meta.url).pathname;
@@ -104,15 +102,7 @@ const intentlb = (args: string[], timeoutMs?: number) =>
 const inNs = (ns: string, args: string[], timeoutMs?: number) =>
   run(IP, ['netns', 'exec', ns, ...args], timeoutMs);
 
-async function cleanup(): Promise<void> {
-  try {
-    await labDown({ prefix: PREFIX, dir: DIR });
-  } finally {
-    const left = listNamespaces().filter((n) => n.startsWith(PREFIX));
-    await sweepNamespaces(left);
-    await unwire(left);
-  }
-}
+const cleanup = (): Promise<void> => labCleanup(PREFIX, DIR);
 
 /** Polls `fn` every 100 ms until true; false after `ms`. */
 async function until(fn: () => Promise<boolean>, ms: number): Promise<boolean> {

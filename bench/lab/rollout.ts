@@ -16,12 +16,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCli } from '../../src/cli/program.ts';
-import { labDown } from '../../src/lab/lab.ts';
-import { IP, listNamespaces } from '../../src/lab/netns.ts';
-import { sweepNamespaces } from '../../src/lab/processes.ts';
+import { IP } from '../../src/lab/netns.ts';
 import { defaultLabDir, readState } from '../../src/lab/state.ts';
-import { unwire } from '../../src/lab/wiring.ts';
 import { BIN } from '../../src/runtime/paths.ts';
+import { labCleanup } from './cleanup.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const PREFIX = 'ilbrb-';
@@ -59,15 +57,7 @@ function sh(cmd: string, args: string[]): Promise<{ code: number; out: string }>
   });
 }
 
-async function cleanup(): Promise<void> {
-  try {
-    await labDown({ prefix: PREFIX, dir: DIR });
-  } finally {
-    const left = listNamespaces().filter((n) => n.startsWith(PREFIX));
-    await sweepNamespaces(left);
-    await unwire(left);
-  }
-}
+const cleanup = (): Promise<void> => labCleanup(PREFIX, DIR);
 
 function siteWith(n: number, work: string): string {
   const site = join(work, 'site');

@@ -7,11 +7,8 @@
 import { execFile } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { labDown } from '../../src/lab/lab.ts';
-import { listNamespaces } from '../../src/lab/netns.ts';
-import { sweepNamespaces } from '../../src/lab/processes.ts';
 import { defaultLabDir } from '../../src/lab/state.ts';
-import { unwire } from '../../src/lab/wiring.ts';
+import { labCleanup } from './cleanup.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const PREFIX = 'ilbb-';
@@ -46,15 +43,7 @@ function intentlb(args: string[]): Promise<{ ms: number; code: number; out: stri
   });
 }
 
-async function cleanup(): Promise<void> {
-  try {
-    await labDown({ prefix: PREFIX, dir: DIR });
-  } finally {
-    const left = listNamespaces().filter((n) => n.startsWith(PREFIX));
-    await sweepNamespaces(left);
-    await unwire(left);
-  }
-}
+const cleanup = (): Promise<void> => labCleanup(PREFIX, DIR);
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

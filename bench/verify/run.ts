@@ -13,11 +13,9 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { labDown } from '../../src/lab/lab.ts';
-import { IP, listNamespaces } from '../../src/lab/netns.ts';
-import { sweepNamespaces } from '../../src/lab/processes.ts';
+import { IP } from '../../src/lab/netns.ts';
 import { defaultLabDir, readState } from '../../src/lab/state.ts';
-import { unwire } from '../../src/lab/wiring.ts';
+import { labCleanup } from '../lab/cleanup.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const PREFIX = 'ilbv-bench-';
@@ -54,16 +52,7 @@ function run(
   });
 }
 
-async function cleanup(): Promise<void> {
-  try {
-    await labDown({ prefix: PREFIX, dir: DIR });
-  } catch {
-    // nothing up
-  }
-  const left = listNamespaces().filter((n) => n.startsWith(PREFIX));
-  await sweepNamespaces(left);
-  await unwire(left);
-}
+const cleanup = (): Promise<void> => labCleanup(PREFIX, DIR);
 
 /** A site of `n` HTTPS VIPs (one per service) on two anycast nodes, one HAProxy per team. */
 function generated(n: number): string {
