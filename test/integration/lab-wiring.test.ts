@@ -95,7 +95,7 @@ describe('intentlb lab: wiring, router, backends', { timeout: 300_000 }, () => {
       /^ {2}lb1 +node +ilbw-lb1 +198\.18\.0\.11\/24 2001:db8::11\/64( {2}\[sshd \d+ alive\])?$/m,
     );
     assert.match(text.stdout, /^ {2}web1 +backend +ilbw-web1 +198\.18\.10\.11\/24 +\[backend \d+ alive\]$/m);
-    assert.match(text.stdout, /BGP sessions \(router\):\n {2}rr1_lb1 /);
+    assert.match(text.stdout, /BGP sessions \(router, BIRD\):\n {2}rr1_lb1 /);
     assert.match(text.stdout, /^all hosts and processes are up$/m);
   });
 
