@@ -52,6 +52,13 @@ interface Unit {
 }
 
 const READY_TIMEOUT_MS = 10_000;
+/**
+ * How long `stop` waits for the process to exit before it answers. A daemon stops in well under
+ * this; an HAProxy soft stop may take up to its `hard-stop-after`: stop answers once the signal
+ * is sent and the process is still at it, as `systemctl disable --now --no-block` does (ADR 0022),
+ * and SIGKILL follows only after the unit's own stop timeout.
+ */
+const STOP_WAIT_MS = 3_000;
 const MAX_BACKOFF_MS = 10_000;
 const STABLE_MS = 10_000;
 
@@ -78,7 +85,7 @@ export function orphanPid(spec: UnitSpec): number | null {
   }
 }
 
-async function killAndWait(pid: number, signal: NodeJS.Signals, timeoutMs = 35_000): Promise<void> {
+async function killAndWait(pid: number, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
   try {
     process.kill(pid, signal);
   } catch {
@@ -98,6 +105,8 @@ async function killAndWait(pid: number, signal: NodeJS.Signals, timeoutMs = 35_0
 
 export class Supervisor {
   readonly #units = new Map<string, Unit>();
+  /** Stopped units whose process is still finishing (an HAProxy soft stop); shown as `stopping`. */
+  readonly #leaving = new Set<Unit>();
   readonly #layout: NodeLayout;
   readonly #log: SupervisorOptions['log'];
   readonly #backoffMs: number;
@@ -132,12 +141,14 @@ export class Supervisor {
       // SO_REUSEPORT, so the new instance starts beside the orphan and the orphan then leaves
       // softly: no connection is refused. Other daemons hold their sockets: the orphan goes first.
       const orphan = orphanPid(unitSpec(this.#layout, name));
-      if (orphan !== null && !name.startsWith('haproxy@')) await killAndWait(orphan, 'SIGTERM');
+      const spec = unitSpec(this.#layout, name);
+      if (orphan !== null && !name.startsWith('haproxy@'))
+        await killAndWait(orphan, 'SIGTERM', spec.stopTimeoutMs);
       const r = await this.start(name);
       if (!r.ok) this.#log({ event: 'start-failed', unit: name, error: r.error });
       if (orphan !== null && name.startsWith('haproxy@')) {
         this.#log({ event: 'orphan-stopped', unit: name, pid: orphan });
-        void killAndWait(orphan, 'SIGUSR1');
+        void killAndWait(orphan, spec.stopSignal, spec.stopTimeoutMs);
       }
     }
   }
@@ -190,7 +201,9 @@ export class Supervisor {
   }
 
   status(): UnitStatus[] {
-    return [...this.#units.values()].map((u) => ({ ...u.status })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return [...this.#units.values(), ...this.#leaving]
+      .map((u) => ({ ...u.status }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.state === 'stopping' ? -1 : 1));
   }
 
   /** Starts a unit and waits until it is ready (or failed). Starting a running unit is a no-op. */
@@ -308,16 +321,27 @@ export class Supervisor {
     }, delay);
   }
 
-  /** Stops a unit gracefully (its stop signal, SIGKILL after its timeout) and disables it. */
+  /**
+   * Disables a unit and stops it gracefully: its stop signal, SIGKILL only after its stop timeout.
+   * Answers once the process has exited or, at the latest, after STOP_WAIT_MS with the process
+   * still finishing (`stopping` in the status); the unit's name is free again at once, so the same
+   * VIP added back starts a new instance beside the old one (HAProxy binds with SO_REUSEPORT, and
+   * the old one no longer listens).
+   */
   async stop(name: string): Promise<SupervisorReply> {
     const unit = this.#units.get(name);
     if (unit === undefined) return { ok: true, already: true };
     unit.enabled = false;
+    this.#units.delete(name);
     this.#saveEnabled();
     if (unit.backoffTimer !== null) clearTimeout(unit.backoffTimer);
     unit.backoffTimer = null;
-    await this.#terminate(unit, unit.spec.stopSignal);
-    this.#units.delete(name);
+    const done = this.#terminate(unit, unit.spec.stopSignal);
+    if (unit.status.state === 'stopping') {
+      this.#leaving.add(unit);
+      void done.then(() => this.#leaving.delete(unit));
+      await Promise.race([done, new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
+    }
     return { ok: true };
   }
 
@@ -339,7 +363,7 @@ export class Supervisor {
   async close(): Promise<void> {
     this.#closing = true;
     for (const u of this.#units.values()) if (u.backoffTimer !== null) clearTimeout(u.backoffTimer);
-    await Promise.all([...this.#units.values()].map((u) => this.#terminate(u, 'SIGTERM')));
+    await Promise.all([...this.#units.values(), ...this.#leaving].map((u) => this.#terminate(u, 'SIGTERM')));
     await this.#server?.close();
   }
 }

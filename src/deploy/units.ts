@@ -1,5 +1,6 @@
 import { findTool } from '../build/run-tool.ts';
 import { instancePaths } from '../render/haproxy/paths.ts';
+import { SOFT_STOP_TIMEOUT_MIN } from '../render/systemd/unit.ts';
 import type { NodeLayout } from '../render/types.ts';
 import { OperationError } from './errors.ts';
 import { nodeService, unknownUnit } from './services/index.ts';
@@ -41,9 +42,10 @@ export function unitSpec(layout: NodeLayout, name: string): UnitSpec {
       // with the same arguments, so it re-reads the file through the `<etc>` link.
       args: ['-W', '-f', p.config, '-p', p.pidFile, '-S', `${p.masterSocket},mode,600`],
       readySocket: p.masterSocket,
-      // SIGUSR1: soft stop, the workers finish their connections (bounded by hard-stop-after).
+      // SIGUSR1: soft stop, the workers finish their connections (bounded by hard-stop-after);
+      // SIGKILL only after the same timeout as the systemd unit's.
       stopSignal: 'SIGUSR1',
-      stopTimeoutMs: 35_000,
+      stopTimeoutMs: SOFT_STOP_TIMEOUT_MIN * 60_000,
     };
   }
   const unit = nodeService(name)?.unit;

@@ -19,6 +19,7 @@ import {
 } from '../../src/deploy/services/index.ts';
 import { currentGeneration, openStore, rootLayout } from '../../src/deploy/store.ts';
 import { Supervisor } from '../../src/deploy/supervisor.ts';
+import { pidAlive } from '../../src/runtime/pid.ts';
 import {
   installSystemdUnits,
   systemdPatterns,
@@ -329,6 +330,60 @@ describe('a service added to the table alone', () => {
     assert.equal(unitNameOf('intentlb-script.service'), undefined);
     assert.ok(!systemdPatterns().includes('intentlb-script.service'));
     assert.deepEqual(serviceActions(firstPlan({ 'script/failover.sh': 's' }, vrrp).actions), []);
+  });
+
+  it('answers a stop that is still finishing, and starts the same unit again beside it', async () => {
+    // A process that ignores its stop signal, as an HAProxy finishing a soft stop seems to.
+    const lingerer: NodeService = {
+      ...script,
+      name: 'lingerer',
+      unit: {
+        spec: () => ({
+          command: process.execPath,
+          args: ['-e', "process.on('SIGHUP', () => {}); setInterval(() => {}, 1000);"],
+          readySocket: null,
+          stopSignal: 'SIGHUP',
+          stopTimeoutMs: 60_000,
+        }),
+        systemd: { description: 'a slow stopper' },
+      },
+    };
+    const undo = registerNodeService(lingerer);
+    try {
+      await withTempDir(async (dir) => {
+        const supervisor = new Supervisor({ layout: rootLayout(dir), log: () => {} });
+        try {
+          assert.deepEqual(await supervisor.start('lingerer'), { ok: true });
+          const old = supervisor.status()[0]!.pid!;
+          assert.deepEqual(await supervisor.stop('lingerer'), { ok: true });
+          assert.deepEqual(
+            supervisor.status().map((u) => [u.name, u.state, u.pid]),
+            [['lingerer', 'stopping', old]],
+            'stop answered while the process still finishes',
+          );
+          assert.ok(pidAlive(old));
+          assert.deepEqual(await supervisor.start('lingerer'), { ok: true });
+          const states = supervisor.status().map((u) => [u.state, u.pid === old]);
+          assert.deepEqual(states, [
+            ['stopping', true],
+            ['running', false],
+          ]);
+          assert.equal(
+            readFileSync(join(rootLayout(dir).state, 'supervisor.json'), 'utf8'),
+            '["lingerer"]\n',
+          );
+        } finally {
+          await supervisor.close();
+        }
+        assert.deepEqual(
+          supervisor.status().filter((u) => u.pid !== null),
+          [],
+          'close took the finishing process too',
+        );
+      });
+    } finally {
+      undo();
+    }
   });
 
   it('refuses a name that is taken, haproxy, or not a plain word', () => {

@@ -117,6 +117,19 @@ describe('systemd units of a node', () => {
     });
   });
 
+  it('an HAProxy instance is stopped softly and killed at the same timeout under both', () => {
+    const template = readFileSync(
+      join(ROOT, 'fixtures/http-basic/expected/lb1/systemd/haproxy@.service'),
+      'utf8',
+    );
+    const spec = unitSpec(DEFAULT_LAYOUT, 'haproxy@web');
+    assert.match(template, new RegExp(`\\nKillSignal=${spec.stopSignal}\\n`));
+    const minutes = /\nTimeoutStopSec=(\d+)min\n/.exec(template)?.[1];
+    assert.equal(Number(minutes) * 60_000, spec.stopTimeoutMs);
+    // Longer than the longest hard-stop-after (10m, TCP instances): connections end by themselves.
+    assert.ok(spec.stopTimeoutMs > 10 * 60_000);
+  });
+
   it('the HAProxy template runs the haproxy systemd finds, as the supervisor finds it by name', async () => {
     const analyze = requireTool('systemd-analyze');
     requireTool('haproxy');

@@ -5,9 +5,11 @@ import { HEADER, type Renderer } from '../types.ts';
 
 /**
  * Upper bound of a soft stop: the longest `hard-stop-after` of an instance (10m, TCP services;
- * render/haproxy) plus a margin for the master to exit. Only then does systemd send SIGKILL.
+ * render/haproxy) plus a margin for the master to exit. Only then does systemd (or the built-in
+ * supervisor: deploy/units.ts) send SIGKILL.
  */
-const STOP_TIMEOUT = '11min';
+export const SOFT_STOP_TIMEOUT_MIN = 11;
+const STOP_TIMEOUT = `${SOFT_STOP_TIMEOUT_MIN}min`;
 
 /**
  * `systemd/haproxy@.service`: one master-worker process per instance (`-Ws`, Type=notify),
