@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import pc from 'picocolors';
+import { unitsRunning } from '../deploy/execute.ts';
 import { describeOp } from '../deploy/haproxy-diff.ts';
 import { type Action, computePlan, describeAction, type Plan } from '../deploy/plan.ts';
 import { currentGeneration, openStore, readApplied, readGeneration } from '../deploy/store.ts';
@@ -43,21 +44,14 @@ export function registerPlan(program: Command, io: CliIo, setExit: (code: number
         const installed = readGeneration(store, currentGeneration(store));
         const rec = readApplied(store);
         const applied = rec === null ? new Map<string, string>() : readGeneration(store, rec.generation);
-        let running: Set<string> | null = null;
-        try {
-          running = new Set(
-            [...(await control(store).running())]
-              .filter((u) => u.startsWith('haproxy@'))
-              .map((u) => u.slice(8)),
-          );
-        } catch {
-          running = null; // nothing runs yet (no supervisor): every instance counts as to be started
-        }
+        // Not known (no supervisor or systemd answers): the plan shows file changes only.
+        const units = await unitsRunning(control(store));
         const plan = computePlan({
           next: new Map(r.files.map((f) => [f.path, f.content])),
           installed,
           applied,
-          running,
+          running: units?.instances ?? null,
+          servicesRunning: units?.services ?? null,
           manageAddresses: r.model.site.ha.mode === 'anycast',
           manageFirewall: true,
           anycast: r.model.site.ha.mode === 'anycast',

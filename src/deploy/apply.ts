@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isMissing } from '../errors.ts';
 import { writeAtomic } from '../fs/atomic.ts';
 import type { RenderedFile } from '../render/types.ts';
-import { type ExecuteOptions, execute, instancesRunning, nodeFlags } from './execute.ts';
+import { type ExecuteOptions, execute, nodeFlags, unitsRunning } from './execute.ts';
 import { acquireLock } from './lock.ts';
 import { type Action, computePlan, type Plan } from './plan.ts';
 import { rollback } from './rollback.ts';
@@ -81,8 +81,16 @@ export async function applyNode(
     const applied =
       appliedRec === null ? new Map<string, string>() : readGeneration(store, appliedRec.generation);
     const next = tree(files);
-    const running = await instancesRunning(opts.control);
-    const plan = computePlan({ next, installed, applied, running, ...nodeFlags(opts) });
+    const units = await unitsRunning(opts.control);
+    const running = units?.instances ?? null;
+    const plan = computePlan({
+      next,
+      installed,
+      applied,
+      running,
+      servicesRunning: units?.services ?? null,
+      ...nodeFlags(opts),
+    });
     if (plan.files.length === 0 && plan.actions.length === 0) {
       log('nothing to do: the node runs what the site says');
       if (appliedRec === null || appliedRec.generation !== installedGen) {

@@ -3,7 +3,7 @@ import type { ProcessControl } from './control.ts';
 import { ActionError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
 import { dumpState, type InstanceContext, reload, runtimeChange, verify } from './instance-actions.ts';
-import { type Action, describeAction } from './plan.ts';
+import { type Action, describeAction, START } from './plan.ts';
 import { type NodeFlags, type NodeService, nodeService, type ServicePhase } from './services/index.ts';
 import type { Store } from './store.ts';
 import { addAddress, removeAddress } from './system.ts';
@@ -29,12 +29,26 @@ export function nodeFlags(o: NodeFlags): NodeFlags {
 
 /** The HAProxy instances running now, or null when process control does not answer. */
 export async function instancesRunning(control: ProcessControl): Promise<Set<string> | null> {
+  return (await unitsRunning(control))?.instances ?? null;
+}
+
+/** Instances and node services running now; null when not known. */
+export async function unitsRunning(
+  control: ProcessControl,
+): Promise<{ instances: Set<string>; services: Set<string> } | null> {
+  let units: Set<string>;
   try {
-    const units = await control.running();
-    return new Set([...units].filter((u) => u.startsWith('haproxy@')).map((u) => u.slice('haproxy@'.length)));
+    units = await control.running();
   } catch {
     return null; // any failure to ask is "not known": the caller decides without it
   }
+  const instances = new Set<string>();
+  const services = new Set<string>();
+  for (const u of units) {
+    if (u.startsWith('haproxy@')) instances.add(u.slice('haproxy@'.length));
+    else services.add(u);
+  }
+  return { instances, services };
 }
 
 /**
@@ -133,6 +147,10 @@ async function executeOne(
       await hooks.after(a, true);
       return;
     case 'service':
+      if (a.verb === START) {
+        await control.start(serviceOf(a).name);
+        return;
+      }
       await serviceOf(a).act({
         layout: opts.store.layout,
         control,

@@ -35,9 +35,17 @@ export interface PlanInput extends NodeFlags {
   applied: ReadonlyMap<string, string>;
   /** Instances running now, or null when unknown (no process control reachable). */
   running: ReadonlySet<string> | null;
+  /**
+   * Node services whose process runs now (`bird`, `healthd`, ...), or null/absent when unknown.
+   * A service this node should run that is not running is started even when no file changed.
+   */
+  servicesRunning?: ReadonlySet<string> | null;
 }
 
 const INSTANCE = /^haproxy\/(.+)\.cfg$/;
+
+/** The verb of a service action that starts its process (it ran not at all) rather than acting. */
+export const START = 'start';
 
 function instancesOf(tree: ReadonlyMap<string, string>): Map<string, string> {
   const out = new Map<string, string>();
@@ -164,9 +172,19 @@ export function computePlan(input: PlanInput): Plan {
   for (const s of nodeServices()) {
     if (!s.applies(input)) continue;
     const changed = s.files.filter((p) => next.has(p) && applied.get(p) !== next.get(p));
-    if (changed.length === 0) continue;
-    const reason = changed.map((p) => `${p} ${applied.has(p) ? 'changed' : 'added'}`).join(', ');
-    actions.push({ kind: 'service', service: s.name, verb: s.verb, reason });
+    if (changed.length > 0) {
+      const reason = changed.map((p) => `${p} ${applied.has(p) ? 'changed' : 'added'}`).join(', ');
+      actions.push({ kind: 'service', service: s.name, verb: s.verb, reason });
+    } else if (
+      s.unit !== undefined &&
+      input.servicesRunning != null &&
+      !input.servicesRunning.has(s.name) &&
+      s.files.some((p) => next.has(p))
+    ) {
+      // Its files are in place but its process is gone (stopped by hand, failed for good):
+      // converging the node starts it again.
+      actions.push({ kind: 'service', service: s.name, verb: START, reason: 'not running' });
+    }
   }
   return { files, actions };
 }

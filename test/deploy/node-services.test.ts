@@ -19,7 +19,6 @@ import {
 } from '../../src/deploy/services/index.ts';
 import { currentGeneration, openStore, rootLayout } from '../../src/deploy/store.ts';
 import { Supervisor } from '../../src/deploy/supervisor.ts';
-import { pidAlive } from '../../src/runtime/pid.ts';
 import {
   installSystemdUnits,
   systemdPatterns,
@@ -29,6 +28,7 @@ import {
 } from '../../src/deploy/systemd-units.ts';
 import { unitSpec } from '../../src/deploy/units.ts';
 import { DEFAULT_LAYOUT } from '../../src/render/types.ts';
+import { pidAlive } from '../../src/runtime/pid.ts';
 import { withTempDir } from '../helpers/tools.ts';
 
 const ALL: NodeFlags = { manageAddresses: true, manageFirewall: true, anycast: true };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { classifyInstanceChange } from '../../src/deploy/haproxy-diff.ts';
 import { acquireLock, LockedError } from '../../src/deploy/lock.ts';
-import { certsOf, computePlan } from '../../src/deploy/plan.ts';
+import { certsOf, computePlan, describeAction } from '../../src/deploy/plan.ts';
 import {
   currentGeneration,
   listGenerations,
@@ -160,6 +160,42 @@ describe('computePlan', () => {
     );
     assert.match(p.files[0]!.diff, /content not shown/, 'keys never appear in a diff');
     assert.deepEqual(certsOf(tls), ['certs/a.pem']);
+  });
+
+  it('a node service that should run but does not is started, even with no file changed', () => {
+    const tree = new Map([
+      ['haproxy/a.cfg', cfg(S1)],
+      ['bird/intentlb.conf', 'router id 1.2.3.4;'],
+      ['healthd.yaml', 'node: lb1'],
+      ['nftables/intentlb.nft', 'table inet intentlb {}'],
+    ]);
+    const plan = (services: ReadonlySet<string> | null | undefined) =>
+      computePlan({
+        next: tree,
+        installed: tree,
+        applied: tree,
+        running: new Set(['a']),
+        ...(services === undefined ? {} : { servicesRunning: services }),
+        ...flags,
+      }).actions.map((a) => describeAction(a).replace(/ +/g, ' '));
+    assert.deepEqual(plan(new Set(['healthd'])), ['start bird (not running)']);
+    // Both running, not known, or not asked: nothing; the ruleset has no process to start.
+    assert.deepEqual(plan(new Set(['bird', 'healthd'])), []);
+    assert.deepEqual(plan(null), []);
+    assert.deepEqual(plan(undefined), []);
+    // A service the node does not run (no anycast) is never started.
+    assert.deepEqual(
+      computePlan({
+        next: tree,
+        installed: tree,
+        applied: tree,
+        running: new Set(['a']),
+        servicesRunning: new Set(),
+        ...flags,
+        anycast: false,
+      }).actions,
+      [],
+    );
   });
 
   it('nftables, BIRD and healthd only when apply manages them', () => {

@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SupervisorControl } from '../../src/deploy/control.ts';
+import { rootLayout } from '../../src/deploy/store.ts';
 import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
 import type { LabStatus } from '../../src/lab/status.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
@@ -21,6 +23,7 @@ const WIKI = '198.18.100.12';
 
 describe('keepalived VRRP in the lab', { timeout: 300_000 }, () => {
   let state: LabState;
+  let site: string;
   const scratch = mkdtempSync(join(tmpdir(), 'intentlb-vrrp-'));
   const ns = (host: string): string => state.topology.hosts.find((h) => h.name === host)!.ns;
   const status = async (): Promise<LabStatus> => {
@@ -37,7 +40,7 @@ describe('keepalived VRRP in the lab', { timeout: 300_000 }, () => {
     requireRoot();
     for (const t of ['ip', 'haproxy', 'keepalived', 'nft', 'curl']) requireTool(t);
     await cleanupLab(PREFIX, DIR);
-    const site = vrrpVariant(CAMPUS, join(scratch, 'campus-vrrp'));
+    site = vrrpVariant(CAMPUS, join(scratch, 'campus-vrrp'));
     const r = await cli(['lab', 'up', site, '--prefix', PREFIX]);
     assert.equal(r.code, 0, r.stderr);
     state = readState(DIR)!;
@@ -93,5 +96,15 @@ describe('keepalived VRRP in the lab', { timeout: 300_000 }, () => {
     // Preemption: the higher priority takes the VIPs back once its HAProxy can serve again.
     await eventually(() => allHeldBy('lb1'), 60_000, 'lb1 holds every VIP again');
     assert.equal((await curlIn(ns('client'), [`http://${WIKI}/`])).status, 200);
+  });
+
+  it('keepalived stopped by hand on the backup: apply starts it again though no file changed', async () => {
+    const lb2 = new SupervisorControl(rootLayout(state.nodes[1]!.root));
+    await lb2.stop('keepalived');
+    assert.ok(!(await lb2.running()).has('keepalived'));
+    const r = await cli(['lab', 'apply', site, '--prefix', PREFIX]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await lb2.running()).has('keepalived'), 'keepalived runs again on lb2');
+    assert.ok(await allHeldBy('lb1'), 'the master kept every VIP');
   });
 });
