@@ -29,6 +29,7 @@ import {
 import { unitSpec } from '../../src/deploy/units.ts';
 import { DEFAULT_LAYOUT } from '../../src/render/types.ts';
 import { pidAlive } from '../../src/runtime/pid.ts';
+import { eventually } from '../helpers/ns-fixture.ts';
 import { withTempDir } from '../helpers/tools.ts';
 
 const ALL: NodeFlags = { manageAddresses: true, manageFirewall: true, anycast: true };
@@ -171,7 +172,7 @@ function fakeControl(started: string[], kind: ProcessControl['kind'] = 'supervis
       return { already: false };
     },
     stop: async () => {},
-    running: async () => new Set(),
+    running: async () => new Set(started),
     units: async () => [],
   };
 }
@@ -278,15 +279,20 @@ describe('a service added to the table alone', () => {
           'run script (script/failover.sh added, script/failover.env added)',
         ]);
         assert.deepEqual(seen, ['v1']);
+        assert.deepEqual(started, [], 'its action ran alone, without process control');
+        // Its files unchanged, but its process not running: apply starts it; then nothing to do.
         const again = await applyNode(files('v1'), 'r1', opts);
-        assert.deepEqual(again.plan.actions, [], 'unchanged: nothing to run');
+        assert.deepEqual(serviceActions(again.plan.actions), ['start script (not running)']);
+        assert.deepEqual(started, ['script']);
+        const still = await applyNode(files('v1'), 'r1', opts);
+        assert.deepEqual(still.plan.actions, [], 'unchanged and running: nothing to run');
         const bad = await applyNode(files('bad'), 'r2', opts);
         assert.equal(bad.ok, false);
         assert.equal(bad.rolledBack, true);
         assert.match(bad.error ?? '', /script refused/);
         assert.deepEqual(seen, ['v1', 'bad', 'v1'], 'rolled back: the action runs on the old file');
         assert.equal(currentGeneration(store), first.generation);
-        assert.deepEqual(started, [], 'no process control for a service that acts alone');
+        assert.deepEqual(started, ['script'], 'the rollback ran the action alone');
       });
     } finally {
       undo();
@@ -340,7 +346,7 @@ describe('a service added to the table alone', () => {
       unit: {
         spec: () => ({
           command: process.execPath,
-          args: ['-e', "process.on('SIGHUP', () => {}); setInterval(() => {}, 1000);"],
+          args: ['-e', "process.on('SIGHUP', () => {}); setInterval(() => {}, 1000); console.log('ready');"],
           readySocket: null,
           stopSignal: 'SIGHUP',
           stopTimeoutMs: 60_000,
@@ -351,10 +357,16 @@ describe('a service added to the table alone', () => {
     const undo = registerNodeService(lingerer);
     try {
       await withTempDir(async (dir) => {
-        const supervisor = new Supervisor({ layout: rootLayout(dir), log: () => {} });
+        let ready = 0;
+        const log = (e: Record<string, unknown>): void => {
+          if (e.event === 'output' && e.line === 'ready') ready++;
+        };
+        const supervisor = new Supervisor({ layout: rootLayout(dir), log });
         try {
           assert.deepEqual(await supervisor.start('lingerer'), { ok: true });
           const old = supervisor.status()[0]!.pid!;
+          // Its signal handler is in place (a loaded machine starts node slowly).
+          await eventually(() => ready === 1, 10_000, 'the process is ready');
           assert.deepEqual(await supervisor.stop('lingerer'), { ok: true });
           assert.deepEqual(
             supervisor.status().map((u) => [u.name, u.state, u.pid]),
