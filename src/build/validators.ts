@@ -93,7 +93,8 @@ const icinga2: Validator = {
 
 const validators: Validator[] = [
   haproxy,
-  perFile('bird', /^bird\/[^/]+\.conf$/, validateBird),
+  // bird/vip-state.conf is part of intentlb.conf (an include), checked with it.
+  perFile('bird', /^bird\/(?!vip-state\.conf$)[^/]+\.conf$/, validateBird),
   perFile('nft', /^nftables\/[^/]+\.nft$/, validateNft),
   perFile('keepalived', /^keepalived\/keepalived\.conf$/, validateKeepalived),
   icinga2,

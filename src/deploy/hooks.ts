@@ -20,7 +20,12 @@ export interface Hooks {
   after(a: InstanceAction, ok: boolean): Promise<void>;
   /** healthd.yaml changed: healthd re-reads it, or starts (its systemd unit, or under the supervisor). */
   healthdConfigChanged(): Promise<void>;
-  /** BIRD re-read its configuration: healthd re-announces what is healthy. */
+  /**
+   * BIRD is about to re-read its configuration: healthd reads the generation just installed, and
+   * with it writes BIRD's VIP state file for the new VIPs. False when no healthd answered.
+   */
+  beforeBirdConfigure(): Promise<boolean>;
+  /** BIRD re-read its configuration: healthd reconciles, should BIRD disagree with it. */
   birdReconfigured(): Promise<void>;
 }
 
@@ -59,13 +64,18 @@ export function nodeHooks(o: NodeHooksOptions): Hooks {
     async after(a, ok) {
       await run(['after', a.kind, a.instance, ok ? 'ok' : 'failed']);
     },
+    async beforeBirdConfigure() {
+      if (!o.anycast || !(await socketAnswers(socket))) return false;
+      // Before the configure: the state file BIRD is about to read must define a constant for each
+      // new VIP's protocols, and healthd writes it as it takes in the new VIPs. A VIP removed from
+      // BIRD's configuration is gone from healthd's too, or BIRD would refuse the reconcile for its
+      // missing protocol (test/interop/systemd-node.test.ts). healthd's own `reload` action later
+      // finds nothing changed.
+      await o.healthd(socket, 'reload', []);
+      return true;
+    },
     async birdReconfigured() {
       if (!o.anycast || !(await socketAnswers(socket))) return;
-      // healthd first reads the generation just installed: a VIP removed from BIRD's configuration
-      // must be gone from healthd's too, or BIRD refuses the reconcile for its missing protocol and
-      // the apply fails (found under a booted systemd: test/interop/systemd-node.test.ts). A VIP
-      // added is in both. healthd's own `reload` action later finds nothing changed.
-      await o.healthd(socket, 'reload', []);
       await o.healthd(socket, 'reconcile', []);
     },
     async healthdConfigChanged() {

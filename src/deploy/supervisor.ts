@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -10,7 +10,7 @@ import { pidAlive } from '../runtime/pid.ts';
 import { socketAnswers } from '../runtime/socket-answers.ts';
 import { listenUnix, type UnixServer } from '../runtime/unix-server.ts';
 import { OperationError } from './errors.ts';
-import { type UnitSpec, unitSpec } from './units.ts';
+import { type PreStartStep, type UnitSpec, unitSpec } from './units.ts';
 
 /**
  * The built-in supervisor (`intentlb supervise`): systemd's job for labs and containers. It keeps
@@ -83,6 +83,15 @@ export function orphanPid(spec: UnitSpec): number | null {
   } catch {
     return null; // no pid file, or the process is gone: no orphan
   }
+}
+
+/** Runs a unit's pre-start step (systemd's `ExecStartPre=`); its error output when it fails. */
+function runStep(step: PreStartStep): Promise<string | undefined> {
+  return new Promise((done) => {
+    execFile(step.command, [...step.args], { timeout: 10_000, encoding: 'utf8' }, (err, _out, stderr) =>
+      done(err === null ? undefined : stderr.trim() || err.message),
+    );
+  });
 }
 
 async function killAndWait(pid: number, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
@@ -249,6 +258,19 @@ export class Supervisor {
     unit.tail = [];
     unit.startedAt = Date.now();
     this.#setState(unit, 'starting');
+    for (const step of spec.preStart ?? []) {
+      const failed = await runStep(step);
+      if (failed !== undefined) {
+        unit.tail.push(`before start: ${[step.command, ...step.args].join(' ')}: ${failed}`);
+        this.#log({ event: 'output', unit: spec.name, line: unit.tail.at(-1) });
+        if (unit.enabled && !this.#closing) this.#restartLater(unit);
+        return false;
+      }
+    }
+    if (!unit.enabled || this.#closing) {
+      this.#setState(unit, 'stopped'); // stopped while its steps ran
+      return false;
+    }
     // Niceness through `nice -n`, which then execs the command: it applies before the first
     // thread starts, and the PID is the command's own.
     const [command, args] =
@@ -310,7 +332,11 @@ export class Supervisor {
       this.#setState(unit, 'stopped');
       return;
     }
-    // Back-off: doubles with each quick death, resets once a run lasted STABLE_MS.
+    this.#restartLater(unit);
+  }
+
+  /** Back-off: doubles with each quick death (or failed start), resets once a run lasted STABLE_MS. */
+  #restartLater(unit: Unit): void {
     if (Date.now() - unit.startedAt > STABLE_MS) unit.status.restarts = 0;
     const delay = Math.min(MAX_BACKOFF_MS, this.#backoffMs * 2 ** Math.min(unit.status.restarts, 10));
     unit.status.restarts++;

@@ -70,6 +70,7 @@ export function systemdUnitFile(layout: NodeLayout, name: string): string {
     'Type=simple',
     ...Object.entries(spec.env ?? {}).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`),
     `ExecStartPre=/bin/mkdir -p ${execWord(layout.run)}`,
+    ...(spec.preStart ?? []).map((s) => `ExecStartPre=${[s.command, ...s.args].map(execWord).join(' ')}`),
     `ExecStart=${[spec.command, ...spec.args].map(execWord).join(' ')}`,
     ...(spec.nice === undefined ? [] : [`Nice=${spec.nice}`]),
     `KillSignal=${spec.stopSignal}`,

@@ -24,6 +24,17 @@ export interface UnitSpec {
   env?: Readonly<Record<string, string>>;
   /** Scheduling niceness (systemd: `Nice=`; the supervisor runs the command under `nice -n`). */
   nice?: number;
+  /**
+   * Commands run in order before every start and restart, each to success, else the start fails
+   * (systemd: `ExecStartPre=`; the supervisor runs them itself). No shell: a program and its words.
+   */
+  preStart?: readonly PreStartStep[];
+}
+
+/** One command before a unit's process starts. */
+export interface PreStartStep {
+  command: string;
+  args: readonly string[];
 }
 
 /** An instance's unit name: `haproxy@<instance>`. */

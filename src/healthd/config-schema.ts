@@ -8,6 +8,7 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { type Diagnostic, diag } from '../diagnostics/diagnostic.ts';
 import { locate, type PathSegment, type SourceFile } from '../load/source-file.ts';
+import { hasStateSymbol } from '../runtime/bird-vip-state.ts';
 
 export const DEFAULT_CONVERGE_MS = 500;
 export const DEFAULT_BIRD_POLL_MS = 1000;
@@ -79,6 +80,8 @@ export const healthdSchema = z.strictObject({
     socket: path,
     poll_ms: ms(100).default(DEFAULT_BIRD_POLL_MS),
     timeout_ms: ms(100).default(DEFAULT_BIRD_TIMEOUT_MS),
+    /** The state file BIRD's configuration includes; healthd keeps it at what BIRD confirmed. */
+    vip_state: path.optional(),
   }),
   control: path,
   state: path.optional(),
@@ -109,7 +112,8 @@ export type RawHealthdConfig = z.output<typeof healthdSchema>;
 
 /**
  * What the schema cannot see field by field: a VIP named twice, a BIRD protocol carrying two VIPs
- * (E_NAME_CONFLICT), an anycast VIP without protocols and a hold-down cap below its start (E_TYPE).
+ * (E_NAME_CONFLICT), an anycast VIP without protocols, a protocol the state file cannot name (with
+ * `bird.vip_state`: `vip_<x>` and `vip6_<x>` only) and a hold-down cap below its start (E_TYPE).
  */
 export function crossCheck(raw: RawHealthdConfig, source: SourceFile): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -136,6 +140,14 @@ export function crossCheck(raw: RawHealthdConfig, source: SourceFile): Diagnosti
           }),
         );
       } else protocols.set(p, v.name);
+      if (raw.bird.vip_state !== undefined && !hasStateSymbol(p)) {
+        out.push(
+          diag('E_TYPE', {
+            message: `protocol ${p} has no constant in bird.vip_state: expected vip_<name> or vip6_<name>`,
+            ...at(['vips', i, 'protocols', j]),
+          }),
+        );
+      }
     });
     if (raw.mode === 'anycast' && v.protocols.length === 0) {
       out.push(

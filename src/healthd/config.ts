@@ -42,6 +42,8 @@ export interface BirdLinkConfig {
   readonly pollMs: number;
   /** Per BIRD command (or pipelined batch). */
   readonly timeoutMs: number;
+  /** The state file BIRD's configuration includes (absent: none is written). */
+  readonly vipState?: string;
 }
 
 export interface HealthdConfig {
@@ -193,7 +195,12 @@ function toConfig(raw: RawHealthdConfig, file: string): HealthdConfig {
     file,
     node: raw.node,
     mode: raw.mode,
-    bird: { socket: abs(raw.bird.socket), pollMs: raw.bird.poll_ms, timeoutMs: raw.bird.timeout_ms },
+    bird: {
+      socket: abs(raw.bird.socket),
+      pollMs: raw.bird.poll_ms,
+      timeoutMs: raw.bird.timeout_ms,
+      ...(raw.bird.vip_state === undefined ? {} : { vipState: abs(raw.bird.vip_state) }),
+    },
     control: abs(raw.control),
     ...(raw.state === undefined ? {} : { stateFile: abs(raw.state) }),
     listen: { address: raw.listen.address, port: raw.listen.port },

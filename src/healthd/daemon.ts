@@ -39,6 +39,7 @@ import { readDrain, writeStateFile } from './state-file.ts';
 import { buildStatus, type HealthdStatus } from './status.ts';
 import { systemTimers, type Timers } from './timers.ts';
 import type { HealthdAction, HealthdEvent, HealthdState, LastCheck } from './types.ts';
+import { VipStateWriter } from './vip-state.ts';
 import { WithdrawWaiters } from './withdrawal.ts';
 
 export interface DaemonOptions {
@@ -102,6 +103,7 @@ export class HealthdDaemon {
   private readonly startedAt: number;
   private stopping: Promise<void> | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
+  private readonly vipState: VipStateWriter;
   private resolveDone: () => void = () => {};
   /** Resolves once the daemon has shut down. */
   readonly done: Promise<void>;
@@ -139,12 +141,20 @@ export class HealthdDaemon {
     this.metrics = new HealthdMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
     const state = initialState(config.vips, this.startedAt, { convergenceMs: config.convergeMs });
     this.metrics.sync(undefined, state);
+    this.vipState = new VipStateWriter((file, error) =>
+      this.logger.error({ file, error }, 'BIRD state file not written: a configure may withdraw VIPs'),
+    );
     this.loop = new EventLoop({
       timers: this.timers,
       state,
       checkBatchMs: opts.checkBatchMs ?? DEFAULT_CHECK_BATCH_MS,
       execute: (action, next) => this.execute(action, next),
-      changed: (prev, next) => this.metrics.sync(prev, next),
+      changed: (prev, next) => {
+        this.metrics.sync(prev, next);
+        if (prev.bird.confirmed !== next.bird.confirmed || prev.bird.sent !== next.bird.sent) {
+          this.writeVipState(next);
+        }
+      },
       decided: (next) => {
         if (this.waiters.size > 0) this.waiters.check(next);
       },
@@ -290,6 +300,8 @@ export class HealthdDaemon {
       );
       this.post({ type: 'drain' });
     }
+    // Nothing is confirmed yet: every VIP disabled, for exactly this configuration's protocols.
+    this.writeVipState(this.state);
     this.control = await startControlServer(this.config.control, (r) => this.handle(r));
     this.http = await startHttp(this.config.listen, this.httpRoutes());
     this.pids.update(this.config.vips);
@@ -437,11 +449,20 @@ export class HealthdDaemon {
       this.bird?.update(next.bird);
     }
     this.post({ type: 'config', vips: next.vips });
+    // Before the reply: apply runs BIRD's `configure` once it has it, and the new configuration
+    // reads a constant for each of the new VIPs' protocols (disabled until checked and confirmed).
+    this.writeVipState(this.state);
     this.scheduler.update(next.vips);
     this.pids.update(next.vips);
     this.peers.update(next.peers);
     this.logger.info({ added, removed, changed }, 'configuration reloaded');
     return { ok: true, cmd: 'reload', added, removed, changed };
+  }
+
+  /** BIRD's VIP state file (anycast), for the running configuration's VIPs. */
+  private writeVipState(state: HealthdState): void {
+    if (this.config.mode !== 'anycast') return;
+    this.vipState.write(this.config.bird.vipState, this.config.vips, state);
   }
 
   /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -75,11 +75,11 @@ describe('a node service that is not running is started, under systemd too', () 
   }
 });
 
-describe('BIRD reconfigured: healthd reads the new generation before the reconcile', () => {
+describe('BIRD reconfigured: healthd reads the new generation before the configure, reconciles after', () => {
   // Removing a VIP from an anycast node failed the apply: BIRD's configuration no longer had the
   // VIP's protocol, healthd still managed it, and BIRD refused the reconcile (8003) until it timed
   // out (found under a booted systemd: test/interop/systemd-node.test.ts).
-  it('reload, then reconcile, on an anycast node whose healthd answers', async () => {
+  it('reload before, reconcile after, on an anycast node whose healthd answers', async () => {
     await withTempDir(async (root) => {
       const layout = rootLayout(root);
       mkdirSync(layout.run, { recursive: true });
@@ -98,8 +98,10 @@ describe('BIRD reconfigured: healthd reads the new generation before the reconci
             },
             anycast,
           });
+        assert.equal(await hooks(true).beforeBirdConfigure(), true);
         await hooks(true).birdReconfigured();
         assert.deepEqual(asked, ['reload', 'reconcile']);
+        assert.equal(await hooks(false).beforeBirdConfigure(), false);
         await hooks(false).birdReconfigured();
         assert.deepEqual(asked, ['reload', 'reconcile']);
       } finally {
@@ -181,6 +183,7 @@ const noHooks: Hooks = {
   before: async () => {},
   after: async () => {},
   healthdConfigChanged: async () => {},
+  beforeBirdConfigure: async () => false,
   birdReconfigured: async () => {},
 };
 
@@ -252,6 +255,43 @@ describe('a service added to the table alone', () => {
     } finally {
       undo();
     }
+  });
+
+  it("the supervisor runs a unit's steps before its process, and a failing step fails the start", async () => {
+    await withTempDir(async (dir) => {
+      const marker = join(dir, 'marker');
+      const steps = { fail: false };
+      const unit = script.unit!;
+      const demo: NodeService = {
+        ...script,
+        name: 'prestart-demo',
+        unit: {
+          ...unit,
+          spec: (layout) => ({
+            ...unit.spec(layout),
+            preStart: [
+              { command: findTool('touch') ?? 'touch', args: [marker] },
+              ...(steps.fail ? [{ command: findTool('false') ?? 'false', args: [] }] : []),
+            ],
+          }),
+        },
+      };
+      const undo = registerNodeService(demo);
+      const supervisor = new Supervisor({ layout: rootLayout(dir), log: () => {} });
+      try {
+        assert.deepEqual(await supervisor.start('prestart-demo'), { ok: true });
+        assert.ok(existsSync(marker), 'the step ran');
+        assert.deepEqual(await supervisor.stop('prestart-demo'), { ok: true });
+        steps.fail = true;
+        const failed = await supervisor.start('prestart-demo');
+        assert.equal(failed.ok, false);
+        assert.match(failed.ok ? '' : failed.error, /before start: \S*false/);
+        assert.deepEqual(await supervisor.stop('prestart-demo'), { ok: true });
+      } finally {
+        await supervisor.close();
+        undo();
+      }
+    });
   });
 
   it('apply runs its action, and rolls it back with the node when it fails', async () => {

@@ -61,7 +61,23 @@ describe('systemd units of a node', () => {
     assert.match(unit, /\nNice=-10\n/, 'BFD at 50 ms × 3 needs BIRD to run ahead of ordinary work');
     assert.match(
       unit,
-      /\nExecStart=\S*bird -f -c \/etc\/intentlb\/bird\/intentlb\.conf -s \/run\/intentlb\/bird\.ctl -P \/run\/intentlb\/bird\.pid\n/,
+      /\nExecStart=\S*bird -f -c \/run\/intentlb\/bird\/intentlb\.conf -s \/run\/intentlb\/bird\.ctl -P \/run\/intentlb\/bird\.pid\n/,
+    );
+    // Before every start: the link to the installed configuration and the all-disabled state
+    // (ADR 0026), in this order, after the run directory.
+    assert.match(
+      unit,
+      new RegExp(
+        [
+          'ExecStartPre=/bin/mkdir -p /run/intentlb',
+          'ExecStartPre=/bin/mkdir -p /run/intentlb/bird',
+          'ExecStartPre=/bin/ln -sfn /etc/intentlb/bird/intentlb.conf /run/intentlb/bird/intentlb.conf',
+          'ExecStartPre=/bin/cp /etc/intentlb/bird/vip-state.conf /run/intentlb/bird/vip-state.conf',
+          'ExecStart=',
+        ]
+          .map((l) => l.replaceAll('.', '\\.'))
+          .join('\n'),
+      ),
     );
     assert.match(systemdUnitFile(DEFAULT_LAYOUT, 'keepalived'), /\nConflicts=keepalived\.service\n/);
   });

@@ -248,6 +248,14 @@ describe('healthd.yaml loader', () => {
       diagnostics: [{ code: 'E_TYPE', path: 'hooks.on_down.0', line: 12, column: 13 }],
     },
     {
+      name: 'with bird.vip_state, a protocol that has no state constant (vip_<x>, vip6_<x> only)',
+      text: edit(4, '  socket: /run/intentlb/bird.ctl\n  vip_state: bird/vip-state.conf').replace(
+        'protocols: [vip_db_pg]',
+        'protocols: [bgp_db_pg]',
+      ),
+      diagnostics: [{ code: 'E_TYPE', path: 'vips.1.protocols.0', line: 28, column: 17 }],
+    },
+    {
       name: 'several problems, all reported in file order',
       text: edit(21, '    rise: -1').replace('  port: 9300', '  port: 70000'),
       diagnostics: [
@@ -278,6 +286,14 @@ describe('healthd.yaml loader', () => {
       assert.equal(sources.get(FILE), c.text, 'the text for code frames');
     });
   }
+
+  it('bird.vip_state is read relative to the file; without it no state file is written', () => {
+    const text = edit(4, '  socket: /run/intentlb/bird.ctl\n  vip_state: bird/vip-state.conf');
+    assert.equal(parseHealthdConfig(text, FILE).config?.bird.vipState, '/etc/intentlb/bird/vip-state.conf');
+    assert.equal(parseHealthdConfig(BASE, FILE).config?.bird.vipState, undefined);
+    // Without it, a protocol need not be one the state file could name.
+    assert.ok(parseHealthdConfig(BASE.replace('[vip_db_pg]', '[bgp_db_pg]'), FILE).config);
+  });
 
   it('diffVips names what a reload adds, removes and changes', () => {
     const { config } = parseHealthdConfig(BASE, FILE);

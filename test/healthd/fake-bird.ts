@@ -24,6 +24,8 @@ export class FakeBird {
   readonly refuse = new Set<string>();
   /** Delay before each answer. */
   delayMs = 0;
+  /** Called on a `configure` command (answered 0003; the protocols keep their state). */
+  onConfigure: (() => void) | undefined;
   private server: Server | undefined;
   private readonly conns = new Set<Socket>();
   private readonly configured: ReadonlyMap<string, boolean>;
@@ -94,6 +96,10 @@ export class FakeBird {
   }
 
   private answer(cmd: string): string {
+    if (cmd === 'configure') {
+      this.onConfigure?.();
+      return '0003 Reconfigured\n';
+    }
     const change = /^(enable|disable) "([A-Za-z0-9_]+)"$/.exec(cmd);
     if (change !== null) {
       const enable = change[1] === 'enable';

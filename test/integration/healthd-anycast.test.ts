@@ -1,16 +1,24 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import type { ProcessControl } from '../../src/deploy/control.ts';
+import { healthdRequest } from '../../src/deploy/healthd-request.ts';
+import { nodeHooks } from '../../src/deploy/hooks.ts';
+import { bird as birdService } from '../../src/deploy/services/bird.ts';
 import { healthdControl, holdVip, releaseVip } from '../../src/healthd/control-client.ts';
 import type { HealthdStatus } from '../../src/healthd/status.ts';
 import { ip } from '../../src/lab/netns.ts';
+import type { Model } from '../../src/model/index.ts';
+import { birdPaths } from '../../src/render/bird/paths.ts';
 import { renderNode } from '../../src/render/node.ts';
+import type { NodeLayout } from '../../src/render/types.ts';
 import { BirdClient } from '../../src/runtime/bird-client.ts';
+import { parseVipState } from '../../src/runtime/bird-vip-state.ts';
 import { BASE_SITE } from '../helpers/base-site.ts';
 import { eventually, NsFixture } from '../helpers/ns-fixture.ts';
 import { compileFiles, withFiles, yaml } from '../helpers/site.ts';
@@ -19,6 +27,8 @@ import { requireRoot, requireTool } from '../helpers/tools.ts';
 // healthd for real: the node's generated BIRD config and healthd.yaml, run in a "node"
 // namespace with lab backends answering the monitor URI on the VIPs, and a second BIRD in a
 // "peer" namespace (a veth between them) that stands for the router and tells what is announced.
+// The node's BIRD runs as its unit says (the pre-start steps, then its command line), reading the
+// installed generation through `<etc>`, a link the tests switch as apply does.
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const NODE_ADDR = '198.18.250.2';
@@ -27,6 +37,8 @@ const WWW = '198.18.100.10';
 const PG = '198.18.20.10';
 const WWW_ROUTE = `${WWW}/32`;
 const PG_ROUTE = `${PG}/32`;
+
+const NEW = '198.18.100.20';
 
 const SITE = withFiles(BASE_SITE, {
   'site.yaml': yaml(
@@ -41,6 +53,11 @@ const SITE = withFiles(BASE_SITE, {
     'teams:',
     '  web: { path: web, vip_pools: [198.18.100.0/24, "2001:db8:100::/64"], ports: [80, 443] }',
   ),
+});
+
+/** The site with one more VIP (web-new), to install over the first as an apply would. */
+const SITE_MORE = withFiles(SITE, {
+  'services/web/new.yaml': yaml(`vip: ${NEW}`, 'backend:', '  group: app', '  port: 8080'),
 });
 
 /** The router's side: learns whatever lb1 exports; retries quickly so restarts are short. */
@@ -69,10 +86,13 @@ describe('healthd with real BIRD: anycast announcements follow health', { timeou
   let peer: NsFixture | undefined;
   let dir = '';
   let runDir = '';
-  let nodeConf = '';
+  let layout: NodeLayout;
+  let generations = 0;
   let nodeBird: ChildProcess | undefined;
   let healthd: ChildProcess | undefined;
   const sleepers = new Map<string, ChildProcess>();
+  let firstModel: Model;
+  let moreModel: Model;
   const backends = new Map<string, string>();
   const logs: string[] = [];
   let curl = '';
@@ -112,19 +132,57 @@ describe('healthd with real BIRD: anycast announcements follow health', { timeou
     assert.deepEqual([...(await peerRoutes())].sort(), [...want].sort(), `${what}${recent()}`);
   };
 
+  /** BIRD as its unit starts it: the pre-start steps (the state reset to all disabled), then bird. */
   const startNodeBird = (): ChildProcess => {
-    const child = node!.spawn(birdBin, [
-      '-f',
-      '-c',
-      nodeConf,
-      '-s',
-      join(runDir, 'bird.ctl'),
-      '-P',
-      join(runDir, 'bird.pid'),
-    ]);
+    const spec = birdService.unit!.spec(layout);
+    for (const step of spec.preStart ?? []) execFileSync(step.command, [...step.args]);
+    const child = node!.spawn(birdBin, spec.args);
     nodeBird = child;
     return child;
   };
+  /** Writes lb1's files as a new generation and points `<etc>` at it (apply's switch). */
+  const install = (model: Model): void => {
+    const gen = join(dir, 'generations', String(++generations));
+    mkdirSync(join(gen, 'bird'), { recursive: true });
+    const lb1 = model.site.nodes.find((n) => n.name === 'lb1')!;
+    for (const f of renderNode(model, lb1, layout, 'test')) {
+      if (f.path.startsWith('bird/')) writeFileSync(join(gen, f.path), f.content);
+      // As rendered, with a shorter hold-down so that each recovery takes seconds, not tens.
+      if (f.path === 'healthd.yaml') {
+        assert.match(f.content, /hold_down_ms: 5000/);
+        writeFileSync(healthdYaml(), f.content.replaceAll('hold_down_ms: 5000', 'hold_down_ms: 1500'));
+      }
+    }
+    symlinkSync(gen, `${layout.etc}.new`);
+    renameSync(`${layout.etc}.new`, layout.etc);
+  };
+  /** The node BIRD's VIP protocols and their states. */
+  const vipProtocols = async (): Promise<Map<string, string>> => {
+    const c = await BirdClient.connect(join(runDir, 'bird.ctl'), { timeoutMs: 3000 });
+    try {
+      const listed = await c.showProtocols();
+      return new Map(listed.filter((p) => /^vip6?_/.test(p.name)).map((p) => [p.name, p.state]));
+    } finally {
+      c.close();
+    }
+  };
+  const liveState = () => parseVipState(readFileSync(birdPaths(layout).state, 'utf8'));
+  /** apply's BIRD action (services/bird.ts) with the node's real hooks: reload, configure, reconcile. */
+  const applyBird = () =>
+    birdService.act({
+      layout,
+      control: { kind: 'supervisor' } as ProcessControl, // BIRD runs: never asked to start it
+      hooks: nodeHooks({
+        layout,
+        control: { kind: 'supervisor' } as ProcessControl,
+        log: () => {},
+        hookDir: join(dir, 'hooks'),
+        healthd: healthdRequest,
+        anycast: true,
+      }),
+      flags: { manageAddresses: false, manageFirewall: false, anycast: true },
+      log: () => {},
+    });
   const startSleeper = (instance: string): void => {
     const child = node!.spawn('sleep', ['600']);
     sleepers.set(instance, child);
@@ -164,27 +222,21 @@ describe('healthd with real BIRD: anycast announcements follow health', { timeou
       compiled.all.map((d) => `${d.file}:${d.line} ${d.code} ${d.message}`).join('\n'),
     );
     const model = compiled.model;
+    const more = await compileFiles(SITE_MORE);
+    assert.ok(more.model, more.all.map((d) => `${d.file}:${d.line} ${d.code} ${d.message}`).join('\n'));
+    moreModel = more.model;
+    firstModel = model;
 
     node = new NsFixture([WWW, PG]);
     peer = new NsFixture([]);
     dir = node.dir;
     runDir = node.mkdir('run');
     mkdirSync(join(runDir, 'haproxy'), { recursive: true });
-    node.mkdir('lb1', 'bird');
+    node.mkdir('lb1');
     node.mkdir('peer');
 
-    const lb1 = model.site.nodes.find((n) => n.name === 'lb1')!;
-    const layout = { etc: join(dir, 'etc'), run: runDir, state: join(dir, 'state') };
-    for (const f of renderNode(model, lb1, layout, 'test')) {
-      if (f.path === 'bird/intentlb.conf')
-        writeFileSync(join(dir, 'lb1', 'bird', 'intentlb.conf'), f.content);
-      // As rendered, with a shorter hold-down so that each recovery takes seconds, not tens.
-      if (f.path === 'healthd.yaml') {
-        assert.match(f.content, /hold_down_ms: 5000/);
-        writeFileSync(healthdYaml(), f.content.replaceAll('hold_down_ms: 5000', 'hold_down_ms: 1500'));
-      }
-    }
-    nodeConf = join(dir, 'lb1', 'bird', 'intentlb.conf');
+    layout = { etc: join(dir, 'etc'), run: runDir, state: join(dir, 'state') };
+    install(model);
     writeFileSync(join(dir, 'peer', 'bird.conf'), PEER_CONF);
 
     // The link between the node and its router, made inside the namespaces only.
@@ -303,40 +355,144 @@ describe('healthd with real BIRD: anycast announcements follow health', { timeou
     );
   });
 
-  it('birdc configure on the node disables every VIP protocol; healthd reconciles', async (t) => {
+  it('birdc configure keeps every announced VIP up: the state file holds what healthd confirmed', async (t) => {
+    assert.deepEqual(
+      liveState(),
+      new Map([
+        ['vip_db_pg', false],
+        ['vip_web_www', false],
+      ]),
+      'healthd wrote both enabled',
+    );
     const c = await BirdClient.connect(join(runDir, 'bird.ctl'));
-    const configureAt = performance.now();
+    const downs: string[] = [];
     try {
-      // Pipelined: the read-back sees the configure's effect before healthd can react.
+      // Pipelined: the read-back sees the configure's effect before healthd could react (with a
+      // plain `disabled;` BIRD shows the protocols down or flushing here).
       const [configured, listed] = await c.commands(['configure', 'show protocols']);
       assert.ok(configured?.ok, `configure: ${configured?.code}`);
       const text = listed?.lines.map((l) => l.text).join('\n') ?? '';
-      assert.match(
-        text,
-        /vip_web_www\s+Static\s+master4\s+(down|flush)/,
-        'BIRD reset the protocol to its configured disabled (flush: routes still being removed)',
-      );
+      assert.match(text, /vip_web_www\s+Static\s+master4\s+up/, text);
+      assert.match(text, /vip_db_pg\s+Static\s+master4\s+up/, text);
+      // And for the next two seconds (healthd polls every second): never down.
+      const until = performance.now() + 2000;
+      while (performance.now() < until) {
+        for (const p of await c.showProtocols()) {
+          if (p.name.startsWith('vip_') && p.state !== 'up') downs.push(`${p.name} ${p.state}`);
+        }
+      }
     } finally {
       c.close();
     }
-    const nodeUp = async () => {
-      const n = await BirdClient.connect(join(runDir, 'bird.ctl'), { timeoutMs: 3000 });
-      try {
-        const states = (await n.showProtocols()).filter((p) => p.name.startsWith('vip_')).map((p) => p.state);
-        return states.length === 2 && states.every((s) => s === 'up');
-      } finally {
-        n.close();
-      }
-    };
-    await eventually(nodeUp, 20_000, `protocols re-enabled after configure${recent()}`);
-    t.diagnostic(
-      `protocols enabled again ${Math.round(performance.now() - configureAt)} ms after configure (poll_ms 1000)`,
+    assert.deepEqual(downs, [], 'a VIP protocol went down after configure');
+    await assertRoutes([WWW_ROUTE, PG_ROUTE], 'announced throughout');
+    assert.ok(!logs.some((l) => l.includes('bird state differs')), `no drift to repair${recent()}`);
+
+    // A protocol disabled behind healthd's back is still noticed and repaired (the poll's drift).
+    const d = await BirdClient.connect(join(runDir, 'bird.ctl'));
+    const disabledAt = performance.now();
+    try {
+      assert.equal((await d.disableProtocol('vip_web_www')).ok, true);
+    } finally {
+      d.close();
+    }
+    await eventually(
+      async () => [...(await vipProtocols()).values()].every((s) => s === 'up'),
+      20_000,
+      `re-enabled after a manual disable${recent()}`,
     );
-    await routesAre([WWW_ROUTE, PG_ROUTE], 20_000, 'reconciled after configure');
+    t.diagnostic(
+      `re-enabled ${Math.round(performance.now() - disabledAt)} ms after a manual disable (poll_ms 1000)`,
+    );
     assert.ok(
       logs.some((l) => l.includes('bird state differs')),
       `drift noticed${recent()}`,
     );
+  });
+
+  it("apply's BIRD action adding a VIP keeps the announced ones up through the configure, and removing it too", async (t) => {
+    // Fails on a plain `disabled;`: the configure restarts vip_web_www and vip_db_pg disabled.
+    const watch = { on: true, polls: 0, downs: [] as string[] };
+    const poller = (async () => {
+      const c = await BirdClient.connect(join(runDir, 'bird.ctl'), { timeoutMs: 5000 });
+      try {
+        while (watch.on) {
+          for (const [name, state] of await c
+            .showProtocols()
+            .then((l) => new Map(l.map((p) => [p.name, p.state])))) {
+            if ((name === 'vip_web_www' || name === 'vip_db_pg') && state !== 'up')
+              watch.downs.push(`${name} ${state}`);
+          }
+          watch.polls++;
+        }
+      } finally {
+        c.close();
+      }
+    })();
+    try {
+      install(moreModel);
+      const began = performance.now();
+      await applyBird();
+      t.diagnostic(`adding web-new: BIRD action ${Math.round(performance.now() - began)} ms`);
+      const protocols = await vipProtocols();
+      assert.equal(
+        protocols.get('vip_web_new'),
+        'down',
+        'the new VIP starts disabled: nothing checked it yet',
+      );
+      assert.equal(liveState().get('vip_web_new'), true);
+      await new Promise((r) => setTimeout(r, 1500)); // healthd's poll and reconcile come and go
+      await assertRoutes([WWW_ROUTE, PG_ROUTE], 'the new VIP is not announced (no backend), the others are');
+
+      install(firstModel);
+      await applyBird();
+      assert.equal((await vipProtocols()).has('vip_web_new'), false);
+      assert.deepEqual([...liveState().keys()].sort(), ['vip_db_pg', 'vip_web_www']);
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      watch.on = false;
+      await poller;
+    }
+    t.diagnostic(`${watch.polls} show protocols polls through both changes`);
+    assert.ok(watch.polls > 20, `polled ${watch.polls} times`);
+    assert.deepEqual(watch.downs, [], 'an announced VIP went down during the change');
+    await assertRoutes([WWW_ROUTE, PG_ROUTE], 'still announced');
+  });
+
+  it('a BIRD restart starts with every VIP disabled, whatever healthd had confirmed', async () => {
+    // healthd frozen, so that what BIRD starts with is BIRD's own, not healthd's reconcile.
+    const h = healthd!;
+    assert.equal(liveState().get('vip_web_www'), false);
+    const old = nodeBird!;
+    const gone = new Promise((r) => old.once('exit', r));
+    h.kill('SIGSTOP');
+    try {
+      old.kill('SIGKILL');
+      await gone;
+      startNodeBird();
+      await eventually(
+        async () => {
+          try {
+            return (await vipProtocols()).size === 2;
+          } catch {
+            return false; // not listening yet
+          }
+        },
+        10_000,
+        'BIRD back',
+      );
+      assert.deepEqual(
+        [...(await vipProtocols())],
+        [
+          ['vip_db_pg', 'down'],
+          ['vip_web_www', 'down'],
+        ],
+      );
+      assert.deepEqual([...liveState().values()], [true, true], 'the state file was reset');
+    } finally {
+      h.kill('SIGCONT');
+    }
+    await routesAre([WWW_ROUTE, PG_ROUTE], 60_000, 'announced again once healthd reconciled');
   });
 
   it("the node's BIRD killed and restarted: healthd reconnects and announces again", async () => {

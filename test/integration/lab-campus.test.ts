@@ -8,6 +8,7 @@ import { setBackendMode } from '../../src/lab/backend-control.ts';
 import { isAlive } from '../../src/lab/processes.ts';
 import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
 import type { Model } from '../../src/model/index.ts';
+import { BirdClient } from '../../src/runtime/bird-client.ts';
 import { familyOf } from '../../src/vocabulary/strings.ts';
 import { campus } from '../helpers/campus.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
@@ -339,6 +340,86 @@ describe('intentlb lab up examples/campus, VIPs by BGP (the default)', { timeout
       'http://wiki.campus.example/',
     ]);
     assert.equal(r.status, 200);
+  });
+
+  it('lab apply adding a VIP keeps every announced route at the router, from both nodes (ADR 0026)', async (t) => {
+    // Each node's apply runs `birdc configure`; with a plain `disabled;` per VIP protocol that
+    // withdrew every VIP of the node until healthd re-enabled it, and the router lost the node's
+    // path for each of them. Watched: VIPs the change does not touch.
+    const watched = ['198.18.100.10/32', '198.18.100.11/32', '198.18.100.12/32', '198.18.100.13/32'];
+    const both = 'rr1_lb1,rr1_lb2';
+    const router = () => BirdClient.connect(join(dir, 'router', 'bird.ctl'), { timeoutMs: 5000 });
+    const pathsOf = async (c: BirdClient, prefix: string) =>
+      (await c.showRoute(prefix))
+        .map((r) => r.protocol)
+        .sort()
+        .join();
+    await eventually(
+      async () => {
+        const c = await router();
+        try {
+          for (const p of watched) if ((await pathsOf(c, p)) !== both) return false;
+          return true;
+        } finally {
+          c.close();
+        }
+      },
+      90_000,
+      'every watched VIP learnt from both nodes before the change',
+    );
+    const changed = mkdtempSync(join(tmpdir(), 'intentlb-labg-site-'));
+    const watch = { on: true, polls: 0, lost: [] as string[], flaps: [] as string[], lostAt: [] as number[] };
+    const poller = (async () => {
+      const c = await router();
+      try {
+        while (watch.on) {
+          const sessions = new Map((await c.showProtocols()).map((p) => [p.name, p.info]));
+          for (const p of watched) {
+            const paths = await pathsOf(c, p);
+            if (paths === both) continue;
+            // A BFD flap on a starved machine takes the whole session down: not the configure.
+            const established = ['rr1_lb1', 'rr1_lb2'].every((s) => sessions.get(s) === 'Established');
+            (established ? watch.lost : watch.flaps).push(`${p} [${paths}]`);
+            if (established) watch.lostAt.push(performance.now());
+          }
+          watch.polls++;
+        }
+      } finally {
+        c.close();
+      }
+    })();
+    try {
+      cpSync(CAMPUS, changed, { recursive: true });
+      // On the intranet hosts' existing port: no backend host restarts, nothing else changes.
+      writeFileSync(
+        join(changed, 'services/web/news.yaml'),
+        'fqdn: news.campus.example\nvip: 198.18.100.14\nbackend:\n  group: intranet\n  port: 8081\n',
+      );
+      writeFileSync(
+        join(changed, 'dns.yaml'),
+        `${readFileSync(join(changed, 'dns.yaml'), 'utf8')}news.campus.example: 198.18.100.14\n`,
+      );
+      const r = await cli(['lab', 'apply', changed, '--prefix', prefix]);
+      assert.equal(r.code, 0, r.stderr);
+      // Its protocol exists only once each node's BIRD re-read its configuration.
+      await eventually(
+        async () => (await routesOf('198.18.100.14')).bird.join() === both,
+        90_000,
+        'the new VIP announced by both nodes once its checks rise',
+      );
+    } finally {
+      watch.on = false;
+      await poller;
+      rmSync(changed, { recursive: true, force: true });
+    }
+    t.diagnostic(`${watch.polls} polls of the router; session flaps seen: ${watch.flaps.length}`);
+    assert.ok(watch.polls > 20, `polled ${watch.polls} times`);
+    const span = watch.lostAt.length === 0 ? 0 : Math.round(watch.lostAt.at(-1)! - watch.lostAt[0]!);
+    assert.deepEqual(
+      watch.lost.slice(0, 8),
+      [],
+      `the router lost a node's path with its BGP session up (${watch.lost.length} times over ${span} ms)`,
+    );
   });
 
   it('lab down leaves nothing behind', async () => {

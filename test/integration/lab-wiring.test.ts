@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,10 +12,9 @@ import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts'
 import type { LabStatus } from '../../src/lab/status.ts';
 import { inventoryHosts } from '../../src/lab/topology.ts';
 import { diskFs, load } from '../../src/load/index.ts';
-import { renderBird } from '../../src/render/bird/index.ts';
 import { BirdClient } from '../../src/runtime/bird-client.ts';
 import { validateSite } from '../../src/validate/index.ts';
-import { campus, renderOne } from '../helpers/campus.ts';
+import { campus, writeBirdFiles } from '../helpers/campus.ts';
 import { waitForLine } from '../helpers/ns-fixture.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
 import {
@@ -102,8 +101,7 @@ describe('intentlb lab: wiring, router, backends', { timeout: 300_000 }, () => {
   it('the router learns a VIP from both nodes (their generated BIRD config), with BFD, as an ECMP route', async () => {
     const model = await campus();
     for (const node of ['lb1', 'lb2']) {
-      const conf = join(scratch, `${node}.conf`);
-      writeFileSync(conf, renderOne(renderBird, model, 'bird/intentlb.conf', node));
+      const conf = writeBirdFiles(scratch, model, node, `${node}.conf`);
       // Ahead of ordinary work, as the lab's router: BFD's 150 ms must survive a busy machine.
       const bird = nsSpawn(ns(node), 'nice', [
         '-n',

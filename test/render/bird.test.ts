@@ -6,7 +6,13 @@ import { validateBird } from '../../src/build/validate-tools.ts';
 import type { Model } from '../../src/model/index.ts';
 import { renderBird, vipProtocols } from '../../src/render/bird/index.ts';
 import { DEFAULT_LAYOUT } from '../../src/render/types.ts';
-import { campus, renderOne } from '../helpers/campus.ts';
+import {
+  parseVipState,
+  stateSymbol,
+  VIP_STATE_FILE,
+  vipStateText,
+} from '../../src/runtime/bird-vip-state.ts';
+import { campus, renderOne, writeBirdFiles } from '../helpers/campus.ts';
 import { assertGolden } from '../helpers/golden.ts';
 import { requireTool, withTempDir } from '../helpers/tools.ts';
 
@@ -19,13 +25,24 @@ function bgpOf(model: Model): NonNullable<Model['site']['ha']['bgp']> {
   return model.site.ha.bgp;
 }
 
-async function assertBirdAccepts(content: string): Promise<void> {
+/** `bird -p` on the node's configuration, with the all-disabled state file it includes beside it. */
+async function assertBirdAccepts(model: Model, state?: string): Promise<void> {
   requireTool('bird');
   await withTempDir(async (dir) => {
-    const file = join(dir, 'intentlb.conf');
-    writeFileSync(file, content);
+    const file = writeBirdFiles(dir, model);
+    if (state !== undefined) writeFileSync(join(dir, VIP_STATE_FILE), state);
     const r = await validateBird(file);
-    assert.ok(r.ok, `bird -p rejected the configuration:\n${r.output}\n---\n${content}`);
+    assert.ok(r.ok, `bird -p rejected the configuration:\n${r.output}\n---\n${render(model)}`);
+  });
+}
+
+/** `bird -p`'s complaint about the configuration with `state` as its state file ('' when accepted). */
+async function birdRejection(model: Model, state: string): Promise<string> {
+  return withTempDir(async (dir) => {
+    const file = writeBirdFiles(dir, model);
+    writeFileSync(join(dir, VIP_STATE_FILE), state);
+    const r = await validateBird(file);
+    return r.ok ? '' : r.output;
   });
 }
 
@@ -35,23 +52,58 @@ describe('BIRD renderer', () => {
   });
 
   it('renders a configuration that bird -p accepts', async () => {
-    await assertBirdAccepts(render(await campus()));
+    await assertBirdAccepts(await campus());
   });
 
   it('is deterministic', async () => {
     assert.equal(render(await campus()), render(await campus()));
   });
 
-  it('has no kernel protocol and starts every VIP protocol disabled', async () => {
+  it('has no kernel protocol; each VIP protocol is disabled by its constant in the state file', async () => {
     const model = await campus();
     const text = render(model);
     assert.doesNotMatch(text, /protocol kernel/);
     assert.match(text, /^router id 198\.18\.0\.11;$/m);
+    assert.match(text, /^include "vip-state\.conf";$/m);
     const names = model.instances.flatMap((i) => vipProtocols(i).map((p) => p.name));
     assert.ok(names.includes('vip_web_typo3_www') && names.includes('vip6_web_typo3_www'));
     for (const name of names) {
-      assert.match(text, new RegExp(`protocol static ${name} \\{\\n(?: {4}#.*\\n)? {4}disabled;`));
+      const off = name.replace(/^vip/, 'off');
+      assert.match(text, new RegExp(`protocol static ${name} \\{\\n(?: {4}#.*\\n)? {4}disabled ${off};`));
     }
+    // The generation's copy: every one of them, disabled, and nothing else.
+    const node = model.site.nodes.find((n) => n.name === 'lb1')!;
+    const state = renderBird(model, node, DEFAULT_LAYOUT).find((f) => f.path === 'bird/vip-state.conf')!;
+    assert.deepEqual(parseVipState(state.content), new Map(names.map((n) => [n, true])));
+  });
+
+  it('bird -p takes 0 and 1 for each constant, and refuses a state file that misses one or names one twice', async () => {
+    requireTool('bird');
+    const model = await campus();
+    const names = model.instances.flatMap((i) => vipProtocols(i).map((p) => p.name));
+    const enabled = new Map(names.map((n, i) => [n, i % 2 === 0]));
+    await assertBirdAccepts(model, vipStateText(enabled));
+    const missing = new Map(enabled);
+    missing.delete(names[0]!);
+    assert.notEqual(await birdRejection(model, vipStateText(missing)), '');
+    const text = vipStateText(enabled);
+    assert.notEqual(
+      await birdRejection(model, `${text}${text.split('\n').find((l) => l.startsWith('define'))}\n`),
+      '',
+    );
+  });
+
+  it('the longest protocol names still make valid constants (BIRD symbols stop at 64 characters)', async () => {
+    requireTool('bird');
+    const model = await campus();
+    const inst = model.instances.find((i) => vipProtocols(i).length === 2)!;
+    (inst as { name: string }).name = 'x'.repeat(59);
+    const names = vipProtocols(inst).map((p) => stateSymbol(p.name));
+    assert.deepEqual(
+      names.map((n) => n.length),
+      [63, 64],
+    );
+    await assertBirdAccepts(model);
   });
 
   it('carries IPv6 VIPs over the IPv4 session with the node IPv6 address as next hop', async () => {
@@ -65,11 +117,11 @@ describe('BIRD renderer', () => {
     bgpOf(model).bfd = 'conservative';
     const conservative = render(model);
     assert.match(conservative, /bfd \{ interval 300ms; multiplier 3; \};/);
-    await assertBirdAccepts(conservative);
+    await assertBirdAccepts(model);
     bgpOf(model).bfd = 'off';
     const off = render(model);
     assert.doesNotMatch(off, /bfd/);
-    await assertBirdAccepts(off);
+    await assertBirdAccepts(model);
   });
 
   it('tags exported routes with communities and MED, and handles IPv6 peers', async () => {
@@ -85,7 +137,7 @@ describe('BIRD renderer', () => {
     );
     assert.match(text, /protocol bgp bgp_rr2_v6 \{[^}]*local 2001:db8::11 as 65001;/);
     assert.match(text, /ipv4 \{\n {8}next hop address 198\.18\.0\.11;/);
-    await assertBirdAccepts(text);
+    await assertBirdAccepts(model);
   });
 
   it('renders no file when the site is not anycast', async () => {

@@ -1,4 +1,5 @@
 import type { BgpPeerModel, HaModel, Model, NodeModel } from '../../model/index.ts';
+import { allDisabled, stateSymbol, VIP_STATE_FILE, vipStateText } from '../../runtime/bird-vip-state.ts';
 import { ConfigWriter, duration } from '../emit.ts';
 import { str } from '../quote/bird.ts';
 import { SharedParts } from '../shared.ts';
@@ -33,8 +34,10 @@ const EXPORT_FILTER = 'intentlb_export';
 
 /**
  * `bird/intentlb.conf` (BIRD 2) for anycast sites: one static protocol per VIP family of each
- * HAProxy instance, started disabled, and a BGP session per peer exporting only those routes.
- * Other HA modes run no BIRD, so they get no file (and `plan` removes a stale one).
+ * HAProxy instance, enabled or disabled by the state file it includes, and a BGP session per peer
+ * exporting only those routes. `bird/vip-state.conf` is that file with every VIP disabled: what
+ * `bird -p` checks against and what BIRD starts from (the live copy lives in the run directory,
+ * ADR 0026). Other HA modes run no BIRD, so they get no file (and `plan` removes a stale one).
  */
 export const renderBird: Renderer = (model, node, _layout, shared = new SharedParts()) => {
   const bgp = model.site.ha.bgp;
@@ -50,10 +53,14 @@ export const renderBird: Renderer = (model, node, _layout, shared = new SharedPa
   for (const peer of [...bgp.peers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     renderPeer(w, node, bgp, peer, families);
   }
-  return [{ path: 'bird/intentlb.conf', content: w.toString() }];
+  const names = model.instances.flatMap((inst) => vipProtocols(inst).map((p) => p.name));
+  return [
+    { path: 'bird/intentlb.conf', content: w.toString() },
+    { path: `bird/${VIP_STATE_FILE}`, content: vipStateText(allDisabled(names)) },
+  ];
 };
 
-/** The device protocol, a disabled static protocol per instance and family, BFD and the export filter. */
+/** The device protocol, a static protocol per instance and family, BFD and the export filter. */
 function renderRoutes(model: Model, bgp: Bgp): string {
   const protocols = model.instances.flatMap((inst) => vipProtocols(inst).map((p) => ({ inst, p })));
   const w = new ConfigWriter();
@@ -63,13 +70,17 @@ function renderRoutes(model: Model, bgp: Bgp): string {
   w.raw('}');
 
   w.blank();
-  w.comment('Each VIP starts disabled: the health checker (intentlb healthd) enables its protocols', 0);
-  w.comment('only once the local HAProxy instance answers its monitor URI, and disables them when it', 0);
-  w.comment('fails, so a restarted BIRD never announces a VIP this node cannot serve.', 0);
+  w.comment("The health checker (intentlb healthd) enables a VIP's protocols only once the local", 0);
+  w.comment('HAProxy instance answers its monitor URI, and disables them when it fails. Each protocol', 0);
+  w.comment(`is disabled by its constant in ${VIP_STATE_FILE}, which healthd keeps at what BIRD last`, 0);
+  w.comment('confirmed (0: enabled) and which is reset to all 1 before BIRD starts: `configure` keeps', 0);
+  w.comment('what is announced (a plain `disabled;` would withdraw every VIP until healthd re-enabled', 0);
+  w.comment('it), and a restarted BIRD never announces a VIP this node cannot serve.', 0);
+  w.raw(`include ${str(VIP_STATE_FILE)};`);
   for (const { inst, p } of protocols) {
     w.section(`protocol static ${p.name} {`);
     w.comment(`instance ${inst.name}: ${inst.services.join(', ')}`, 1);
-    w.line('disabled;');
+    w.line(`disabled ${stateSymbol(p.name)};`);
     w.line(`${p.family};`);
     for (const prefix of p.prefixes) w.line(`route ${prefix} blackhole;`);
     w.raw('}');

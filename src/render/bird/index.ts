@@ -1,2 +1,3 @@
 export * from './config.ts';
+export * from './paths.ts';
 export * from './protocols.ts';

@@ -1,6 +1,7 @@
 import type { Model, NodeModel, ServiceModel } from '../../model/index.ts';
 import { HEALTHD_PORT } from '../../model/node-ports.ts';
 import { FAILOVER_DIR, HA_MODES } from '../../vocabulary/ha-modes.ts';
+import { birdPaths } from '../bird/paths.ts';
 import { vipProtocols } from '../bird/protocols.ts';
 import { instancePaths } from '../haproxy/paths.ts';
 import { HEADER, type Renderer } from '../types.ts';
@@ -48,7 +49,11 @@ export const renderHealthd: Renderer = (model, node, layout) => {
   const doc = {
     node: node.name,
     mode: model.site.ha.mode,
-    bird: { socket: `${layout.run}/bird.ctl` },
+    bird: {
+      socket: birdPaths(layout).socket,
+      // Anycast: the state file BIRD's configuration includes (ADR 0026).
+      ...(model.site.ha.mode === 'anycast' && { vip_state: birdPaths(layout).state }),
+    },
     control: `${layout.run}/healthd.sock`,
     state: `${layout.state}/healthd-state.json`,
     listen: { address: node.address, port: HEALTHD_PORT },
