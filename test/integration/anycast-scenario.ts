@@ -205,11 +205,11 @@ export function anycastScenario(o: ScenarioOptions): void {
     // starved BIRD would) is still back within seconds of each repair. The node's BIRD holds the
     // session down after such an error, refusing the router's connections, for its `error wait
     // time`, doubled on each error within its `error forget time`: intentlb renders 1 s up to 30 s,
-    // forgotten after 60 s, so the three waits are at most 1, 2 and 4 s. Each return is bounded by
-    // that wait, BFD's own restart (about 1 s: 1 s packets while down), the router's connect retry
-    // (2 s, both routers) and the routes reaching the kernel: under 8 s; 10 s leaves a margin for a
-    // loaded machine. The old rendering (5 s up to 120 s, remembered for 300 s) waited 5, 10, 20 s
-    // and fails the third round; BIRD's default (60 s) fails the first.
+    // forgotten after 60 s, so after a quiet minute the three waits are at most 1, 2 and 4 s. Each
+    // return is bounded by that wait, BFD's own restart (about 1 s: 1 s packets while down), the
+    // router's connect retry (2 s, both routers) and the routes reaching the kernel: under 8 s;
+    // 10 s leaves a margin for a loaded machine. The old rendering (5 s up to 120 s, remembered for 300 s) waits 5, 10, 20 s:
+    // with FRR it came back in 5.0 s, then not within 10 s; BIRD's default (60 s) fails at once.
     it('a blackholed node (link up, path dead) is taken out by BFD and back within 10 s of each repair, three times in a row', async () => {
       const backMs: number[] = [];
       for (let round = 1; round <= 3; round++) {
