@@ -109,6 +109,7 @@ export function renderFrrConfig(model: Model, topology: LabTopology, routing: Vi
   w.comment('timers; the router retries every 2 s, so a session is up soon after a node is.', 0);
   w.raw(`router bgp ${first.localAs}`);
   w.line(`bgp router-id ${topology.routerId}`);
+  w.line('bgp log-neighbor-changes');
   w.line('no bgp default ipv4-unicast');
   w.line(`timers bgp ${KEEPALIVE_TIME_S} ${HOLD_TIME_S}`);
   for (const s of sessions) renderNeighbor(w, s, first.localAs, bfd !== undefined);

@@ -124,10 +124,11 @@ export function renderRouterConfig(model: Model, topology: LabTopology, routing:
       if (s.password !== undefined) w.line(`password ${quote(s.password)};`);
       w.line(`hold time ${HOLD_TIME_S};`);
       w.line(`keepalive time ${KEEPALIVE_TIME_S};`);
-      w.comment('The router connects first and retries fast, so a session is up soon after a node is.', 1);
+      w.comment('The router connects first and retries fast, so a session is up soon after a node is;', 1);
+      w.comment('after an error it waits 1-2 s, as FRR does: the nodes damp their own paths (ADR 0023).', 1);
       w.line('connect delay time 1;');
       w.line('connect retry time 2;');
-      w.line('error wait time 1, 10;');
+      w.line('error wait time 1, 2;');
       if (bgp.bfd !== 'off') {
         const { intervalMs, multiplier } = BFD_PROFILES[bgp.bfd];
         w.line(`bfd { interval ${duration(intervalMs)}; multiplier ${multiplier}; };`);

@@ -83,7 +83,7 @@ export function anycastScenario(o: ScenarioOptions): void {
     const underLoad = async (
       ms: number,
       during: (mark: (label: string) => void) => Promise<void>,
-    ): Promise<[number, number, string]> => {
+    ): Promise<[number, number, string, Map<string, number>]> => {
       const marks: [string, number][] = [];
       const mark = (label: string): void => {
         marks.push([label, Date.now()]);
@@ -110,10 +110,13 @@ export function anycastScenario(o: ScenarioOptions): void {
         .slice(0, 20)
         .map(([start, end, , detail]) => `${detail} (${Math.round(end - start)} ms; ${when(start)})`);
       if (failed.length > 20) what.push(`… ${failed.length - 20} more`);
+      const served = new Map<string, number>();
+      for (const [, , ok, detail] of results) if (ok === 1) served.set(detail, (served.get(detail) ?? 0) + 1);
       return [
         results.length - failed.length,
         failed.length,
         `${what.join('; ')}\n${timeline(results, marks)}`,
+        served,
       ];
     };
 
@@ -198,31 +201,51 @@ export function anycastScenario(o: ScenarioOptions): void {
       await eventually(() => onBoth([WIKI, ...OTHERS]), 90_000, 'lb2 announces every VIP again');
     });
 
-    it('a blackholed node (link up, path dead) is taken out by BFD and back within seconds of repair', async () => {
-      let repaired = false;
-      try {
-        const hole = await cli(['lab', 'link', 'lb1', 'blackhole', '--prefix', o.prefix]);
-        assert.equal(hole.code, 0, hole.stderr);
+    // A path that fails again and again (three blackholes back to back, as a lossy link or a
+    // starved BIRD would) is still back within seconds of each repair. The node's BIRD holds the
+    // session down after such an error, refusing the router's connections, for its `error wait
+    // time`, doubled on each error within its `error forget time`: intentlb renders 1 s up to 30 s,
+    // forgotten after 60 s, so after a quiet minute the three waits are at most 1, 2 and 4 s. Each
+    // return is bounded by that wait, BFD's own restart (about 1 s: 1 s packets while down), the
+    // router's connect retry (2 s, both routers) and the routes reaching the kernel: under 8 s;
+    // 10 s leaves a margin for a loaded machine. The old rendering (5 s up to 120 s, remembered for 300 s) waits 5, 10, 20 s:
+    // with FRR it came back in 5.0 s, then not within 10 s; BIRD's default (60 s) fails at once.
+    it('a blackholed node (link up, path dead) is taken out by BFD and back within 10 s of each repair, three times in a row', async () => {
+      const backMs: number[] = [];
+      for (let round = 1; round <= 3; round++) {
+        try {
+          const hole = await cli(['lab', 'link', 'lb1', 'blackhole', '--prefix', o.prefix]);
+          assert.equal(hole.code, 0, hole.stderr);
+          await eventually(
+            async () => (await hops(WIKI)).join() === ADDR.lb2,
+            3000,
+            `round ${round}: lb1 removed by BFD`,
+          ).catch(async (e: Error) => {
+            throw new Error(`${e.message}\n${await routerView()}`);
+          });
+          await new Promise((r) => setTimeout(r, 500));
+        } finally {
+          const up = await cli(['lab', 'link', 'lb1', 'up', '--prefix', o.prefix]);
+          assert.equal(up.code, 0, up.stderr);
+        }
+        const t0 = Date.now();
         await eventually(
-          async () => (await hops(WIKI)).join() === ADDR.lb2,
-          3000,
-          'lb1 removed by BFD',
+          () => onBoth([WIKI, ...OTHERS]),
+          10_000,
+          `round ${round}: every VIP over lb1 again within 10 s of the repair (earlier rounds: ${backMs.join(', ')} ms)`,
         ).catch(async (e: Error) => {
           throw new Error(`${e.message}\n${await routerView()}`);
         });
-        await new Promise((r) => setTimeout(r, 500));
-      } finally {
-        const up = await cli(['lab', 'link', 'lb1', 'up', '--prefix', o.prefix]);
-        assert.equal(up.code, 0, up.stderr);
-        repaired = true;
+        backMs.push(Date.now() - t0);
       }
-      assert.ok(repaired);
-      // The session went down by an error (BFD), not a link: the router waits before it talks again
-      // (BIRD its `error wait time`, 5 s as rendered where its default would keep lb1 out for 60 s;
-      // FRR its connect timer, 2 s as rendered).
-      const t0 = Date.now();
-      await eventually(() => onBoth([WIKI]), 30_000, 'lb1 back within 30 s');
-      assert.ok(Date.now() - t0 < 30_000);
+      // Back serving, not only routed: lb1 answers its share of new connections. (Loss is not
+      // counted here: on a loaded machine a BFD blip of the router's can take both sessions down
+      // for a moment, which the other tests' loads measure.)
+      const [, , what, served] = await underLoad(2000, async () => {});
+      assert.ok(
+        (served.get(ADDR.lb1!) ?? 0) > 50,
+        `lb1 serves again (${what}); back after ${backMs.join(', ')} ms`,
+      );
     });
 
     it('a planned drain and undrain under load loses no request', async () => {
@@ -242,12 +265,20 @@ export function anycastScenario(o: ScenarioOptions): void {
           assert.equal((await hd('undrain')).code, 0);
           undrained = true;
           mark('undrained');
+          // healthd announces at its next check, BIRD sends the update at once and the router
+          // installs it: about a second. A node whose session is held down (a BIRD error wait,
+          // the FRR bench of 2026-12-05) stays out for that wait instead.
+          await eventually(() => onBoth([WIKI, ...OTHERS]), 5000, 're-announced within 5 s of undrain').catch(
+            async (e: Error) => {
+              throw new Error(`${e.message}\n${await routerView()}`);
+            },
+          );
+          mark('re-announced');
         });
         assert.equal(failed, 0, `${failed} of ${ok + failed} requests failed: ${what}`);
       } finally {
         if (!undrained) assert.equal((await hd('undrain')).code, 0);
       }
-      await eventually(() => onBoth([WIKI, ...OTHERS]), 30_000, 'announced again after undrain');
     });
 
     it('connections open across a drain keep being served by the drained node (the router pins flows)', async () => {

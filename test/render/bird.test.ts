@@ -112,6 +112,19 @@ describe('BIRD renderer', () => {
     assert.match(text, /ipv4 \{\n {8}import none;\n {8}export filter intentlb_export;/);
   });
 
+  it('comes back within seconds of a session error, damps a flapping path, and connects itself', async () => {
+    // ADR 0023: one error costs a second, errors within a minute double it up to 30 s, and the node
+    // retries its own connections every 5 s whatever the router does.
+    const text = render(await campus());
+    for (const line of [
+      'connect delay time 1;',
+      'connect retry time 5;',
+      'error wait time 1, 30;',
+      'error forget time 60;',
+    ])
+      assert.ok(text.includes(`\n    ${line}\n`), line);
+  });
+
   it('renders the BFD profiles and leaves BFD out when off', async () => {
     const model = await campus();
     bgpOf(model).bfd = 'conservative';

@@ -22,13 +22,27 @@ const BFD_PROFILES: Record<Exclude<Bgp['bfd'], 'off'>, { intervalMs: number; mul
 const HOLD_TIME_S = 9;
 const KEEPALIVE_TIME_S = 3;
 /**
- * After a session error (BFD down without the link going down: packet loss, a starved router),
- * BIRD waits before it talks again, doubling on repeated errors. Its default, 60 s then up to
- * 300 s, would keep a node out for a minute after one blip, and a blip on the router's side
- * takes every node out at once: a whole-site outage. 5 s, doubling up to 120 s, still damps a
- * flapping path. (A link that goes down and up is not an error: the session restarts at once.)
+ * When a session goes down by an error (BFD down while the link stays up: a lossy path, a starved
+ * BIRD or router; a hold-timer expiry; a notification) BIRD waits before it talks again, and while
+ * it waits it refuses the router's connections, whatever the router's retry timer. The wait doubles
+ * on each error that comes within the forget time of the one before. BIRD's defaults (60 s, up to
+ * 300 s, remembered for 300 s) kept a node out for minutes after a few blips; ADR 0008's 5 s up to
+ * 120 s still did, because blips minutes apart kept doubling it (5, 10, 20, 40, 80 s: the lab's
+ * FRR runs, ADR 0023). Now one blip costs a second; errors within a minute of each other are a
+ * flapping path, held out 1, 2, 4 … up to 30 s. A BFD down during the wait restarts it, so a path
+ * that keeps failing stays out whatever the wait. (A link that goes down and up is not an error:
+ * the session restarts at once.)
  */
-const ERROR_WAIT_S = [5, 120] as const;
+const ERROR_WAIT_S = [1, 30] as const;
+const ERROR_FORGET_S = 60;
+/**
+ * The node connects itself too, so a router that never connects (passive, dynamic neighbors) or
+ * retries slowly (FRR: 120 s by default) sees it back within seconds: the first attempt 1 s after
+ * the wait (BIRD: 5 s), and an attempt that hangs (its SYN lost on a path that was dead) is
+ * abandoned and retried every 5 s (BIRD: 120 s, beside the kernel's own SYN backoff).
+ */
+const CONNECT_DELAY_S = 1;
+const CONNECT_RETRY_S = 5;
 
 const EXPORT_FILTER = 'intentlb_export';
 
@@ -134,7 +148,10 @@ function renderPeer(
   if (peer.password !== undefined) w.line(`password ${str(peer.password)};`);
   w.line(`hold time ${HOLD_TIME_S};`);
   w.line(`keepalive time ${KEEPALIVE_TIME_S};`);
+  w.line(`connect delay time ${CONNECT_DELAY_S};`);
+  w.line(`connect retry time ${CONNECT_RETRY_S};`);
   w.line(`error wait time ${ERROR_WAIT_S.join(', ')};`);
+  w.line(`error forget time ${ERROR_FORGET_S};`);
   if (bgp.bfd !== 'off') {
     const { intervalMs, multiplier } = BFD_PROFILES[bgp.bfd];
     w.line(`bfd { interval ${duration(intervalMs)}; multiplier ${multiplier}; };`);
