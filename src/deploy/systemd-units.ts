@@ -71,6 +71,9 @@ export function systemdUnitFile(layout: NodeLayout, name: string): string {
     ...Object.entries(spec.env ?? {}).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`),
     `ExecStartPre=/bin/mkdir -p ${execWord(layout.run)}`,
     `ExecStart=${[spec.command, ...spec.args].map(execWord).join(' ')}`,
+    ...(own.reloadSignal === undefined
+      ? []
+      : [`ExecReload=/bin/kill -${own.reloadSignal.slice(3)} $MAINPID`]),
     ...(spec.nice === undefined ? [] : [`Nice=${spec.nice}`]),
     `KillSignal=${spec.stopSignal}`,
     `TimeoutStopSec=${Math.ceil(spec.stopTimeoutMs / 1000)}s`,

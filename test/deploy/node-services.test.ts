@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -174,6 +175,73 @@ function fakeControl(started: string[], kind: ProcessControl['kind'] = 'supervis
     units: async () => [],
   };
 }
+
+describe("keepalived's reload trusts its pid file only while that PID is keepalived", () => {
+  /** A process named `keepalived` (a copy of sleep), or a plain sleep; SIGHUP ends either. */
+  const sleeper = (dir: string, name: string): ChildProcess => {
+    const bin = join(dir, name);
+    copyFileSync(findTool('sleep')!, bin);
+    chmodSync(bin, 0o755);
+    return spawn(bin, ['30'], { stdio: 'ignore' });
+  };
+  const exited = (p: ChildProcess): Promise<NodeJS.Signals | null> =>
+    new Promise((r) =>
+      p.exitCode !== null || p.signalCode !== null ? r(p.signalCode) : p.once('exit', (_c, s) => r(s)),
+    );
+  const keepalived = nodeServices().find((s) => s.name === 'keepalived')!;
+
+  it('a running keepalived gets SIGHUP; nothing is started', async () => {
+    await withTempDir(async (root) => {
+      const layout = rootLayout(root);
+      mkdirSync(layout.run, { recursive: true });
+      const p = sleeper(root, 'keepalived');
+      try {
+        await new Promise((r) => p.once('spawn', r));
+        writeFileSync(join(layout.run, 'keepalived.pid'), `${p.pid}\n`);
+        const started: string[] = [];
+        await keepalived.act({
+          layout,
+          control: fakeControl(started, 'systemd'),
+          hooks: noHooks,
+          flags: ALL,
+          log: () => {},
+        });
+        assert.equal(await exited(p), 'SIGHUP');
+        assert.deepEqual(started, []);
+      } finally {
+        p.kill('SIGKILL');
+      }
+    });
+  });
+
+  it("a stale pid file (keepalived SIGKILLed, its PID now another process's): started, the other process untouched", async () => {
+    await withTempDir(async (root) => {
+      const layout = rootLayout(root);
+      mkdirSync(layout.run, { recursive: true });
+      const other = sleeper(root, 'not-keepalived');
+      try {
+        await new Promise((r) => other.once('spawn', r));
+        for (const stale of [String(other.pid), '999999999', 'garbage']) {
+          writeFileSync(join(layout.run, 'keepalived.pid'), `${stale}\n`);
+          const started: string[] = [];
+          await keepalived.act({
+            layout,
+            control: fakeControl(started, 'systemd'),
+            hooks: noHooks,
+            flags: ALL,
+            log: () => {},
+          });
+          assert.deepEqual(started, ['keepalived'], stale);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(other.exitCode, null);
+        assert.equal(other.signalCode, null);
+      } finally {
+        other.kill('SIGKILL');
+      }
+    });
+  });
+});
 
 const noHooks: Hooks = {
   before: async () => {},

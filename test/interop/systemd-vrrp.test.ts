@@ -37,6 +37,8 @@ const PREFIX = 'ilbvs-';
 const DIR = defaultLabDir(PREFIX);
 const ALPHA = '198.18.50.10';
 const BETA = '198.18.50.11';
+/** Added and removed by the test; the lab router has no route for it (it was not in the site at `lab up`). */
+const GAMMA = '198.18.50.12';
 const LB1 = '198.18.0.11';
 const LB2 = '198.18.0.12';
 const SITE_IN = '/srv/site';
@@ -145,6 +147,36 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
       return (JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{'))!) as { results: Row[] }).results;
     });
 
+  /** Deploys lb2 from its copy of the site as the lab does: `intentlb supervise`, then apply. */
+  const deployLb2 = async (): Promise<void> => {
+    supervisor = await deployNode({
+      node: 'lb2',
+      ns: ns('lb2'),
+      root: state!.nodes.find((n) => n.name === 'lb2')!.root,
+      site: join(work, 'site-lb2'),
+      logDir: join(DIR, 'logs'),
+      supervisor,
+      spawn: spawnDetached,
+    });
+  };
+  /** Writes a service file into both nodes' copies of the site (`null` removes it). */
+  const setService = (file: string, content: string | null): void => {
+    for (const site of [join(sys().merged, SITE_IN.slice(1)), join(work, 'site-lb2')]) {
+      const path = join(site, 'services', file);
+      if (content === null) rmSync(path);
+      else writeFileSync(path, content);
+    }
+  };
+  /** The VIPs on lb1's VRRP interface. */
+  const onEth0 = async (): Promise<string[]> =>
+    [
+      ...(await sys().exec(['ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'])).stdout.matchAll(
+        /inet (198\.18\.50\.\d+)\//g,
+      ),
+    ]
+      .map((m) => m[1]!)
+      .sort();
+
   before(async () => {
     requireRoot();
     for (const t of ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'ip', 'haproxy', 'keepalived', 'curl'])
@@ -166,6 +198,7 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
     timings.bootMs = Date.now() - t;
     mkdirSync(join(node.merged, 'srv'), { recursive: true });
     cpSync(SITE, join(node.merged, SITE_IN.slice(1)), { recursive: true });
+    cpSync(SITE, join(work, 'site-lb2'), { recursive: true });
   });
 
   after(async () => {
@@ -215,16 +248,7 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
   });
 
   it('VRRP across the systemd node and a supervised one: lb1 MASTER, lb2 BACKUP, the VIPs answer', async () => {
-    const lb2 = state!.nodes.find((n) => n.name === 'lb2')!;
-    supervisor = await deployNode({
-      node: 'lb2',
-      ns: ns('lb2'),
-      root: lb2.root,
-      site: SITE,
-      logDir: join(DIR, 'logs'),
-      supervisor: undefined,
-      spawn: spawnDetached,
-    });
+    await deployLb2();
     // lb2's keepalived has come up as BACKUP: lb1 keeps both VIPs, with no flap to lb2.
     await new Promise((r) => setTimeout(r, 5000));
     assert.deepEqual(Object.fromEntries(await holders()), { [ALPHA]: 'lb1', [BETA]: 'lb1' });
@@ -329,8 +353,8 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
     // 250 requests a second, each on a new connection, for 8 s.
     const loading = load(ALPHA, 4, 8000);
     await new Promise((r) => setTimeout(r, 1000));
-    writeFileSync(
-      join(sys().merged, SITE_IN.slice(1), 'services/alpha.yaml'),
+    setService(
+      'alpha.yaml',
       `fqdn: alpha.sysv.example\nvip: ${ALPHA}\nbackend: { group: web, port: 8080, balance: leastconn }\n`,
     );
     assert.match(await apply(), /^reload +haproxy@alpha /m);
@@ -354,6 +378,59 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
     assert.equal(await sys().show('haproxy@alpha', 'NRestarts'), restarts);
     // The reload did not disturb VRRP.
     assert.deepEqual(await vrrpStates(), { alpha: 'MASTER', beta: 'MASTER' });
+  });
+
+  it('a VIP added: apply starts its instance and reloads keepalived (SIGHUP), as `systemctl reload` does', async () => {
+    const pid = await mainPid('intentlb-keepalived');
+    setService(
+      'gamma.yaml',
+      `fqdn: gamma.sysv.example\nvip: ${GAMMA}\nbackend: { group: web, port: 8080 }\n`,
+    );
+    await deployLb2();
+    const out = await apply();
+    assert.match(out, /^start +haproxy@gamma /m);
+    assert.match(out, /^reload +keepalived /m);
+    assert.equal(await systemctl('is-enabled', 'haproxy@gamma'), 'enabled');
+    await eventually(
+      async () =>
+        JSON.stringify(await vrrpStates()) === '{"alpha":"MASTER","beta":"MASTER","gamma":"MASTER"}',
+      20_000,
+      'keepalived runs the new instance, MASTER on lb1',
+    );
+    assert.deepEqual(await onEth0(), [ALPHA, BETA, GAMMA]);
+    assert.equal(await mainPid('intentlb-keepalived'), pid, 'reloaded, not restarted');
+    const reload = await sys().exec(['systemctl', 'reload', 'intentlb-keepalived']);
+    assert.equal(reload.code, 0, reload.stderr);
+    assert.equal(await mainPid('intentlb-keepalived'), pid);
+    assert.equal(await systemctl('is-active', 'intentlb-keepalived'), 'active');
+  });
+
+  it('a VIP removed while keepalived is down after a crash (a stale pid file): apply starts keepalived', async () => {
+    // SIGKILL leaves keepalived's pid file behind; stopped before systemd restarts it, the file stays.
+    const pid = await mainPid('intentlb-keepalived');
+    await sys().exec(['kill', '-KILL', String(pid)]);
+    await sys().exec(['systemctl', 'stop', 'intentlb-keepalived']);
+    // `failed` (killed by a signal, stopped while waiting to restart), not running.
+    assert.equal(await systemctl('is-active', 'intentlb-keepalived'), 'failed');
+    assert.equal((await sys().exec(['cat', '/run/intentlb/keepalived.pid'])).stdout.trim(), String(pid));
+    setService('gamma.yaml', null);
+    await deployLb2();
+    const out = await apply();
+    assert.match(out, /^stop +haproxy@gamma /m);
+    assert.match(out, /^reload +keepalived /m);
+    assert.equal(await systemctl('is-active', 'intentlb-keepalived'), 'active');
+    await eventually(
+      async () => JSON.stringify(await vrrpStates()) === '{"alpha":"MASTER","beta":"MASTER"}',
+      20_000,
+      'the started keepalived is MASTER of alpha and beta, without gamma',
+    );
+    await eventually(
+      async () => (await onEth0()).join() === [ALPHA, BETA].join(),
+      10_000,
+      'gamma gone from eth0',
+    );
+    await eventually(() => allHeldBy('lb1'), 10_000, 'lb1 alone holds both VIPs');
+    assert.equal(await statusOf(ALPHA), '200');
   });
 
   it('a reboot: lb2 holds the VIPs while lb1 is off; after boot keepalived runs and lb1 is MASTER', async () => {
