@@ -189,57 +189,41 @@ describe("keepalived's reload trusts its pid file only while that PID is keepali
       p.exitCode !== null || p.signalCode !== null ? r(p.signalCode) : p.once('exit', (_c, s) => r(s)),
     );
   const keepalived = nodeServices().find((s) => s.name === 'keepalived')!;
-
-  it('a running keepalived gets SIGHUP; nothing is started', async () => {
-    await withTempDir(async (root) => {
+  /**
+   * Runs keepalived's action with a pid file holding `pidOf(process)` next to a sleeper named
+   * `name`; returns what it started and what ended the sleeper (null: still running).
+   */
+  const actBeside = async (
+    name: string,
+    pidOf: (p: ChildProcess) => string,
+  ): Promise<{ started: string[]; signal: NodeJS.Signals | null }> =>
+    withTempDir(async (root) => {
       const layout = rootLayout(root);
       mkdirSync(layout.run, { recursive: true });
-      const p = sleeper(root, 'keepalived');
+      const p = sleeper(root, name);
       try {
         await new Promise((r) => p.once('spawn', r));
-        writeFileSync(join(layout.run, 'keepalived.pid'), `${p.pid}\n`);
+        writeFileSync(join(layout.run, 'keepalived.pid'), `${pidOf(p)}\n`);
         const started: string[] = [];
-        await keepalived.act({
-          layout,
-          control: fakeControl(started, 'systemd'),
-          hooks: noHooks,
-          flags: ALL,
-          log: () => {},
-        });
-        assert.equal(await exited(p), 'SIGHUP');
-        assert.deepEqual(started, []);
+        const control = fakeControl(started, 'systemd');
+        await keepalived.act({ layout, control, hooks: noHooks, flags: ALL, log: () => {} });
+        const signal = await Promise.race([
+          exited(p),
+          new Promise<null>((r) => setTimeout(() => r(null), 300)),
+        ]);
+        return { started, signal };
       } finally {
         p.kill('SIGKILL');
       }
     });
+
+  it('a running keepalived gets SIGHUP; nothing is started', async () => {
+    assert.deepEqual(await actBeside('keepalived', (p) => String(p.pid)), { started: [], signal: 'SIGHUP' });
   });
 
   it("a stale pid file (keepalived SIGKILLed, its PID now another process's): started, the other process untouched", async () => {
-    await withTempDir(async (root) => {
-      const layout = rootLayout(root);
-      mkdirSync(layout.run, { recursive: true });
-      const other = sleeper(root, 'not-keepalived');
-      try {
-        await new Promise((r) => other.once('spawn', r));
-        for (const stale of [String(other.pid), '999999999', 'garbage']) {
-          writeFileSync(join(layout.run, 'keepalived.pid'), `${stale}\n`);
-          const started: string[] = [];
-          await keepalived.act({
-            layout,
-            control: fakeControl(started, 'systemd'),
-            hooks: noHooks,
-            flags: ALL,
-            log: () => {},
-          });
-          assert.deepEqual(started, ['keepalived'], stale);
-        }
-        await new Promise((r) => setTimeout(r, 100));
-        assert.equal(other.exitCode, null);
-        assert.equal(other.signalCode, null);
-      } finally {
-        other.kill('SIGKILL');
-      }
-    });
+    for (const stale of [(p: ChildProcess) => String(p.pid), () => '999999999', () => 'garbage'])
+      assert.deepEqual(await actBeside('not-keepalived', stale), { started: ['keepalived'], signal: null });
   });
 });
 

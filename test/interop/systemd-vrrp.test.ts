@@ -159,6 +159,11 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
       spawn: spawnDetached,
     });
   };
+  /** Deploys the site's current copies: lb2 as the lab does, then lb1 under systemd (its output). */
+  const applyBoth = async (): Promise<string> => {
+    await deployLb2();
+    return apply();
+  };
   /** Writes a service file into both nodes' copies of the site (`null` removes it). */
   const setService = (file: string, content: string | null): void => {
     for (const site of [join(sys().merged, SITE_IN.slice(1)), join(work, 'site-lb2')]) {
@@ -386,8 +391,7 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
       'gamma.yaml',
       `fqdn: gamma.sysv.example\nvip: ${GAMMA}\nbackend: { group: web, port: 8080 }\n`,
     );
-    await deployLb2();
-    const out = await apply();
+    const out = await applyBoth();
     assert.match(out, /^start +haproxy@gamma /m);
     assert.match(out, /^reload +keepalived /m);
     assert.equal(await systemctl('is-enabled', 'haproxy@gamma'), 'enabled');
@@ -414,8 +418,7 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
     assert.equal(await systemctl('is-active', 'intentlb-keepalived'), 'failed');
     assert.equal((await sys().exec(['cat', '/run/intentlb/keepalived.pid'])).stdout.trim(), String(pid));
     setService('gamma.yaml', null);
-    await deployLb2();
-    const out = await apply();
+    const out = await applyBoth();
     assert.match(out, /^stop +haproxy@gamma /m);
     assert.match(out, /^reload +keepalived /m);
     assert.equal(await systemctl('is-active', 'intentlb-keepalived'), 'active');
