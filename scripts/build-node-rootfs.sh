@@ -5,7 +5,7 @@
 # Usage: scripts/build-node-rootfs.sh [cache-dir]   → prints the rootfs path on stdout.
 set -euo pipefail
 SUITE="${INTENTLB_ROOTFS_SUITE:-bookworm}"
-PACKAGES="systemd,systemd-sysv,dbus,iproute2,procps,haproxy,bird2,keepalived,nftables"
+PACKAGES="systemd,systemd-sysv,dbus,iproute2,procps,curl,haproxy,bird2,keepalived,nftables"
 CACHE="${1:-${INTENTLB_ROOTFS_CACHE:-/var/cache/intentlb/rootfs}}"
 command -v mmdebstrap >/dev/null || { echo "build-node-rootfs: mmdebstrap is not installed (scripts/install-system-deps.sh)" >&2; exit 2; }
 KEY="$(printf '%s\n%s\n%s\n' "$SUITE" "$PACKAGES" "v1" | sha256sum | cut -c1-16)"

@@ -72,6 +72,9 @@ export function systemdUnitFile(layout: NodeLayout, name: string): string {
     `ExecStartPre=/bin/mkdir -p ${execWord(layout.run)}`,
     ...(spec.preStart ?? []).map((s) => `ExecStartPre=${[s.command, ...s.args].map(execWord).join(' ')}`),
     `ExecStart=${[spec.command, ...spec.args].map(execWord).join(' ')}`,
+    ...(own.reloadSignal === undefined
+      ? []
+      : [`ExecReload=/bin/kill -${own.reloadSignal.slice(3)} $MAINPID`]),
     ...(spec.nice === undefined ? [] : [`Nice=${spec.nice}`]),
     `KillSignal=${spec.stopSignal}`,
     `TimeoutStopSec=${Math.ceil(spec.stopTimeoutMs / 1000)}s`,

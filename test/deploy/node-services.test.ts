@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -178,6 +179,57 @@ function fakeControl(started: string[], kind: ProcessControl['kind'] = 'supervis
     units: async () => [],
   };
 }
+
+describe("keepalived's reload trusts its pid file only while that PID is keepalived", () => {
+  /** A process named `keepalived` (a copy of sleep), or a plain sleep; SIGHUP ends either. */
+  const sleeper = (dir: string, name: string): ChildProcess => {
+    const bin = join(dir, name);
+    copyFileSync(findTool('sleep')!, bin);
+    chmodSync(bin, 0o755);
+    return spawn(bin, ['30'], { stdio: 'ignore' });
+  };
+  const exited = (p: ChildProcess): Promise<NodeJS.Signals | null> =>
+    new Promise((r) =>
+      p.exitCode !== null || p.signalCode !== null ? r(p.signalCode) : p.once('exit', (_c, s) => r(s)),
+    );
+  const keepalived = nodeServices().find((s) => s.name === 'keepalived')!;
+  /**
+   * Runs keepalived's action with a pid file holding `pidOf(process)` next to a sleeper named
+   * `name`; returns what it started and what ended the sleeper (null: still running).
+   */
+  const actBeside = async (
+    name: string,
+    pidOf: (p: ChildProcess) => string,
+  ): Promise<{ started: string[]; signal: NodeJS.Signals | null }> =>
+    withTempDir(async (root) => {
+      const layout = rootLayout(root);
+      mkdirSync(layout.run, { recursive: true });
+      const p = sleeper(root, name);
+      try {
+        await new Promise((r) => p.once('spawn', r));
+        writeFileSync(join(layout.run, 'keepalived.pid'), `${pidOf(p)}\n`);
+        const started: string[] = [];
+        const control = fakeControl(started, 'systemd');
+        await keepalived.act({ layout, control, hooks: noHooks, flags: ALL, log: () => {} });
+        const signal = await Promise.race([
+          exited(p),
+          new Promise<null>((r) => setTimeout(() => r(null), 300)),
+        ]);
+        return { started, signal };
+      } finally {
+        p.kill('SIGKILL');
+      }
+    });
+
+  it('a running keepalived gets SIGHUP; nothing is started', async () => {
+    assert.deepEqual(await actBeside('keepalived', (p) => String(p.pid)), { started: [], signal: 'SIGHUP' });
+  });
+
+  it("a stale pid file (keepalived SIGKILLed, its PID now another process's): started, the other process untouched", async () => {
+    for (const stale of [(p: ChildProcess) => String(p.pid), () => '999999999', () => 'garbage'])
+      assert.deepEqual(await actBeside('not-keepalived', stale), { started: ['keepalived'], signal: null });
+  });
+});
 
 const noHooks: Hooks = {
   before: async () => {},

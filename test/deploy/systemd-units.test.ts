@@ -82,6 +82,14 @@ describe('systemd units of a node', () => {
     assert.match(systemdUnitFile(DEFAULT_LAYOUT, 'keepalived'), /\nConflicts=keepalived\.service\n/);
   });
 
+  it('keepalived reloads with `systemctl reload` (SIGHUP, as apply does); BIRD and healthd have no reload', () => {
+    // Found booting a VRRP node (test/interop/systemd-vrrp.test.ts): `systemctl reload
+    // intentlb-keepalived` failed with "Job type reload is not applicable".
+    assert.match(systemdUnitFile(DEFAULT_LAYOUT, 'keepalived'), /\nExecReload=\/bin\/kill -HUP \$MAINPID\n/);
+    for (const name of ['bird', 'healthd'])
+      assert.doesNotMatch(systemdUnitFile(DEFAULT_LAYOUT, name), /ExecReload/);
+  });
+
   it('install: the template linked, the units written once, rewritten when they change', async () => {
     await withTempDir((dir) => {
       const layout = rootLayout(join(dir, 'root'));

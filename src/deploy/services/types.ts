@@ -43,6 +43,8 @@ export interface ServiceUnit {
     conflicts?: string;
     /** Units this one starts after, besides `network-online.target`. */
     after?: string;
+    /** The signal `systemctl reload` sends the main process; absent: the unit has no reload. */
+    reloadSignal?: NodeJS.Signals;
   };
 }
 
