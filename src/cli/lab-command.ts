@@ -26,7 +26,9 @@ import { labInventory } from '../lab/ssh.ts';
 import { defaultLabDir, type LabState, readState } from '../lab/state.ts';
 import { formatStatus, labStatus } from '../lab/status.ts';
 import { DEFAULT_PREFIX, inventoryHosts, isValidPrefix } from '../lab/topology.ts';
+import type { Model } from '../model/types.ts';
 import { validateSite } from '../validate/index.ts';
+import { protocol } from '../vocabulary/protocols.ts';
 import { type CliIo, UsageError } from './io.ts';
 import { compileSite, report } from './site-input.ts';
 
@@ -146,15 +148,13 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
         for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
         const hosts = r.state.topology.hosts;
         const count = (role: string): number => hosts.filter((h) => h.role === role).length;
-        const vip = r.state.topology.vips[0]?.address;
+        const hint = tryHint(s.model);
         io.stdout(
           `lab "${t.prefix}": ${s.model.site.name} up in ${(r.ms / 1000).toFixed(1)} s — ${hosts.length} hosts ` +
             `(router, client, ${count('node')} LB nodes, ${count('backend')} backend hosts${realText(r.state)}), VIPs routed by ${r.state.routing}` +
             flowsText(r.state.flows) +
             `${r.state.deploy ? '' : ', LB nodes not deployed'}\n` +
-            (vip === undefined
-              ? ''
-              : `  try: intentlb lab exec client -- curl -sk http://${vip.includes(':') ? `[${vip}]` : vip}/\n`),
+            (hint === undefined ? '' : `  try: intentlb lab exec client -- ${hint}\n`),
         );
       },
     ),
@@ -311,4 +311,20 @@ function realText(s: LabState): string {
   return real.length === 0
     ? ''
     : ` with ${real.length} real daemons (${[...new Set(real.map((i) => i.daemon))].join(', ')})`;
+}
+
+/**
+ * A first request to try from the client: curl to the first HTTP service's VIP and listener; none
+ * when the site serves no HTTP (a curl to an LDAP or SMTP VIP would only print an error).
+ */
+export function tryHint(model: Model): string | undefined {
+  for (const svc of model.services) {
+    const vip = svc.vip ?? svc.vip6;
+    const l = svc.listeners.find((x) => x.role === 'serve') ?? svc.listeners[0];
+    if (vip === undefined || l === undefined || protocol(svc.protocol).mode !== 'http') continue;
+    const scheme = l.tls ? 'https' : 'http';
+    const port = l.port === (l.tls ? 443 : 80) ? '' : `:${l.port}`;
+    return `curl -sk ${scheme}://${vip.includes(':') ? `[${vip}]` : vip}${port}/`;
+  }
+  return undefined;
 }
