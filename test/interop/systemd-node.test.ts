@@ -17,47 +17,36 @@
  * Run: `node scripts/run-tests.mjs --interop systemd` (root; docs/operations.md).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
-import { BIN, REPO } from '../../src/runtime/paths.ts';
-import { intentlbBinds, nodeRootfs, SystemdNode } from '../helpers/systemd-container.ts';
+import type { SystemdNode } from '../helpers/systemd-container.ts';
+import { SystemdLab } from '../helpers/systemd-lab.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
-import { cleanupLab, cli, eventually, inNs, namespacesWith } from '../lab/lab-client.ts';
+import { eventually, inNs, namespacesWith } from '../lab/lab-client.ts';
 
 const SITE = new URL('../integration/sites/systemd/', import.meta.url).pathname;
 const LOADER = new URL('../../bench/lab/failover-loader.mjs', import.meta.url).pathname;
 const PREFIX = 'ilbd-';
-const DIR = defaultLabDir(PREFIX);
 const ALPHA = '198.18.50.10';
 const LONG = '198.18.50.20';
 const LB1 = '198.18.0.11';
 /** Where the site lives inside the container (apply reads it there; the test edits it). */
 const SITE_IN = '/srv/site';
-const timings: Record<string, number> = {};
 
 describe('an LB node under a booted systemd (systemd-nspawn in the lab)', { timeout: 900_000 }, () => {
-  let state: LabState | undefined;
-  let node: SystemdNode | undefined;
-  let work = '';
-  const t0 = Date.now();
-  const ns = (host: string): string => state!.topology.hosts.find((h) => h.name === host)!.ns;
-  const sys = (): SystemdNode => node!;
+  const lab = new SystemdLab({ site: SITE, prefix: PREFIX, siteIn: SITE_IN });
+  const timings = lab.timings;
+  const ns = (host: string): string => lab.ns(host);
+  const sys = (): SystemdNode => lab.node!;
   const siteFile = (path: string): string => join(sys().merged, SITE_IN.slice(1), path);
-
-  /** `intentlb apply` inside the container, as root with systemd as PID 1. */
-  const apply = async (): Promise<string> => {
-    const r = await sys().exec([process.execPath, BIN, 'apply', SITE_IN, '--node', 'lb1', '--yes'], 180_000);
-    assert.equal(r.code, 0, `apply failed:\n${r.stdout}${r.stderr}`);
-    return r.stdout;
-  };
+  const apply = (): Promise<string> => lab.apply();
   const systemctl = async (...args: string[]): Promise<string> =>
     (await sys().exec(['systemctl', ...args])).stdout.trim();
   /** The VIPs the lab router has a BGP route for, each with its next hops. */
   const routerRoutes = async (): Promise<string[]> => {
-    const r = await inNs(ns('router'), ['birdc', '-s', state!.router.socket, 'show', 'route', 'all']);
+    const r = await inNs(ns('router'), ['birdc', '-s', lab.state!.router.socket, 'show', 'route', 'all']);
     const routes: string[] = [];
     for (const m of r.stdout.matchAll(/^(\S+)\s+unicast \[(\S+)[^\n]*\n\s+via (\S+)/gm))
       routes.push(`${m[1]} via ${m[3]}`);
@@ -74,35 +63,11 @@ describe('an LB node under a booted systemd (systemd-nspawn in the lab)', { time
   before(async () => {
     requireRoot();
     for (const t of ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'ip', 'birdc', 'haproxy']) requireTool(t);
-    let t = Date.now();
-    const rootfs = nodeRootfs();
-    timings.rootfsMs = Date.now() - t;
-    // The launcher runs the bundle when it is newer than every source file, by mtime: a bundle
-    // copied over a checkout would look new and run old code. Bundle this checkout (~0.5 s).
-    const b = spawnSync(process.execPath, [join(REPO, 'scripts/bundle.mjs')], { encoding: 'utf8' });
-    assert.equal(b.status, 0, b.stderr);
-    await cleanupLab(PREFIX, DIR);
-    const up = await cli(['lab', 'up', SITE, '--no-deploy', '--prefix', PREFIX]);
-    assert.equal(up.code, 0, up.stderr);
-    state = readState(DIR)!;
-    work = mkdtempSync('/tmp/ilbd-node-');
-    node = new SystemdNode(rootfs, work, ns('lb1'), intentlbBinds());
-    t = Date.now();
-    await node.boot();
-    timings.bootMs = Date.now() - t;
-    mkdirSync(join(node.merged, 'srv'), { recursive: true });
-    cpSync(SITE, join(node.merged, SITE_IN.slice(1)), { recursive: true });
+    await lab.up();
   });
 
   after(async () => {
-    try {
-      await node?.close();
-    } finally {
-      if (work !== '') rmSync(work, { recursive: true, force: true });
-      await cleanupLab(PREFIX, DIR);
-      timings.wholeMs = Date.now() - t0;
-      console.log(`timings: ${JSON.stringify(timings)}`);
-    }
+    await lab.close();
     assert.deepEqual(namespacesWith(PREFIX), []);
   });
 

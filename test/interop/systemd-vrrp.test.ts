@@ -18,23 +18,20 @@
  * Run: `node scripts/run-tests.mjs --interop systemd` (root; docs/operations.md).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { deployNode } from '../../src/lab/deploy-node.ts';
 import { type LabProcess, spawnDetached, stopProcesses } from '../../src/lab/processes.ts';
-import { defaultLabDir, type LabState, readState } from '../../src/lab/state.ts';
 import type { LabStatus } from '../../src/lab/status.ts';
-import { BIN, REPO } from '../../src/runtime/paths.ts';
-import { intentlbBinds, nodeRootfs, SystemdNode } from '../helpers/systemd-container.ts';
+import type { SystemdNode } from '../helpers/systemd-container.ts';
+import { SystemdLab } from '../helpers/systemd-lab.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
-import { cleanupLab, cli, eventually, inNs, namespacesWith } from '../lab/lab-client.ts';
+import { cli, eventually, inNs, namespacesWith } from '../lab/lab-client.ts';
 
 const SITE = new URL('../integration/sites/systemd-vrrp/', import.meta.url).pathname;
 const LOADER = new URL('../../bench/lab/failover-loader.mjs', import.meta.url).pathname;
 const PREFIX = 'ilbvs-';
-const DIR = defaultLabDir(PREFIX);
 const ALPHA = '198.18.50.10';
 const BETA = '198.18.50.11';
 /** Added and removed by the test; the lab router has no route for it (it was not in the site at `lab up`). */
@@ -45,7 +42,6 @@ const SITE_IN = '/srv/site';
 /** test/integration/lab-vrrp.test.ts: advert_int 1, 3 adverts plus skew, and the track script. */
 const MOVE_BOUND_MS = 6000;
 const WINDOW_BOUND_MS = 5000;
-const timings: Record<string, number> = {};
 
 type Row = [number, number, number, string];
 
@@ -79,19 +75,12 @@ function phases(rows: Row[], t: number): { what: string; from: number; to: numbe
 describe('a VRRP node under a booted systemd, its peer under intentlb supervise', {
   timeout: 900_000,
 }, () => {
-  let state: LabState | undefined;
-  let node: SystemdNode | undefined;
+  const lab = new SystemdLab({ site: SITE, prefix: PREFIX, siteIn: SITE_IN });
+  const timings = lab.timings;
   let supervisor: LabProcess | undefined;
-  let work = '';
-  const t0 = Date.now();
-  const ns = (host: string): string => state!.topology.hosts.find((h) => h.name === host)!.ns;
-  const sys = (): SystemdNode => node!;
-
-  const apply = async (): Promise<string> => {
-    const r = await sys().exec([process.execPath, BIN, 'apply', SITE_IN, '--node', 'lb1', '--yes'], 180_000);
-    assert.equal(r.code, 0, `apply failed:\n${r.stdout}${r.stderr}`);
-    return r.stdout;
-  };
+  const ns = (host: string): string => lab.ns(host);
+  const sys = (): SystemdNode => lab.node!;
+  const apply = (): Promise<string> => lab.apply();
   const systemctl = async (...args: string[]): Promise<string> =>
     (await sys().exec(['systemctl', ...args])).stdout.trim();
   const mainPid = async (unit: string): Promise<number> => Number(await sys().show(unit, 'MainPID'));
@@ -152,9 +141,9 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
     supervisor = await deployNode({
       node: 'lb2',
       ns: ns('lb2'),
-      root: state!.nodes.find((n) => n.name === 'lb2')!.root,
-      site: join(work, 'site-lb2'),
-      logDir: join(DIR, 'logs'),
+      root: lab.state!.nodes.find((n) => n.name === 'lb2')!.root,
+      site: join(lab.work, 'site-lb2'),
+      logDir: join(lab.dir, 'logs'),
       supervisor,
       spawn: spawnDetached,
     });
@@ -166,7 +155,7 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
   };
   /** Writes a service file into both nodes' copies of the site (`null` removes it). */
   const setService = (file: string, content: string | null): void => {
-    for (const site of [join(sys().merged, SITE_IN.slice(1)), join(work, 'site-lb2')]) {
+    for (const site of [join(sys().merged, SITE_IN.slice(1)), join(lab.work, 'site-lb2')]) {
       const path = join(site, 'services', file);
       if (content === null) rmSync(path);
       else writeFileSync(path, content);
@@ -186,35 +175,15 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
     requireRoot();
     for (const t of ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'ip', 'haproxy', 'keepalived', 'curl'])
       requireTool(t);
-    let t = Date.now();
-    const rootfs = nodeRootfs();
-    timings.rootfsMs = Date.now() - t;
-    // The launcher runs the bundle when it is newer than every source file (systemd-node.test.ts).
-    const b = spawnSync(process.execPath, [join(REPO, 'scripts/bundle.mjs')], { encoding: 'utf8' });
-    assert.equal(b.status, 0, b.stderr);
-    await cleanupLab(PREFIX, DIR);
-    const up = await cli(['lab', 'up', SITE, '--no-deploy', '--prefix', PREFIX]);
-    assert.equal(up.code, 0, up.stderr);
-    state = readState(DIR)!;
-    work = mkdtempSync('/tmp/ilbvs-node-');
-    node = new SystemdNode(rootfs, work, ns('lb1'), intentlbBinds());
-    t = Date.now();
-    await node.boot();
-    timings.bootMs = Date.now() - t;
-    mkdirSync(join(node.merged, 'srv'), { recursive: true });
-    cpSync(SITE, join(node.merged, SITE_IN.slice(1)), { recursive: true });
-    cpSync(SITE, join(work, 'site-lb2'), { recursive: true });
+    await lab.up();
+    cpSync(SITE, join(lab.work, 'site-lb2'), { recursive: true });
   });
 
   after(async () => {
     try {
-      await node?.close();
       if (supervisor !== undefined) await stopProcesses([supervisor], 5000);
     } finally {
-      if (work !== '') rmSync(work, { recursive: true, force: true });
-      await cleanupLab(PREFIX, DIR);
-      timings.wholeMs = Date.now() - t0;
-      console.log(`timings: ${JSON.stringify(timings)}`);
+      await lab.close();
     }
     assert.deepEqual(namespacesWith(PREFIX), []);
   });
@@ -237,7 +206,7 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
     // keepalived runs the file apply installed, the one `intentlb build` generates for lb1.
     const execStart = await sys().show('intentlb-keepalived', 'ExecStart');
     assert.match(execStart, / -f \/etc\/intentlb\/keepalived\/keepalived\.conf /);
-    const built = join(work, 'build');
+    const built = join(lab.work, 'build');
     const r = await cli(['build', SITE, '--out', built]);
     assert.equal(r.code, 0, r.stderr);
     const installed = await sys().exec(['cat', '/etc/intentlb/keepalived/keepalived.conf']);
@@ -258,7 +227,7 @@ describe('a VRRP node under a booted systemd, its peer under intentlb supervise'
     await new Promise((r) => setTimeout(r, 5000));
     assert.deepEqual(Object.fromEntries(await holders()), { [ALPHA]: 'lb1', [BETA]: 'lb1' });
     assert.deepEqual(await vrrpStates(), { alpha: 'MASTER', beta: 'MASTER' });
-    const lb2Log = readFileSync(join(DIR, 'logs', 'lb2-supervise.log'), 'utf8');
+    const lb2Log = readFileSync(join(lab.dir, 'logs', 'lb2-supervise.log'), 'utf8');
     assert.match(lb2Log, /\(alpha\) Entering BACKUP STATE/);
     assert.doesNotMatch(lb2Log, /\((alpha|beta)\) Entering MASTER STATE/);
     const rows = await load(ALPHA, 20, 2000);
